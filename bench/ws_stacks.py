@@ -1,0 +1,970 @@
+"""Which WebSocket server stack costs the least server CPU per relayed chat message?
+
+Runs the same tiny chat relay on several stacks, each as its own server subprocess on
+127.0.0.1 with uvloop, drives it from a separate picows load-generator process, and reports:
+
+* server CPU time (utime+stime from /proc/<pid>/stat) per delivered message, in microseconds;
+* delivered messages/s, server CPU %, load-generator CPU %;
+* marginal server RSS per idle (post-hello) connection, in KB;
+* lost messages (acked by the server but never delivered to the peer) -- must be 0.
+
+Stacks: Starlette on uvicorn (ws="websockets-sansio" and the deprecated legacy
+ws="websockets"), aiohttp.web, picows.
+
+Usage (from the repo root):
+
+    .venv/bin/python bench/ws_stacks.py [--duration 8] [--pairs 50] [--window 8]
+                                        [--idle-conns 2000] [--repeats 2]
+
+Writes the table to bench/results/ws_stacks.md; server stderr goes to
+bench/results/ws_stacks_servers.log.
+"""
+
+# Stack imports are deliberately local: each server subprocess loads only its own stack,
+# so "base RSS" and idle memory are not inflated by the other frameworks.
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+import msgspec
+import uvloop
+
+if TYPE_CHECKING:
+    from picows import WSFrame, WSTransport
+
+HOST = "127.0.0.1"
+WS_PATH = "/ws"
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+BODY = ("hubbub relay benchmark payload 0123456789 abcdefghijklmnopqrstuvwxyz")[:64]
+assert len(BODY.encode()) == 64
+
+# Bounds (every loop/wait in this script is bounded by one of these).
+SERVER_START_TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 10.0
+MAX_MSGS_PER_SENDER = 5_000_000
+CONNECT_CONCURRENCY = 100
+IDLE_WARMUP_CONNS = 100
+
+
+# --------------------------------------------------------------------------- wire protocol
+
+
+class Hello(msgspec.Struct, tag_field="type", tag="hello"):
+    token: str
+
+
+class Send(msgspec.Struct, tag_field="type", tag="send"):
+    client_msg_id: str
+    to: str
+    body: str
+
+
+class Ready(msgspec.Struct, tag_field="type", tag="ready"):
+    pass
+
+
+class Sent(msgspec.Struct, tag_field="type", tag="sent"):
+    client_msg_id: str
+    message_id: str
+
+
+class Message(msgspec.Struct, tag_field="type", tag="message"):
+    seq: int
+    body: str
+    sender_id: str
+
+
+class Error(msgspec.Struct, tag_field="type", tag="error"):
+    reason: str
+
+
+SERVER_DECODER = msgspec.json.Decoder(Hello | Send)
+CLIENT_DECODER = msgspec.json.Decoder(Ready | Sent | Message | Error)
+ENCODER = msgspec.json.Encoder()
+READY = ENCODER.encode(Ready())
+ERR_BAD_FRAME = ENCODER.encode(Error("bad frame"))
+ERR_NO_HELLO = ENCODER.encode(Error("hello first"))
+ERR_NO_PEER = ENCODER.encode(Error("unknown peer"))
+
+C = TypeVar("C")
+Run = dict[str, Any]  # JSON result of one load/idle child run
+
+
+class Relay(Generic[C]):
+    """Stack-independent relay state: registered name -> connection handle, message counter."""
+
+    def __init__(self) -> None:
+        self.conns: dict[str, C] = {}
+        self.counter = 0
+
+    def route(self, sender: str, msg: Send) -> tuple[C, bytes, bytes] | None:
+        """Return (peer, forward frame, ack frame), or None when the peer is unknown."""
+        peer = self.conns.get(msg.to)
+        if peer is None:
+            return None
+        self.counter += 1
+        n = self.counter
+        fwd = ENCODER.encode(Message(seq=n, body=msg.body, sender_id=sender))
+        ack = ENCODER.encode(Sent(client_msg_id=msg.client_msg_id, message_id=str(n)))
+        return peer, fwd, ack
+
+    def unregister(self, name: str | None, conn: C) -> None:
+        if name is not None and self.conns.get(name) is conn:
+            del self.conns[name]
+
+
+# --------------------------------------------------------------------------- servers
+# Semantics (identical in every stack): decode with msgspec; hello -> register + "ready";
+# send -> forward "message" to the peer, then "sent" ack to the sender (ack == relayed).
+
+
+def serve_starlette(port: int, ws_impl: Literal["websockets", "websockets-sansio"]) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+
+    relay: Relay[WebSocket] = Relay()
+    ready, bad, no_hello, no_peer = (
+        READY.decode(),
+        ERR_BAD_FRAME.decode(),
+        ERR_NO_HELLO.decode(),
+        ERR_NO_PEER.decode(),
+    )
+
+    async def relay_ws(ws: WebSocket) -> None:
+        await ws.accept()
+        name: str | None = None
+        try:
+            while True:
+                text = await ws.receive_text()
+                try:
+                    msg = SERVER_DECODER.decode(text)
+                except msgspec.DecodeError:
+                    await ws.send_text(bad)
+                    continue
+                if isinstance(msg, Send):
+                    if name is None:
+                        await ws.send_text(no_hello)
+                        continue
+                    routed = relay.route(name, msg)
+                    if routed is None:
+                        await ws.send_text(no_peer)
+                        continue
+                    peer, fwd, ack = routed
+                    with contextlib.suppress(Exception):  # peer went away mid-send
+                        await peer.send_text(fwd.decode())
+                    await ws.send_text(ack.decode())
+                else:
+                    name = msg.token
+                    relay.conns[name] = ws
+                    await ws.send_text(ready)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            relay.unregister(name, ws)
+
+    async def health(_request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/health", health), WebSocketRoute(WS_PATH, relay_ws)])
+    config = uvicorn.Config(
+        app,
+        host=HOST,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws=ws_impl,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        backlog=2048,
+    )
+    uvicorn.Server(config).run()
+
+
+def serve_aiohttp(port: int) -> None:
+    from aiohttp import WSMsgType, web
+
+    relay: Relay[web.WebSocketResponse] = Relay()
+    ready, bad, no_hello, no_peer = (
+        READY.decode(),
+        ERR_BAD_FRAME.decode(),
+        ERR_NO_HELLO.decode(),
+        ERR_NO_PEER.decode(),
+    )
+
+    async def relay_ws(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        name: str | None = None
+        try:
+            async for frame in ws:
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    msg = SERVER_DECODER.decode(frame.data)
+                except msgspec.DecodeError:
+                    await ws.send_str(bad)
+                    continue
+                if isinstance(msg, Send):
+                    if name is None:
+                        await ws.send_str(no_hello)
+                        continue
+                    routed = relay.route(name, msg)
+                    if routed is None:
+                        await ws.send_str(no_peer)
+                        continue
+                    peer, fwd, ack = routed
+                    with contextlib.suppress(Exception):  # peer went away mid-send
+                        await peer.send_str(fwd.decode())
+                    await ws.send_str(ack.decode())
+                else:
+                    name = msg.token
+                    relay.conns[name] = ws
+                    await ws.send_str(ready)
+        finally:
+            relay.unregister(name, ws)
+        return ws
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get(WS_PATH, relay_ws)
+        app.router.add_get("/health", health)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, HOST, port, backlog=2048).start()
+        await asyncio.Event().wait()  # until SIGTERM
+
+    uvloop.run(main())
+
+
+def serve_picows(port: int, read_buffer_init_size: int = 16 * 1024) -> None:
+    from picows import (
+        WSListener,
+        WSMsgType,
+        WSUpgradeRequest,
+        WSUpgradeResponse,
+        WSUpgradeResponseWithListener,
+        ws_create_server,
+    )
+
+    relay: Relay[WSTransport] = Relay()
+    text = WSMsgType.TEXT
+
+    class RelayConn(WSListener):
+        def __init__(self) -> None:
+            super().__init__()
+            self.name: str | None = None
+            self.transport: WSTransport | None = None
+
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            self.transport = transport
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            mtype = frame.msg_type
+            if mtype != text:
+                if mtype == WSMsgType.CLOSE:
+                    transport.send_close(frame.get_close_code())
+                    transport.disconnect()
+                return
+            try:
+                msg = SERVER_DECODER.decode(frame.get_payload_as_memoryview())
+            except msgspec.DecodeError:
+                transport.send(text, ERR_BAD_FRAME)
+                return
+            if isinstance(msg, Send):
+                if self.name is None:
+                    transport.send(text, ERR_NO_HELLO)
+                    return
+                routed = relay.route(self.name, msg)
+                if routed is None:
+                    transport.send(text, ERR_NO_PEER)
+                    return
+                peer, fwd, ack = routed
+                peer.send(text, fwd)
+                transport.send(text, ack)
+            else:
+                self.name = msg.token
+                relay.conns[msg.token] = transport
+                transport.send(text, READY)
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
+            relay.unregister(self.name, transport)
+
+    def factory(request: WSUpgradeRequest) -> Any:
+        if request.path == WS_PATH.encode():
+            return RelayConn()
+        if request.path == b"/health":  # plain HTTP on the same port
+            return WSUpgradeResponseWithListener(WSUpgradeResponse.create_ok_response(b"ok"), None)
+        return None
+
+    async def main() -> None:
+        server = await ws_create_server(
+            factory, HOST, port, backlog=2048, read_buffer_init_size=read_buffer_init_size
+        )
+        await server.serve_forever()
+
+    uvloop.run(main())
+
+
+@dataclass(frozen=True)
+class Stack:
+    key: str
+    label: str
+    serve: Callable[[int], None]
+    note: str = ""
+    idle_only: bool = False
+
+
+STACKS: tuple[Stack, ...] = (
+    Stack(
+        "uvicorn-sansio",
+        "Starlette + uvicorn (httptools, ws=websockets-sansio)",
+        lambda port: serve_starlette(port, "websockets-sansio"),
+    ),
+    Stack(
+        "uvicorn-websockets",
+        "Starlette + uvicorn (httptools, ws=websockets, legacy)",
+        lambda port: serve_starlette(port, "websockets"),
+        "deprecated websockets.legacy impl",
+    ),
+    Stack("aiohttp", "aiohttp.web (WebSocketResponse)", serve_aiohttp),
+    Stack("picows", "picows (ws_create_server)", serve_picows),
+    Stack(
+        "picows-1k",
+        "picows, read_buffer_init_size=1 KiB",
+        lambda port: serve_picows(port, 1024),
+        "idle-memory variant only",
+        idle_only=True,
+    ),
+)
+STACKS_BY_KEY = {s.key: s for s in STACKS}
+
+
+def stack_unavailable_reason(stack: Stack) -> str | None:
+    if stack.key != "uvicorn-websockets":
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import uvicorn.protocols.websockets.websockets_impl  # noqa: F401
+    except Exception as exc:
+        return f"uvicorn ws='websockets' unavailable: {exc!r}"
+    return None
+
+
+# --------------------------------------------------------------------------- /proc helpers
+
+
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # after "pid (comm) ", field index 0 is state (stat field 3); utime=14, stime=15
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+# --------------------------------------------------------------------------- load generator
+
+
+@dataclass
+class Totals:
+    acked: int = 0
+    delivered: int = 0
+    errors: int = 0
+    disconnects: int = 0
+
+
+def make_client_class() -> type:
+    from picows import WSListener, WSMsgType
+
+    text = WSMsgType.TEXT
+
+    class LoadClient(WSListener):
+        """One chat client. Senders keep `window` sends in flight; receivers check delivery."""
+
+        def __init__(self, totals: Totals, name: str, peer: str | None, window: int) -> None:
+            super().__init__()
+            self.totals = totals
+            self.name = name
+            self.window = window
+            self.transport: WSTransport | None = None
+            self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.sending = False
+            self.credit = math.inf  # pacing tokens; inf = closed loop (window only)
+            self.inflight = 0
+            self.sent = 0
+            self.acked: set[int] = set()
+            self.received: set[int] = set()
+            self.expected_sender = ""
+            self.duplicates = 0
+            self.bad_sender = 0
+            self.hello = ENCODER.encode(Hello(token=name))
+            self.prefix = b'{"type":"send","client_msg_id":"'
+            self.suffix = f'","to":"{peer}","body":"{BODY}"}}'.encode()
+
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            self.transport = transport
+            transport.send(text, self.hello)
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type != text:
+                if frame.msg_type == WSMsgType.CLOSE:
+                    transport.disconnect()
+                return
+            msg = CLIENT_DECODER.decode(frame.get_payload_as_memoryview())
+            kind = type(msg)
+            if kind is Sent:
+                self.acked.add(int(msg.message_id))
+                self.inflight -= 1
+                self.totals.acked += 1
+                if self.sending:
+                    self.pump()
+            elif kind is Message:
+                if msg.seq in self.received:
+                    self.duplicates += 1
+                self.received.add(msg.seq)
+                if msg.sender_id != self.expected_sender or msg.body != BODY:
+                    self.bad_sender += 1
+                self.totals.delivered += 1
+            elif kind is Ready:
+                if not self.ready.done():
+                    self.ready.set_result(None)
+            else:
+                self.totals.errors += 1
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
+            self.totals.disconnects += 1
+            if not self.ready.done():
+                self.ready.set_exception(ConnectionError(f"{self.name} disconnected"))
+
+        def pump(self) -> None:
+            transport = self.transport
+            assert transport is not None
+            while (
+                self.inflight < self.window and self.credit >= 1 and self.sent < MAX_MSGS_PER_SENDER
+            ):
+                self.credit -= 1
+                self.sent += 1
+                self.inflight += 1
+                transport.send(text, self.prefix + str(self.sent).encode() + self.suffix)
+
+    return LoadClient
+
+
+async def connect_clients(
+    port: int, specs: Sequence[tuple[str, str | None]], totals: Totals, window: int
+) -> list[Any]:
+    from picows import ws_connect
+
+    cls = make_client_class()
+    url = f"ws://{HOST}:{port}{WS_PATH}"
+    sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one(name: str, peer: str | None) -> Any:
+        async with sem:
+            _, client = await ws_connect(lambda: cls(totals, name, peer, window), url)
+            loaded: Any = client
+            await loaded.ready
+            return loaded
+
+    return list(
+        await asyncio.wait_for(
+            asyncio.gather(*(one(n, p) for n, p in specs)), timeout=CONNECT_TIMEOUT_S
+        )
+    )
+
+
+async def close_clients(clients: Sequence[Any]) -> None:
+    for c in clients:
+        if c.transport is not None and not c.transport.is_disconnected:
+            c.transport.disconnect()
+    await asyncio.sleep(0.2)
+
+
+async def run_load(
+    port: int, server_pid: int, *, pairs: int, window: int, duration: float, rate: float
+) -> Run:
+    """Closed loop (rate=0: each sender keeps `window` in flight) or paced at `rate` msgs/s."""
+    totals = Totals()
+    receivers = await connect_clients(port, [(f"r{i}", None) for i in range(pairs)], totals, window)
+    senders = await connect_clients(
+        port, [(f"s{i}", f"r{i}") for i in range(pairs)], totals, window
+    )
+    for s, r in zip(senders, receivers, strict=True):
+        r.expected_sender = s.name
+    await asyncio.sleep(0.3)
+
+    loop = asyncio.get_running_loop()
+    srv0, own0, t0 = proc_cpu_s(server_pid), own_cpu_s(), loop.time()
+    if rate > 0:
+        per_sender = rate / pairs
+        for s in senders:
+            s.credit = 0.0
+    for s in senders:
+        s.sending = True
+        s.pump()
+    if rate > 0:
+        last = t0
+        while (now := loop.time()) - t0 < duration:
+            for s in senders:
+                s.credit = min(s.credit + per_sender * (now - last), float(window))
+                s.pump()
+            last = now
+            await asyncio.sleep(0.005)
+    else:
+        await asyncio.sleep(duration)
+    for s in senders:
+        s.sending = False
+    t_stop = loop.time()
+    drained = False
+    while loop.time() - t_stop < DRAIN_TIMEOUT_S:
+        if totals.delivered >= totals.acked and all(s.inflight == 0 for s in senders):
+            drained = True
+            break
+        await asyncio.sleep(0.002)
+    srv1, own1, t1 = proc_cpu_s(server_pid), own_cpu_s(), loop.time()
+
+    lost = sum(len(s.acked - r.received) for s, r in zip(senders, receivers, strict=True))
+    unacked_delivered = sum(
+        len(r.received - s.acked) for s, r in zip(senders, receivers, strict=True)
+    )
+    result = {
+        "wall_s": t1 - t0,
+        "drain_s": t1 - t_stop,
+        "drained": drained,
+        "sent": sum(s.sent for s in senders),
+        "acked": totals.acked,
+        "delivered": totals.delivered,
+        "lost": lost,
+        "unacked_delivered": unacked_delivered,
+        "duplicates": sum(r.duplicates for r in receivers),
+        "bad_frames": sum(r.bad_sender for r in receivers),
+        "errors": totals.errors,
+        "disconnects": totals.disconnects,
+        "server_cpu_s": srv1 - srv0,
+        "loadgen_cpu_s": own1 - own0,
+    }
+    await close_clients([*senders, *receivers])
+    return result
+
+
+async def run_idle(port: int, server_pid: int, conns: int) -> Run:
+    totals = Totals()
+    # Warm-up connections absorb one-time costs (lazy imports, caches, first arenas).
+    warm = await connect_clients(
+        port, [(f"w{i}", None) for i in range(IDLE_WARMUP_CONNS)], totals, 1
+    )
+    await asyncio.sleep(1.0)
+    rss0 = proc_rss_kb(server_pid)
+    idle = await connect_clients(port, [(f"idle{i}", None) for i in range(conns)], totals, 1)
+    await asyncio.sleep(1.5)
+    rss1 = proc_rss_kb(server_pid)
+    alive = sum(1 for c in idle if not c.transport.is_disconnected)
+    await close_clients([*warm, *idle])
+    return {
+        "rss_before_kb": rss0,
+        "rss_after_kb": rss1,
+        "conns": conns,
+        "alive": alive,
+        "kb_per_conn": (rss1 - rss0) / conns,
+    }
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def pin(pid: int, cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(pid, {cpu})
+
+
+@contextlib.contextmanager
+def running_server(stack: Stack, log: IO[str], cpu: int | None) -> Iterator[tuple[int, int]]:
+    """Start a server subprocess; yield (pid, port); always kill it."""
+    port = free_port()
+    log.write(f"\n===== {stack.key} port={port} {dt.datetime.now().isoformat()}\n")
+    log.flush()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-W",
+            "ignore::DeprecationWarning",
+            __file__,
+            "_serve",
+            stack.key,
+            str(port),
+        ],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        pin(proc.pid, cpu)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{stack.key} server exited early (rc={proc.returncode})")
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{stack.key} server did not become healthy")
+            time.sleep(0.05)
+        yield proc.pid, port
+        if proc.poll() is not None:
+            raise RuntimeError(f"{stack.key} server died during the run (rc={proc.returncode})")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def run_child(argv: list[str], cpu: int | None, timeout: float) -> Run:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        pin(proc.pid, cpu)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {argv[0]} failed rc={proc.returncode}: {err.strip()[-2000:]}")
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+@dataclass
+class StackResult:
+    stack: Stack
+    runs: list[Run] = field(default_factory=list)  # closed-loop (window) runs
+    paced: Run | None = None  # fixed-rate run
+    idle: Run | None = None
+    base_rss_kb: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(n.startswith(("skipped", "failed")) for n in self.notes)
+
+
+def fmt_range(values: list[float], digits: int = 1) -> str:
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def us_per_msg(run: Run) -> float:
+    return float(run["server_cpu_s"]) * 1e6 / max(int(run["delivered"]), 1)
+
+
+def pct(run: Run, key: str) -> float:
+    return 100 * float(run[key]) / float(run["wall_s"])
+
+
+def render_table(results: list[StackResult], paced_rate: float) -> str:
+    paced_head = f"server µs/msg @ {paced_rate:g}/s (CPU %)"
+    head = (
+        "| Stack | msgs/s | server CPU µs/msg | server CPU % | loadgen CPU % "
+        f"| {paced_head} | delivered | lost | idle KB/conn | base RSS MB | notes |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    rows = []
+    for r in results:
+        notes = "; ".join(r.notes)
+        idle = f"{r.idle['kb_per_conn']:.1f}" if r.idle else "-"
+        base = f"{r.base_rss_kb / 1024:.1f}" if r.base_rss_kb else "-"
+        if r.paced:
+            paced = f"{us_per_msg(r.paced):.1f} ({pct(r.paced, 'server_cpu_s'):.0f}%)"
+        else:
+            paced = "-"
+        every = [*r.runs, *([r.paced] if r.paced else [])]
+        delivered = str(sum(x["delivered"] for x in every)) if every else "-"
+        lost = str(sum(x["lost"] for x in every)) if every else "-"
+        if r.runs:
+            rate = fmt_range([x["delivered"] / x["wall_s"] for x in r.runs], 0)
+            us = fmt_range([us_per_msg(x) for x in r.runs])
+            srv = fmt_range([pct(x, "server_cpu_s") for x in r.runs], 0)
+            gen = fmt_range([pct(x, "loadgen_cpu_s") for x in r.runs], 0)
+        else:
+            rate = us = srv = gen = "-"
+        rows.append(
+            f"| {r.stack.label} | {rate} | {us} | {srv} | {gen} | {paced} | {delivered} | {lost} "
+            f"| {idle} | {base} | {notes} |"
+        )
+    return head + "\n".join(rows) + "\n"
+
+
+def machine_info() -> str:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    pkgs = [
+        "starlette",
+        "uvicorn",
+        "httptools",
+        "websockets",
+        "aiohttp",
+        "picows",
+        "msgspec",
+        "uvloop",
+    ]
+    versions = []
+    for p in pkgs:
+        try:
+            versions.append(f"{p} {importlib.metadata.version(p)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{p} (missing)")
+    return (
+        f"- Machine: nproc {os.cpu_count()} ({cpu}), Linux {platform.release()}\n"
+        f"- Python {platform.python_version()} ({platform.python_implementation()})\n"
+        f"- Packages: {', '.join(versions)}\n"
+    )
+
+
+class Runner:
+    def __init__(self, args: argparse.Namespace, log: IO[str]) -> None:
+        self.args = args
+        self.log = log
+        pinned = not args.no_pin and (os.cpu_count() or 1) >= 2
+        self.pinned = pinned
+        self.srv_cpu: int | None = 0 if pinned else None
+        self.gen_cpu: int | None = 1 if pinned else None
+        self.started = time.monotonic()
+        self.child_timeout = args.duration + DRAIN_TIMEOUT_S + 2 * CONNECT_TIMEOUT_S + 10
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:5.1f}s] {text}", flush=True)
+
+    def load(self, res: StackResult, rate: float) -> Run | None:
+        a = self.args
+        try:
+            with running_server(res.stack, self.log, self.srv_cpu) as (pid, port):
+                if res.base_rss_kb is None:
+                    res.base_rss_kb = proc_rss_kb(pid)
+                argv = [str(x) for x in ("_load", port, pid, a.pairs, a.window, a.duration, rate)]
+                run = run_child(argv, self.gen_cpu, self.child_timeout)
+        except Exception as exc:
+            res.notes.append(f"failed: {exc}")
+            self.say(f"  FAILED: {exc}")
+            return None
+        self.say(
+            f"  delivered={run['delivered']} lost={run['lost']} "
+            f"rate={run['delivered'] / run['wall_s']:.0f}/s srv={us_per_msg(run):.1f}us/msg "
+            f"srv={pct(run, 'server_cpu_s'):.0f}% gen={pct(run, 'loadgen_cpu_s'):.0f}%"
+        )
+        return run
+
+    def idle(self, res: StackResult) -> None:
+        try:
+            with running_server(res.stack, self.log, self.srv_cpu) as (pid, port):
+                argv = [str(x) for x in ("_idle", port, pid, self.args.idle_conns)]
+                res.idle = run_child(argv, self.gen_cpu, self.child_timeout)
+        except Exception as exc:
+            res.notes.append(f"idle failed: {exc}")
+            self.say(f"  FAILED: {exc}")
+            return
+        self.say(f"  {res.idle}")
+
+
+def check_runs(r: StackResult) -> None:
+    every = [*r.runs, *([r.paced] if r.paced else [])]
+    for run in every:
+        if not run["drained"] or run["unacked_delivered"] or run["duplicates"]:
+            r.notes.append(
+                f"check: drained={run['drained']} unacked_delivered={run['unacked_delivered']} "
+                f"dups={run['duplicates']}"
+            )
+        if run["bad_frames"] or run["errors"] or run["disconnects"]:
+            r.notes.append(
+                f"check: bad={run['bad_frames']} errors={run['errors']} "
+                f"disconnects={run['disconnects']}"
+            )
+    if any(pct(x, "loadgen_cpu_s") > 90 for x in r.runs):
+        r.notes.append("loadgen saturated (closed loop)")
+    if r.paced and r.paced["delivered"] / r.paced["wall_s"] < 0.95 * r.paced["target_rate"]:
+        r.notes.append("paced rate not reached")
+    if r.idle and r.idle["alive"] != r.idle["conns"]:
+        r.notes.append(f"only {r.idle['alive']}/{r.idle['conns']} idle conns alive")
+
+
+def run_all(runner: Runner, results: list[StackResult]) -> None:
+    args = runner.args
+    loaded = [r for r in results if not r.stack.idle_only]
+    # Closed-loop runs, round-robin across stacks so drift affects all stacks alike.
+    for rep in range(args.repeats):
+        for res in loaded:
+            if not res.failed:
+                runner.say(f"closed-loop {res.stack.key} rep {rep + 1}/{args.repeats}")
+                run = runner.load(res, 0)
+                if run:
+                    res.runs.append(run)
+    if args.paced_rate > 0:
+        for res in loaded:
+            if not res.failed:
+                runner.say(f"paced {args.paced_rate:g} msgs/s {res.stack.key}")
+                res.paced = runner.load(res, args.paced_rate)
+                if res.paced:
+                    res.paced["target_rate"] = args.paced_rate
+    # Idle memory, each against a fresh server.
+    for res in results:
+        if not res.failed:
+            runner.say(f"idle {res.stack.key} x{args.idle_conns}")
+            runner.idle(res)
+
+
+def orchestrate(args: argparse.Namespace) -> int:
+    stacks = [STACKS_BY_KEY[k] for k in args.stacks.split(",")]
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    results = {s.key: StackResult(s) for s in stacks}
+    for s in stacks:
+        reason = stack_unavailable_reason(s)
+        if reason:
+            results[s.key].notes.append(f"skipped: {reason}")
+        elif s.note:
+            results[s.key].notes.append(s.note)
+
+    ordered = [results[s.key] for s in stacks]
+    with (RESULTS_DIR / "ws_stacks_servers.log").open("w") as log:
+        runner = Runner(args, log)
+        run_all(runner, ordered)
+    for r in ordered:
+        check_runs(r)
+    table = render_table(ordered, args.paced_rate)
+    exe = sys.executable
+    if exe.startswith(os.getcwd()):
+        exe = os.path.relpath(exe)
+    command = shlex.join([exe, os.path.relpath(__file__), *sys.argv[1:]])
+    total_lost = sum(x["lost"] for r in ordered for x in [*r.runs, *([r.paced] if r.paced else [])])
+    pin_text = "server on CPU 0, load generator on CPU 1" if runner.pinned else "none"
+    doc = (
+        "# WebSocket stack benchmark (Hubbub relay)\n\n"
+        f"- Date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}\n"
+        f"{machine_info()}"
+        f"- Command (from repo root): `{command}`\n"
+        f"- Closed loop: {args.pairs} sender->receiver pairs, window {args.window} in flight per "
+        f"sender, {args.duration:g} s per run, {args.repeats} run(s) per stack (mean, min-max); "
+        f"paced: same pairs at {args.paced_rate:g} msgs/s total, 1 run. 64-byte bodies; "
+        "picows client in 1 process.\n"
+        f"- CPU pinning: {pin_text}; uvloop everywhere; 127.0.0.1 only.\n"
+        "- server CPU µs/msg = server utime+stime over the send+drain window / messages "
+        "delivered (each message = 1 frame in, 2 frames out: forward + ack).\n"
+        f"- Idle memory: marginal VmRSS for {args.idle_conns} post-hello idle connections on a "
+        f"fresh server, measured after {IDLE_WARMUP_CONNS} warm-up connections. "
+        "base RSS = server VmRSS right after start.\n"
+        f"- Total lost (acked but never delivered): {total_lost}\n\n"
+        f"{table}"
+    )
+    out = RESULTS_DIR / "ws_stacks.md"
+    out.write_text(doc)
+    print()
+    print(table)
+    runner.say(f"wrote {out}")
+    return 0 if total_lost == 0 else 1
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "_serve":
+        STACKS_BY_KEY[argv[1]].serve(int(argv[2]))
+        return 0
+    if argv and argv[0] == "_load":
+        port, pid, pairs, window, duration, rate = argv[1:7]
+        res = uvloop.run(
+            run_load(
+                int(port),
+                int(pid),
+                pairs=int(pairs),
+                window=int(window),
+                duration=float(duration),
+                rate=float(rate),
+            )
+        )
+        print(json.dumps(res))
+        return 0
+    if argv and argv[0] == "_idle":
+        port, pid, conns = argv[1:4]
+        print(json.dumps(uvloop.run(run_idle(int(port), int(pid), int(conns)))))
+        return 0
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--pairs", type=int, default=50)
+    p.add_argument("--window", type=int, default=8)
+    p.add_argument("--duration", type=float, default=8.0)
+    p.add_argument("--idle-conns", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument(
+        "--paced-rate", type=float, default=20000, help="total msgs/s for the fixed-rate run; 0=off"
+    )
+    p.add_argument("--stacks", default=",".join(s.key for s in STACKS))
+    p.add_argument("--no-pin", action="store_true", help="do not pin server/loadgen to CPUs")
+    return orchestrate(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

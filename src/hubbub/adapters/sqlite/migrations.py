@@ -1,0 +1,117 @@
+"""Versioned schema migrations. Append a new (version, sql) pair; never edit an applied one.
+
+Layout notes:
+- `inbox` is the per-user message sync queue: (user_id, seq) -> message_id, seq 1, 2, 3...
+  without gaps per user; `users.inbox_head` is the last seq handed out, so seqs are never
+  reused even after retention deletes entries.
+- `sent_keys` makes sends idempotent for ever: it outlives the message rows retention
+  deletes, so a late retry still gets the original message_id.
+- Ids are Snowflake integers (time-ordered), so "older than N days" is an id range.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE users (
+            user_id        INTEGER PRIMARY KEY,
+            username       TEXT    NOT NULL UNIQUE,
+            display_name   TEXT    NOT NULL,
+            password_hash  TEXT    NOT NULL,
+            retention_days INTEGER,
+            inbox_head     INTEGER NOT NULL DEFAULT 0,
+            delivered_seq  INTEGER NOT NULL DEFAULT 0,
+            last_active_at INTEGER NOT NULL DEFAULT 0,
+            created_at     INTEGER NOT NULL
+        );
+        CREATE TABLE devices (
+            device_id  INTEGER PRIMARY KEY,
+            user_id    INTEGER NOT NULL REFERENCES users(user_id),
+            name       TEXT    NOT NULL,
+            token_hash BLOB    NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            acked_seq  INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX devices_by_user ON devices(user_id);
+        CREATE TABLE contacts (
+            owner_id   INTEGER NOT NULL,
+            contact_id INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (owner_id, contact_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX contacts_by_contact ON contacts(contact_id, owner_id);
+        CREATE TABLE conversations (
+            conversation_id INTEGER PRIMARY KEY,
+            kind            TEXT    NOT NULL CHECK (kind IN ('direct', 'group')),
+            direct_key      TEXT    UNIQUE,
+            name            TEXT,
+            owner_id        INTEGER,
+            created_at      INTEGER NOT NULL,
+            last_message_id INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE members (
+            conversation_id INTEGER NOT NULL,
+            user_id         INTEGER NOT NULL,
+            joined_at       INTEGER NOT NULL,
+            read_upto       INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (conversation_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX members_by_user ON members(user_id, conversation_id);
+        CREATE TABLE messages (
+            message_id      INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL,
+            sender_id       INTEGER NOT NULL,
+            client_msg_id   TEXT    NOT NULL,
+            body            TEXT    NOT NULL
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id, message_id);
+        CREATE TABLE sent_keys (
+            sender_id       INTEGER NOT NULL,
+            client_msg_id   TEXT    NOT NULL,
+            message_id      INTEGER NOT NULL,
+            conversation_id INTEGER NOT NULL,
+            PRIMARY KEY (sender_id, client_msg_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE inbox (
+            user_id    INTEGER NOT NULL,
+            seq        INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            PRIMARY KEY (user_id, seq)
+        ) WITHOUT ROWID;
+        CREATE INDEX inbox_by_message ON inbox(message_id);
+        """,
+    ),
+]
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply every migration not applied yet, each in its own transaction."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    applied = []
+    for version, sql in MIGRATIONS:
+        if version in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in sql.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?)", (version, int(time.time() * 1000))
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied

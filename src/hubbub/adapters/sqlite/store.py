@@ -1,0 +1,606 @@
+"""The Store port on SQLite. Each method is a small SQL function run by the engine:
+writes through the group-commit writer, reads on reader threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from hubbub.adapters.sqlite.engine import SqliteEngine
+from hubbub.adapters.sqlite.migrations import migrate
+from hubbub.core.errors import HubbubError, bad_request, forbidden, not_found
+from hubbub.core.ids import IdGenerator, first_id_at, id_time_ms
+from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
+from hubbub.core.model import (
+    Conversation,
+    ConversationKind,
+    ConversationSummary,
+    Device,
+    InboxEntry,
+    Message,
+    Receipt,
+    StoredMessage,
+    User,
+)
+from hubbub.core.receipts import fold_receipts
+
+DAY_MS = 86_400_000
+_MESSAGE_COLUMNS = (
+    "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id"
+)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _message(row: sqlite3.Row | tuple[int, int, str, int, str, str]) -> Message:
+    message_id, conversation_id, kind, sender_id, body, client_msg_id = row
+    return Message(
+        str(message_id), str(conversation_id), kind, str(sender_id), body,
+        id_time_ms(message_id), client_msg_id,
+    )
+
+
+def _user(row: tuple[int, str, str, int | None]) -> User:
+    return User(row[0], row[1], row[2], row[3])
+
+
+_USER_COLUMNS = "user_id, username, display_name, retention_days"
+
+
+class SqliteStore:
+    def __init__(self, data_dir: Path, ids: IdGenerator, *, readers: int = 2) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "hubbub.sqlite3"
+        self.ids = ids
+        self.engine = SqliteEngine(self.path, readers=readers)
+
+    async def open(self) -> None:
+        self.engine.start(migrate)
+
+    async def close(self) -> None:
+        await self.engine.stop()
+
+    def _new_id(self) -> int:
+        return self.ids.next_id(_now_ms())
+
+    # -- accounts and devices ----------------------------------------------------------
+
+    async def create_user(self, username: str, password_hash: str, display_name: str) -> User:
+        user_id = self._new_id()
+
+        def insert(c: sqlite3.Connection) -> User:
+            try:
+                c.execute(
+                    "INSERT INTO users (user_id, username, display_name, password_hash,"
+                    " created_at) VALUES (?, ?, ?, ?, ?)",
+                    (user_id, username, display_name, password_hash, _now_ms()),
+                )
+            except sqlite3.IntegrityError:
+                raise HubbubError("conflict", "that username is taken") from None
+            return User(user_id, username, display_name, None)
+
+        return await self.engine.write(insert)
+
+    async def user_by_id(self, user_id: int) -> User | None:
+        def q(c: sqlite3.Connection) -> User | None:
+            row = c.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            return _user(row) if row else None
+
+        return await self.engine.read(q)
+
+    async def user_by_name(self, username: str) -> User | None:
+        def q(c: sqlite3.Connection) -> User | None:
+            row = c.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE username = ?", (username,)
+            ).fetchone()
+            return _user(row) if row else None
+
+        return await self.engine.read(q)
+
+    async def password_hash(self, username: str) -> tuple[int, str] | None:
+        def q(c: sqlite3.Connection) -> tuple[int, str] | None:
+            row = c.execute(
+                "SELECT user_id, password_hash FROM users WHERE username = ?", (username,)
+            ).fetchone()
+            return (row[0], row[1]) if row else None
+
+        return await self.engine.read(q)
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        await self.engine.write(
+            lambda c: c.execute(
+                "UPDATE users SET password_hash = ? WHERE user_id = ?", (password_hash, user_id)
+            )
+        )
+
+    async def update_profile(
+        self, user_id: int, display_name: str | None, retention_days: int | None, *,
+        set_retention: bool,
+    ) -> User:
+        def update(c: sqlite3.Connection) -> User:
+            if display_name is not None:
+                c.execute(
+                    "UPDATE users SET display_name = ? WHERE user_id = ?", (display_name, user_id)
+                )
+            if set_retention:
+                c.execute(
+                    "UPDATE users SET retention_days = ? WHERE user_id = ?",
+                    (retention_days, user_id),
+                )
+            row = c.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            if row is None:
+                raise not_found("no such user")
+            return _user(row)
+
+        return await self.engine.write(update)
+
+    async def create_device(self, user_id: int, name: str, token_hash: bytes) -> Device:
+        device_id = self._new_id()
+
+        def insert(c: sqlite3.Connection) -> Device:
+            c.execute(
+                "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (device_id, user_id, name, token_hash, _now_ms()),
+            )
+            return Device(device_id, user_id, name)
+
+        return await self.engine.write(insert)
+
+    async def device_by_token(self, token_hash: bytes) -> Device | None:
+        def q(c: sqlite3.Connection) -> Device | None:
+            row = c.execute(
+                "SELECT device_id, user_id, name FROM devices"
+                " WHERE token_hash = ? AND revoked_at IS NULL",
+                (token_hash,),
+            ).fetchone()
+            return Device(row[0], row[1], row[2]) if row else None
+
+        return await self.engine.read(q)
+
+    async def revoke_device(self, device_id: int) -> None:
+        await self.engine.write(
+            lambda c: c.execute(
+                "UPDATE devices SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL",
+                (_now_ms(), device_id),
+            )
+        )
+
+    # -- contacts and presence ----------------------------------------------------------
+
+    async def put_contact(self, owner_id: int, contact_id: int) -> None:
+        def put(c: sqlite3.Connection) -> None:
+            if not c.execute("SELECT 1 FROM users WHERE user_id = ?", (contact_id,)).fetchone():
+                raise not_found("no such user")
+            c.execute(
+                "INSERT OR IGNORE INTO contacts VALUES (?, ?, ?)", (owner_id, contact_id, _now_ms())
+            )
+
+        await self.engine.write(put)
+
+    async def delete_contact(self, owner_id: int, contact_id: int) -> None:
+        await self.engine.write(
+            lambda c: c.execute(
+                "DELETE FROM contacts WHERE owner_id = ? AND contact_id = ?", (owner_id, contact_id)
+            )
+        )
+
+    async def contacts(self, owner_id: int) -> list[tuple[User, int]]:
+        def q(c: sqlite3.Connection) -> list[tuple[User, int]]:
+            rows = c.execute(
+                "SELECT u.user_id, u.username, u.display_name, u.retention_days,"
+                " u.last_active_at FROM contacts k JOIN users u ON u.user_id = k.contact_id"
+                " WHERE k.owner_id = ? ORDER BY u.username",
+                (owner_id,),
+            ).fetchall()
+            return [(_user(r[:4]), r[4]) for r in rows]
+
+        return await self.engine.read(q)
+
+    async def watchers(self, user_id: int) -> list[int]:
+        def q(c: sqlite3.Connection) -> list[int]:
+            rows = c.execute("SELECT owner_id FROM contacts WHERE contact_id = ?", (user_id,))
+            return [r[0] for r in rows]
+
+        return await self.engine.read(q)
+
+    async def last_active(self, user_id: int) -> int:
+        def q(c: sqlite3.Connection) -> int:
+            row = c.execute(
+                "SELECT last_active_at FROM users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self.engine.read(q)
+
+    async def set_last_active(self, user_id: int, ts: int) -> None:
+        await self.engine.write(
+            lambda c: c.execute(
+                "UPDATE users SET last_active_at = max(last_active_at, ?) WHERE user_id = ?",
+                (ts, user_id),
+            )
+        )
+
+    # -- conversations and groups --------------------------------------------------------
+
+    async def direct_conversation(self, user_id: int, peer_id: int) -> Conversation:
+        new_id = self._new_id()
+        return await self.engine.write(lambda c: _direct(c, user_id, peer_id, new_id))
+
+    async def create_group(
+        self, owner_id: int, name: str, member_ids: Sequence[int], max_members: int
+    ) -> Conversation:
+        group_id = self._new_id()
+        members = list(dict.fromkeys([owner_id, *member_ids]))
+
+        def create(c: sqlite3.Connection) -> Conversation:
+            if len(members) > max_members:
+                raise HubbubError("group_full", f"a group has at most {max_members} members")
+            _require_users(c, members)
+            now = _now_ms()
+            c.execute(
+                "INSERT INTO conversations (conversation_id, kind, name, owner_id, created_at)"
+                " VALUES (?, 'group', ?, ?, ?)",
+                (group_id, name, owner_id, now),
+            )
+            c.executemany(
+                "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
+                [(group_id, m, now) for m in members],
+            )
+            return Conversation(group_id, "group", tuple(members), name, owner_id)
+
+        return await self.engine.write(create)
+
+    async def add_member(
+        self, group_id: int, actor_id: int, user_id: int, max_members: int
+    ) -> Conversation:
+        def add(c: sqlite3.Connection) -> Conversation:
+            group = _group_for(c, group_id, actor_id)
+            if user_id in group.member_ids:
+                return group
+            _require_users(c, [user_id])
+            if len(group.member_ids) >= max_members:
+                raise HubbubError("group_full", f"a group has at most {max_members} members")
+            c.execute(
+                "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
+                (group_id, user_id, _now_ms()),
+            )
+            return _conversation(c, group_id) or group
+
+        return await self.engine.write(add)
+
+    async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation:
+        def remove(c: sqlite3.Connection) -> Conversation:
+            group = _group_for(c, group_id, actor_id)
+            if actor_id not in (user_id, group.owner_id):
+                raise forbidden("only the owner may remove other members")
+            if user_id not in group.member_ids:
+                raise not_found("that user is not a member")
+            c.execute(
+                "DELETE FROM members WHERE conversation_id = ? AND user_id = ?", (group_id, user_id)
+            )
+            if user_id == group.owner_id:  # the longest-standing member inherits the group
+                heir = c.execute(
+                    "SELECT user_id FROM members WHERE conversation_id = ?"
+                    " ORDER BY joined_at, user_id LIMIT 1",
+                    (group_id,),
+                ).fetchone()
+                c.execute(
+                    "UPDATE conversations SET owner_id = ? WHERE conversation_id = ?",
+                    (heir[0] if heir else None, group_id),
+                )
+            return _conversation(c, group_id) or group
+
+        return await self.engine.write(remove)
+
+    async def conversation(self, conversation_id: int) -> Conversation | None:
+        return await self.engine.read(lambda c: _conversation(c, conversation_id))
+
+    async def conversations(self, user_id: int) -> list[ConversationSummary]:
+        def q(c: sqlite3.Connection) -> list[ConversationSummary]:
+            rows = c.execute(
+                "SELECT c.conversation_id, mem.read_upto, c.last_message_id"
+                " FROM members mem JOIN conversations c USING (conversation_id)"
+                " WHERE mem.user_id = ?"
+                " ORDER BY max(c.last_message_id, c.conversation_id) DESC",
+                (user_id,),
+            ).fetchall()
+            out = []
+            for conversation_id, read_upto, last_message_id in rows:
+                conv = _conversation(c, conversation_id)
+                assert conv is not None
+                last = c.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+                    " JOIN conversations c USING (conversation_id) WHERE m.message_id = ?",
+                    (last_message_id,),
+                ).fetchone()
+                unread = c.execute(
+                    "SELECT count(*) FROM messages WHERE conversation_id = ?"
+                    " AND message_id > ? AND sender_id != ?",
+                    (conversation_id, read_upto, user_id),
+                ).fetchone()[0]
+                out.append(
+                    ConversationSummary(conv, _message(last) if last else None, unread, read_upto)
+                )
+            return out
+
+        return await self.engine.read(q)
+
+    async def history(
+        self, conversation_id: int, before: int | None, limit: int, not_before_ms: int
+    ) -> list[Message]:
+        upper = before if before is not None else (1 << 63) - 1
+        lower = first_id_at(not_before_ms)
+
+        def q(c: sqlite3.Connection) -> list[Message]:
+            rows = c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+                " JOIN conversations c USING (conversation_id)"
+                " WHERE m.conversation_id = ? AND m.message_id < ? AND m.message_id >= ?"
+                " ORDER BY m.message_id DESC LIMIT ?",
+                (conversation_id, upper, lower, limit),
+            ).fetchall()
+            return [_message(r) for r in rows]
+
+        return await self.engine.read(q)
+
+    # -- the message path ------------------------------------------------------------------
+
+    async def append_message(
+        self,
+        sender_id: int,
+        client_msg_id: str,
+        body: str,
+        *,
+        to_user: int | None,
+        conversation_id: int | None,
+    ) -> StoredMessage:
+        def append(c: sqlite3.Connection) -> StoredMessage:
+            # 1. idempotency: a repeated client_msg_id returns the original, stores nothing
+            seen = c.execute(
+                "SELECT message_id, conversation_id FROM sent_keys"
+                " WHERE sender_id = ? AND client_msg_id = ?",
+                (sender_id, client_msg_id),
+            ).fetchone()
+            if seen:
+                return _original(c, sender_id, client_msg_id, seen[0], seen[1])
+            # 2. the conversation, and the sender's right to write in it
+            if to_user is not None:
+                conv = _direct(c, sender_id, to_user, self._new_id())
+            else:
+                assert conversation_id is not None
+                found = _conversation(c, conversation_id)
+                if found is None or sender_id not in found.member_ids:
+                    raise not_found("no such conversation")
+                conv = found
+            # 3. id (time-ordered: conversation order is id order), message, idempotency key
+            message_id = self._new_id()
+            cid = conv.conversation_id
+            c.execute(
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?)",
+                (message_id, cid, sender_id, client_msg_id, body),
+            )
+            c.execute(
+                "INSERT INTO sent_keys VALUES (?, ?, ?, ?)",
+                (sender_id, client_msg_id, message_id, cid),
+            )
+            c.execute(
+                "UPDATE conversations SET last_message_id = ? WHERE conversation_id = ?",
+                (message_id, cid),
+            )
+            # 4. one inbox entry per participant, seq = that user's head + 1
+            inbox: dict[int, int] = {}
+            for member in conv.member_ids:
+                (seq,) = c.execute(
+                    "UPDATE users SET inbox_head = inbox_head + 1 WHERE user_id = ?"
+                    " RETURNING inbox_head",
+                    (member,),
+                ).fetchone()
+                inbox[member] = seq
+            c.executemany(
+                "INSERT INTO inbox VALUES (?, ?, ?)",
+                [(member, seq, message_id) for member, seq in inbox.items()],
+            )
+            message = Message(
+                str(message_id), str(cid), conv.kind, str(sender_id), body,
+                id_time_ms(message_id), client_msg_id,
+            )
+            return StoredMessage(message, message_id, cid, inbox)
+
+        return await self.engine.write(append)
+
+    async def inbox_head(self, user_id: int) -> int:
+        def q(c: sqlite3.Connection) -> int:
+            row = c.execute("SELECT inbox_head FROM users WHERE user_id = ?", (user_id,)).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self.engine.read(q)
+
+    async def inbox_since(self, user_id: int, since: int, limit: int) -> list[InboxEntry]:
+        def q(c: sqlite3.Connection) -> list[InboxEntry]:
+            rows = c.execute(
+                f"SELECT i.seq, {_MESSAGE_COLUMNS} FROM inbox i"
+                " JOIN messages m ON m.message_id = i.message_id"
+                " JOIN conversations c ON c.conversation_id = m.conversation_id"
+                " WHERE i.user_id = ? AND i.seq > ? ORDER BY i.seq LIMIT ?",
+                (user_id, since, limit),
+            ).fetchall()
+            return [InboxEntry(r[0], _message(r[1:])) for r in rows]
+
+        return await self.engine.read(q)
+
+    async def ack(self, user_id: int, device_id: int, seq: int) -> list[Receipt]:
+        def ack(c: sqlite3.Connection) -> list[Receipt]:
+            head, delivered = c.execute(
+                "SELECT inbox_head, delivered_seq FROM users WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            if seq > head:
+                raise bad_request(f"ack {seq} is past the inbox head {head}")
+            c.execute(
+                "UPDATE devices SET acked_seq = max(acked_seq, ?) WHERE device_id = ?",
+                (seq, device_id),
+            )
+            if seq <= delivered:
+                return []
+            c.execute("UPDATE users SET delivered_seq = ? WHERE user_id = ?", (seq, user_id))
+            covered = c.execute(
+                "SELECT m.conversation_id, m.message_id, m.sender_id FROM inbox i"
+                " JOIN messages m ON m.message_id = i.message_id"
+                " WHERE i.user_id = ? AND i.seq > ? AND i.seq <= ?",
+                (user_id, delivered, seq),
+            ).fetchall()
+            return fold_receipts("delivered", user_id, covered, _now_ms())
+
+        return await self.engine.write(ack)
+
+    async def mark_read(
+        self, user_id: int, conversation_id: int, message_id: int
+    ) -> Receipt | None:
+        def read(c: sqlite3.Connection) -> Receipt | None:
+            row = c.execute(
+                "SELECT read_upto FROM members WHERE conversation_id = ? AND user_id = ?",
+                (conversation_id, user_id),
+            ).fetchone()
+            if row is None:
+                raise not_found("no such conversation")
+            if not c.execute(
+                "SELECT 1 FROM messages WHERE message_id = ? AND conversation_id = ?",
+                (message_id, conversation_id),
+            ).fetchone():
+                raise not_found("no such message in that conversation")
+            read_upto = row[0]
+            if message_id <= read_upto:
+                return None
+            senders = c.execute(
+                "SELECT DISTINCT sender_id FROM messages WHERE conversation_id = ?"
+                " AND message_id > ? AND message_id <= ? AND sender_id != ?",
+                (conversation_id, read_upto, message_id, user_id),
+            ).fetchall()
+            c.execute(
+                "UPDATE members SET read_upto = ? WHERE conversation_id = ? AND user_id = ?",
+                (message_id, conversation_id, user_id),
+            )
+            return Receipt(
+                "read", conversation_id, message_id, user_id, _now_ms(),
+                frozenset(s[0] for s in senders),
+            )
+
+        return await self.engine.write(read)
+
+    # -- retention -------------------------------------------------------------------------
+
+    async def purge_expired(self, now_ms: int) -> tuple[int, int]:
+        keep_undelivered_below = first_id_at(now_ms - UNDELIVERED_KEEP_DAYS * DAY_MS)
+
+        def purge(c: sqlite3.Connection) -> tuple[int, int]:
+            entries = 0
+            users = c.execute(
+                "SELECT user_id, retention_days, delivered_seq FROM users"
+                " WHERE retention_days IS NOT NULL"
+            ).fetchall()
+            for user_id, days, delivered in users:
+                expired_below = first_id_at(now_ms - days * DAY_MS)
+                entries += c.execute(
+                    "DELETE FROM inbox WHERE user_id = ? AND message_id < ?"
+                    " AND (seq <= ? OR message_id < ?)",
+                    (user_id, expired_below, delivered, keep_undelivered_below),
+                ).rowcount
+            messages = c.execute(
+                "DELETE FROM messages WHERE NOT EXISTS"
+                " (SELECT 1 FROM inbox i WHERE i.message_id = messages.message_id)"
+            ).rowcount
+            return entries, messages
+
+        return await self.engine.write(purge)
+
+
+# -- SQL helpers (run inside a job, on the engine's threads) ------------------------------
+
+
+def _conversation(c: sqlite3.Connection, conversation_id: int) -> Conversation | None:
+    row = c.execute(
+        "SELECT kind, name, owner_id FROM conversations WHERE conversation_id = ?",
+        (conversation_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    kind: ConversationKind = row[0]
+    members = tuple(
+        r[0]
+        for r in c.execute(
+            "SELECT user_id FROM members WHERE conversation_id = ? ORDER BY joined_at, user_id",
+            (conversation_id,),
+        )
+    )
+    return Conversation(conversation_id, kind, members, row[1], row[2])
+
+
+def _direct(c: sqlite3.Connection, user_id: int, peer_id: int, new_id: int) -> Conversation:
+    low, high = sorted((user_id, peer_id))
+    key = f"{low}:{high}"
+    row = c.execute("SELECT conversation_id FROM conversations WHERE direct_key = ?", (key,))
+    found = row.fetchone()
+    if found:
+        conv = _conversation(c, found[0])
+        assert conv is not None
+        return conv
+    _require_users(c, [peer_id])
+    now = _now_ms()
+    c.execute(
+        "INSERT INTO conversations (conversation_id, kind, direct_key, created_at)"
+        " VALUES (?, 'direct', ?, ?)",
+        (new_id, key, now),
+    )
+    members = tuple(dict.fromkeys((user_id, peer_id)))
+    c.executemany(
+        "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
+        [(new_id, m, now) for m in members],
+    )
+    return Conversation(new_id, "direct", members)
+
+
+def _group_for(c: sqlite3.Connection, group_id: int, actor_id: int) -> Conversation:
+    group = _conversation(c, group_id)
+    if group is None or group.kind != "group":
+        raise not_found("no such group")
+    if actor_id not in group.member_ids:
+        raise forbidden("only members may change a group")
+    return group
+
+
+def _require_users(c: sqlite3.Connection, user_ids: Sequence[int]) -> None:
+    marks = ",".join("?" * len(user_ids))
+    found = {
+        r[0] for r in c.execute(f"SELECT user_id FROM users WHERE user_id IN ({marks})", user_ids)
+    }
+    missing = [u for u in user_ids if u not in found]
+    if missing:
+        raise not_found(f"no such user: {', '.join(map(str, missing))}")
+
+
+def _original(
+    c: sqlite3.Connection, sender_id: int, client_msg_id: str, message_id: int, cid: int
+) -> StoredMessage:
+    row = c.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN conversations c USING (conversation_id)"
+        " WHERE m.message_id = ?",
+        (message_id,),
+    ).fetchone()
+    if row:
+        message = _message(row)
+    else:  # retention removed the row; the key (and so the answer) outlives it
+        conv = _conversation(c, cid)
+        kind = conv.kind if conv else "direct"
+        message = Message(
+            str(message_id), str(cid), kind, str(sender_id), "", id_time_ms(message_id),
+            client_msg_id,
+        )
+    return StoredMessage(message, message_id, cid, {}, duplicate=True)

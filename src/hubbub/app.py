@@ -1,0 +1,130 @@
+"""The composition root: reads the configuration, builds every adapter and service once,
+and wires them into the ASGI app. Nothing else constructs long-lived objects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Mount, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from hubbub.adapters.memory_bus import InProcessBus
+from hubbub.adapters.passwords import Argon2Hasher
+from hubbub.adapters.sqlite import SqliteStore
+from hubbub.api.rest import build_routes, on_http_error, on_hubbub_error, on_unexpected
+from hubbub.core.errors import HubbubError
+from hubbub.core.ids import IdGenerator
+from hubbub.core.limits import Limits
+from hubbub.gateway.hub import Hub
+from hubbub.gateway.session import CLOSE_GOING_AWAY, Services
+from hubbub.gateway.websocket import websocket_endpoint
+from hubbub.services.accounts import Accounts
+from hubbub.services.chat import Chat
+from hubbub.services.presence import Presence
+
+log = logging.getLogger("hubbub")
+WEB_DIR = Path(__file__).parent / "web"
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    heartbeat_timeout: float = 30.0
+    node_id: int = 0
+    max_group_members: int = 100
+    retention_interval: float = 3600.0
+
+
+class Node:
+    """One running Hubbub node: the services and their lifecycle."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = SqliteStore(config.data_dir, IdGenerator(config.node_id))
+        self.bus = InProcessBus()
+        self.hub = Hub()
+        limits = Limits(max_group_members=config.max_group_members)
+        self.presence = Presence(self.store, self.bus, config.heartbeat_timeout)
+        self.services = Services(
+            self.store,
+            Accounts(self.store, Argon2Hasher(), self.bus),
+            Chat(self.store, self.bus, limits),
+            self.presence,
+            self.hub,
+        )
+        self._retention: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.bus.start(self.hub)
+        await self.presence.start()
+        self._retention = asyncio.create_task(self._retention_loop(), name="retention")
+        log.info("node %d ready; data in %s", self.config.node_id, self.config.data_dir)
+
+    async def close_sockets(self, timeout: float = 5.0) -> None:
+        """Close every device socket with 1001 and wait (bounded) for the sessions."""
+        self.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+        deadline = time.monotonic() + timeout
+        while self.services.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        await self.close_sockets()
+        if self._retention:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+        await self.presence.stop()
+        await self.bus.stop()
+        await self.store.close()  # commits every write already accepted
+        log.info("node stopped cleanly")
+
+    async def purge_once(self) -> tuple[int, int]:
+        entries, messages = await self.store.purge_expired(int(time.time() * 1000))
+        if entries or messages:
+            log.info("retention removed %d inbox entries and %d messages", entries, messages)
+        return entries, messages
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                await self.purge_once()
+            except Exception:
+                log.exception("retention run failed; will retry")
+            await asyncio.sleep(self.config.retention_interval)
+
+
+def build_app(config: Config) -> tuple[Starlette, Node]:
+    node = Node(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await node.start()
+        try:
+            yield
+        finally:
+            await node.stop()
+
+    routes = [
+        *build_routes(node.services),
+        WebSocketRoute("/v1/ws", websocket_endpoint(node.services)),
+        Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            HubbubError: on_hubbub_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+    )
+    return app, node

@@ -1,0 +1,99 @@
+"""The records the services pass around. Ids are 64-bit ints inside, strings on the wire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+ConversationKind = Literal["direct", "group"]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: int
+    username: str
+    display_name: str
+    history_retention_days: int | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "user_id": str(self.user_id),
+            "username": self.username,
+            "display_name": self.display_name,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: int
+    user_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    conversation_id: int
+    kind: ConversationKind
+    member_ids: tuple[int, ...]
+    name: str | None = None  # groups only
+    owner_id: int | None = None  # groups only
+
+    def peer_of(self, user_id: int) -> int:
+        """The other participant of a direct conversation (oneself for a note to self)."""
+        others = [m for m in self.member_ids if m != user_id]
+        return others[0] if others else user_id
+
+
+class Message(msgspec.Struct, frozen=True):
+    """The message object of the contract (REST history and the `message` frame share it);
+    ids are strings here because this struct is what goes on the wire."""
+
+    message_id: str
+    conversation_id: str
+    kind: str
+    sender_id: str
+    body: str
+    ts: int
+    client_msg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """The outcome of a send: the message as stored and the inbox entry of each
+    participant (user_id -> seq). `duplicate` is True when the client_msg_id was seen
+    before: then `message` is the original and nothing new was stored."""
+
+    message: Message
+    message_id: int
+    conversation_id: int
+    inbox: dict[int, int]
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    seq: int
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """`reader_id` has got (delivered) or read every message of the conversation up to
+    `message_id`; to be told to each of `notify` (the senders whose messages it covers)."""
+
+    status: Literal["delivered", "read"]
+    conversation_id: int
+    message_id: int
+    reader_id: int
+    ts: int
+    notify: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    conversation: Conversation
+    last_message: Message | None
+    unread_count: int
+    read_upto: int

@@ -1,0 +1,1 @@
+"""The WebSocket gateway: device connections, the local hub, and the socket glue."""

@@ -1,0 +1,52 @@
+"""The node's connected devices, by user and by device: the bus delivers here."""
+
+from __future__ import annotations
+
+from hubbub.gateway.connection import DeviceConnection
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._by_user: dict[int, list[DeviceConnection]] = {}
+        self._by_device: dict[int, list[DeviceConnection]] = {}
+
+    def register(self, conn: DeviceConnection) -> None:
+        self._by_user.setdefault(conn.user_id, []).append(conn)
+        self._by_device.setdefault(conn.device_id, []).append(conn)
+
+    def unregister(self, conn: DeviceConnection) -> None:
+        for index, key in ((self._by_user, conn.user_id), (self._by_device, conn.device_id)):
+            conns = index.get(key)
+            if conns and conn in conns:
+                conns.remove(conn)
+                if not conns:
+                    del index[key]
+
+    # -- the bus's Receiver side ---------------------------------------------------------
+
+    def deliver(self, user_id: int, frame: bytes, seq: int) -> None:
+        for conn in self._by_user.get(user_id, ()):
+            if seq:
+                conn.push_entry(seq, frame)
+            else:
+                conn.push(frame)
+
+    def close_device(self, device_id: int, code: int, reason: str) -> None:
+        for conn in list(self._by_device.get(device_id, ())):
+            conn.request_close(code, reason)
+
+    def close_all(self, code: int, reason: str) -> None:
+        for conns in list(self._by_device.values()):
+            for conn in conns:
+                conn.request_close(code, reason)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def connection_count(self) -> int:
+        return sum(len(c) for c in self._by_device.values())
+
+    def user_count(self) -> int:
+        return len(self._by_user)
+
+    def devices_online(self, user_id: int) -> int:
+        return len(self._by_user.get(user_id, ()))

@@ -1,0 +1,140 @@
+"""The seams between the core and the engines. One adapter per engine implements each
+(SQLite now; PostgreSQL and Redis can follow without touching the services).
+
+Guarantees are part of the interface; the contract tests in tests/contract run the same
+suite against every adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from hubbub.core.model import (
+    Conversation,
+    ConversationSummary,
+    Device,
+    InboxEntry,
+    Message,
+    Receipt,
+    StoredMessage,
+    User,
+)
+
+
+class Store(Protocol):
+    """Durable state. Every mutating call is atomic (all or nothing) and DURABLE BEFORE
+    IT RETURNS: when the awaitable completes, the change is committed and on disk
+    (fsynced), so the caller may acknowledge it. Adapters batch concurrent calls into one
+    transaction (group commit) for throughput; that never weakens the guarantee.
+
+    Refusals raise `HubbubError` and change nothing. Ids are drawn by the store, so ids
+    and inbox sequence numbers are ordered as the commits are."""
+
+    # -- lifecycle
+    async def open(self) -> None: ...
+    async def close(self) -> None:
+        """Finish every call already accepted (commit it), then release the engine."""
+
+    # -- accounts and devices
+    async def create_user(self, username: str, password_hash: str, display_name: str) -> User:
+        """Raises conflict if the username is taken."""
+    async def user_by_id(self, user_id: int) -> User | None: ...
+    async def user_by_name(self, username: str) -> User | None: ...
+    async def password_hash(self, username: str) -> tuple[int, str] | None: ...
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+    async def update_profile(
+        self, user_id: int, display_name: str | None, retention_days: int | None, *,
+        set_retention: bool,
+    ) -> User: ...
+    async def create_device(self, user_id: int, name: str, token_hash: bytes) -> Device: ...
+    async def device_by_token(self, token_hash: bytes) -> Device | None:
+        """Only devices that are not logged out."""
+    async def revoke_device(self, device_id: int) -> None: ...
+
+    # -- contacts and presence
+    async def put_contact(self, owner_id: int, contact_id: int) -> None: ...
+    async def delete_contact(self, owner_id: int, contact_id: int) -> None: ...
+    async def contacts(self, owner_id: int) -> list[tuple[User, int]]:
+        """Each contact with its stored last_active_at (ms, 0 if never seen)."""
+    async def watchers(self, user_id: int) -> list[int]:
+        """The users who have `user_id` among their contacts."""
+    async def last_active(self, user_id: int) -> int: ...
+    async def set_last_active(self, user_id: int, ts: int) -> None: ...
+
+    # -- conversations and groups
+    async def direct_conversation(self, user_id: int, peer_id: int) -> Conversation:
+        """Get or create; raises not_found if the peer does not exist."""
+    async def create_group(
+        self, owner_id: int, name: str, member_ids: Sequence[int], max_members: int
+    ) -> Conversation: ...
+    async def add_member(
+        self, group_id: int, actor_id: int, user_id: int, max_members: int
+    ) -> Conversation: ...
+    async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation: ...
+    async def conversation(self, conversation_id: int) -> Conversation | None: ...
+    async def conversations(self, user_id: int) -> list[ConversationSummary]:
+        """Newest activity first."""
+    async def history(
+        self, conversation_id: int, before: int | None, limit: int, not_before_ms: int
+    ) -> list[Message]:
+        """Newest first, ids < before, at most limit, none older than not_before_ms."""
+
+    # -- the message path
+    async def append_message(
+        self,
+        sender_id: int,
+        client_msg_id: str,
+        body: str,
+        *,
+        to_user: int | None,
+        conversation_id: int | None,
+    ) -> StoredMessage:
+        """Idempotent on (sender_id, client_msg_id) for ever: a repeat returns the original
+        with duplicate=True and stores nothing. Otherwise draws a message id, stores the
+        message and one inbox entry per participant (seq = that user's head + 1), durably.
+        Raises not_found / forbidden when the sender is not a participant."""
+    async def inbox_head(self, user_id: int) -> int: ...
+    async def inbox_since(self, user_id: int, since: int, limit: int) -> list[InboxEntry]:
+        """Retained entries with seq > since, ascending, at most limit."""
+    async def ack(self, user_id: int, device_id: int, seq: int) -> list[Receipt]:
+        """Store the device cursor; entries newly acked by the user's FIRST device yield
+        `delivered` receipts. Raises bad_request past the user's inbox head."""
+    async def mark_read(
+        self, user_id: int, conversation_id: int, message_id: int
+    ) -> Receipt | None:
+        """Move the user's read watermark forward; None if it does not move."""
+
+    # -- retention
+    async def purge_expired(self, now_ms: int) -> tuple[int, int]:
+        """Delete inbox entries past their owner's retention (undelivered ones are kept
+        UNDELIVERED_KEEP_DAYS), then message rows no inbox holds. Returns the counts
+        (inbox entries, messages)."""
+
+
+class Receiver(Protocol):
+    """The node's local side of the bus: its connected devices (gateway.hub.Hub)."""
+
+    def deliver(self, user_id: int, frame: bytes, seq: int) -> None: ...
+    def close_device(self, device_id: int, code: int, reason: str) -> None: ...
+
+
+class Bus(Protocol):
+    """Routes frames to the devices of users, wherever they are connected.
+
+    `publish(user_id, frame, seq)` hands `frame` to every connected device of the user;
+    `seq` is the inbox seq for `message` frames (0 for anything else). Frames for one
+    user arrive in the order they were published (per-user FIFO). At-most-once: a device
+    that is not connected misses it and catches up from the store on resume."""
+
+    async def start(self, receiver: Receiver) -> None: ...
+    async def stop(self) -> None: ...
+    def publish(self, user_id: int, frame: bytes, seq: int = 0) -> None: ...
+    def publish_close(self, device_id: int, code: int, reason: str) -> None:
+        """Close the device's socket, wherever it is (logout)."""
+
+
+class Hasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
