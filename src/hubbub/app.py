@@ -73,7 +73,7 @@ class Node:
         """Close every device socket with 1001 and wait (bounded) for the sessions."""
         self.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
         deadline = time.monotonic() + timeout
-        while self.services.sessions and time.monotonic() < deadline:
+        while self.services.sessions and time.monotonic() < deadline:  # noqa: ASYNC110 (once, at shutdown)
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:

@@ -14,7 +14,7 @@ from hubbub import __version__
 from hubbub.app import Config, Node, build_app
 
 
-class _Server(uvicorn.Server):  # type: ignore[misc]
+class _Server(uvicorn.Server):
     """uvicorn closes WebSockets with 1012; we first close ours with 1001 (going away),
     after the sessions' in-flight writes, then let uvicorn finish."""
 
@@ -36,25 +36,70 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="HUBBUB_HOST",
-              help="Address to listen on (0.0.0.0 for every interface).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="HUBBUB_HOST",
+    help="Address to listen on (0.0.0.0 for every interface).",
+)
 @click.option("--port", default=8080, show_default=True, type=int, envvar="HUBBUB_PORT")
-@click.option("--data-dir", default="./hubbub-data", show_default=True, envvar="HUBBUB_DATA_DIR",
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Where the embedded database lives (created if missing).")
-@click.option("--heartbeat-timeout", default=30.0, show_default=True, type=float,
-              envvar="HUBBUB_HEARTBEAT_TIMEOUT",
-              help="Seconds without a frame after which a user shows offline.")
-@click.option("--node-id", default=0, show_default=True, type=click.IntRange(0, 1023),
-              envvar="HUBBUB_NODE_ID", help="This node's id in message ids (unique per node).")
-@click.option("--max-group-members", default=100, show_default=True, type=click.IntRange(2),
-              envvar="HUBBUB_MAX_GROUP_MEMBERS")
-@click.option("--retention-interval", default=3600.0, show_default=True, type=float,
-              envvar="HUBBUB_RETENTION_INTERVAL", help="Seconds between retention runs.")
-@click.option("--log-level", default="info", show_default=True, envvar="HUBBUB_LOG_LEVEL",
-              type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(host: str, port: int, data_dir: Path, heartbeat_timeout: float, node_id: int,
-          max_group_members: int, retention_interval: float, log_level: str) -> None:
+@click.option(
+    "--data-dir",
+    default="./hubbub-data",
+    show_default=True,
+    envvar="HUBBUB_DATA_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the embedded database lives (created if missing).",
+)
+@click.option(
+    "--heartbeat-timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    envvar="HUBBUB_HEARTBEAT_TIMEOUT",
+    help="Seconds without a frame after which a user shows offline.",
+)
+@click.option(
+    "--node-id",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1023),
+    envvar="HUBBUB_NODE_ID",
+    help="This node's id in message ids (unique per node).",
+)
+@click.option(
+    "--max-group-members",
+    default=100,
+    show_default=True,
+    type=click.IntRange(2),
+    envvar="HUBBUB_MAX_GROUP_MEMBERS",
+)
+@click.option(
+    "--retention-interval",
+    default=3600.0,
+    show_default=True,
+    type=float,
+    envvar="HUBBUB_RETENTION_INTERVAL",
+    help="Seconds between retention runs.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    envvar="HUBBUB_LOG_LEVEL",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    heartbeat_timeout: float,
+    node_id: int,
+    max_group_members: int,
+    retention_interval: float,
+    log_level: str,
+) -> None:
     """Run a complete single-node service (REST, WebSocket and web client)."""
     if heartbeat_timeout <= 0:
         raise click.BadParameter("must be positive", param_hint="--heartbeat-timeout")
@@ -70,8 +115,16 @@ def serve(host: str, port: int, data_dir: Path, heartbeat_timeout: float, node_i
     )
     app, node = build_app(config)
     uv_config: Any = uvicorn.Config(
-        app, host=host, port=port, loop="uvloop", http="httptools", ws="websockets-sansio",
-        ws_max_size=4 << 20, log_level=log_level, lifespan="on", timeout_graceful_shutdown=10,
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=4 << 20,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
     )
     click.echo(f"Hubbub {__version__}: open http://{host}:{port}/ (data in {config.data_dir})")
     _Server(uv_config, node).run()

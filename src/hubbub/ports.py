@@ -39,17 +39,23 @@ class Store(Protocol):
     # -- accounts and devices
     async def create_user(self, username: str, password_hash: str, display_name: str) -> User:
         """Raises conflict if the username is taken."""
+
     async def user_by_id(self, user_id: int) -> User | None: ...
     async def user_by_name(self, username: str) -> User | None: ...
     async def password_hash(self, username: str) -> tuple[int, str] | None: ...
     async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
     async def update_profile(
-        self, user_id: int, display_name: str | None, retention_days: int | None, *,
+        self,
+        user_id: int,
+        display_name: str | None,
+        retention_days: int | None,
+        *,
         set_retention: bool,
     ) -> User: ...
     async def create_device(self, user_id: int, name: str, token_hash: bytes) -> Device: ...
     async def device_by_token(self, token_hash: bytes) -> Device | None:
         """Only devices that are not logged out."""
+
     async def revoke_device(self, device_id: int) -> None: ...
 
     # -- contacts and presence
@@ -57,14 +63,17 @@ class Store(Protocol):
     async def delete_contact(self, owner_id: int, contact_id: int) -> None: ...
     async def contacts(self, owner_id: int) -> list[tuple[User, int]]:
         """Each contact with its stored last_active_at (ms, 0 if never seen)."""
+
     async def watchers(self, user_id: int) -> list[int]:
         """The users who have `user_id` among their contacts."""
+
     async def last_active(self, user_id: int) -> int: ...
     async def set_last_active(self, user_id: int, ts: int) -> None: ...
 
     # -- conversations and groups
     async def direct_conversation(self, user_id: int, peer_id: int) -> Conversation:
         """Get or create; raises not_found if the peer does not exist."""
+
     async def create_group(
         self, owner_id: int, name: str, member_ids: Sequence[int], max_members: int
     ) -> Conversation: ...
@@ -75,6 +84,7 @@ class Store(Protocol):
     async def conversation(self, conversation_id: int) -> Conversation | None: ...
     async def conversations(self, user_id: int) -> list[ConversationSummary]:
         """Newest activity first."""
+
     async def history(
         self, conversation_id: int, before: int | None, limit: int, not_before_ms: int
     ) -> list[Message]:
@@ -94,12 +104,15 @@ class Store(Protocol):
         with duplicate=True and stores nothing. Otherwise draws a message id, stores the
         message and one inbox entry per participant (seq = that user's head + 1), durably.
         Raises not_found / forbidden when the sender is not a participant."""
+
     async def inbox_head(self, user_id: int) -> int: ...
     async def inbox_since(self, user_id: int, since: int, limit: int) -> list[InboxEntry]:
         """Retained entries with seq > since, ascending, at most limit."""
+
     async def ack(self, user_id: int, device_id: int, seq: int) -> list[Receipt]:
         """Store the device cursor; entries newly acked by the user's FIRST device yield
         `delivered` receipts. Raises bad_request past the user's inbox head."""
+
     async def mark_read(
         self, user_id: int, conversation_id: int, message_id: int
     ) -> Receipt | None:
@@ -137,4 +150,3 @@ class Bus(Protocol):
 class Hasher(Protocol):
     def hash(self, password: str) -> str: ...
     def verify(self, password_hash: str, password: str) -> bool: ...
-

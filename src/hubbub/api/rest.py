@@ -197,12 +197,16 @@ def build_routes(s: Services) -> list[Route]:
 
     async def get_group(request: Request) -> Response:
         device = await auth(request)
-        return json_response(_group(await s.chat.group(device.user_id, request.path_params["group_id"])))
+        return json_response(
+            _group(await s.chat.group(device.user_id, request.path_params["group_id"]))
+        )
 
     async def add_member(request: Request) -> Response:
         device = await auth(request)
         body = await read_json(request)
-        await s.chat.add_member(device.user_id, request.path_params["group_id"], body.get("user_id"))
+        await s.chat.add_member(
+            device.user_id, request.path_params["group_id"], body.get("user_id")
+        )
         return Response(status_code=204)
 
     async def remove_member(request: Request) -> Response:
@@ -254,7 +258,9 @@ def build_routes(s: Services) -> list[Route]:
         if not isinstance(client_msg_id, str) or not isinstance(text, str):
             raise bad_request("client_msg_id and body are required strings")
         stored = await s.chat.send(
-            device.user_id, client_msg_id, text,
+            device.user_id,
+            client_msg_id,
+            text,
             conversation_id=request.path_params["conversation_id"],
         )
         if not stored.duplicate:

@@ -61,11 +61,12 @@ class FrameError(HubbubError):
 
 def decode_client_frame(raw: str | bytes) -> ClientFrame:
     try:
-        return _decoder.decode(raw)
+        frame: ClientFrame = _decoder.decode(raw)
     except msgspec.ValidationError as e:
         raise FrameError("bad_request", _explain(str(e)), _probe_client_msg_id(raw)) from None
     except msgspec.DecodeError:
         raise FrameError("bad_request", "frame is not valid JSON") from None
+    return frame
 
 
 def _explain(msgspec_message: str) -> str:

@@ -40,8 +40,10 @@ MAX_IN_FLIGHT = 256  # frames of one device waiting on the store before we stop 
 class Socket(Protocol):
     async def receive(self) -> str | bytes | None:
         """The next text/binary frame, or None once the socket is closed."""
+
     async def send(self, frame: bytes) -> None:
         """Send one text frame (UTF-8 JSON)."""
+
     async def close(self, code: int, reason: str) -> None: ...
 
 
@@ -162,7 +164,9 @@ class DeviceSession:
         if isinstance(frame, Send):
             self._spawn(self._send(conn, frame))
         elif isinstance(frame, Ack):
-            self._spawn(self._guarded(conn, self.s.chat.ack(conn.user_id, conn.device_id, frame.seq)))
+            self._spawn(
+                self._guarded(conn, self.s.chat.ack(conn.user_id, conn.device_id, frame.seq))
+            )
         elif isinstance(frame, Read):
             self._spawn(
                 self._guarded(
@@ -170,7 +174,9 @@ class DeviceSession:
                 )
             )
         elif isinstance(frame, Typing):
-            self._spawn(self._guarded(conn, self.s.chat.typing(conn.user_id, frame.conversation_id)))
+            self._spawn(
+                self._guarded(conn, self.s.chat.typing(conn.user_id, frame.conversation_id))
+            )
         elif isinstance(frame, Ping):
             conn.push(frames.PONG_FRAME)
         else:
@@ -180,8 +186,11 @@ class DeviceSession:
         chat = self.s.chat
         try:
             stored = await chat.send(
-                conn.user_id, frame.client_msg_id, frame.body,
-                to=frame.to, conversation_id=frame.conversation_id,
+                conn.user_id,
+                frame.client_msg_id,
+                frame.body,
+                to=frame.to,
+                conversation_id=frame.conversation_id,
             )
         except HubbubError as e:
             conn.push(frames.error_frame(e.code, e.message, frame.client_msg_id))
@@ -192,7 +201,9 @@ class DeviceSession:
             return
         conn.push(  # durable: committed and fsynced before we get here
             frames.sent_frame(
-                frame.client_msg_id, stored.message_id, stored.conversation_id,
+                frame.client_msg_id,
+                stored.message_id,
+                stored.conversation_id,
                 stored.message.ts,
             )
         )

@@ -82,7 +82,9 @@ class Chat:
 
     async def read(self, user_id: int, conversation_id: str, message_id: str) -> None:
         receipt = await self.store.mark_read(
-            user_id, parse_id(conversation_id, "conversation_id"), parse_id(message_id, "message_id")
+            user_id,
+            parse_id(conversation_id, "conversation_id"),
+            parse_id(message_id, "message_id"),
         )
         if receipt is not None:
             # the reader's own devices hear it too, so their unread counts agree
@@ -166,7 +168,9 @@ class Chat:
         if not isinstance(user_id, str):
             raise bad_request("user_id must be a string id")
         return await self.store.add_member(
-            parse_id(group_id, "group_id"), actor_id, parse_id(user_id, "user_id"),
+            parse_id(group_id, "group_id"),
+            actor_id,
+            parse_id(user_id, "user_id"),
             self.limits.max_group_members,
         )
 

@@ -78,9 +78,7 @@ class Presence:
             change = await self._announcements.get()
             try:
                 await self.store.set_last_active(change.user_id, change.last_active_at)
-                frame = frames.presence_frame(
-                    change.user_id, change.online, change.last_active_at
-                )
+                frame = frames.presence_frame(change.user_id, change.online, change.last_active_at)
                 for watcher in await self.store.watchers(change.user_id):
                     self.bus.publish(watcher, frame)
             except Exception:

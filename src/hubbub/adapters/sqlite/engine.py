@@ -76,7 +76,7 @@ class SqliteEngine:
         self._reader_lock = threading.Lock()
         self._closed = False
 
-    def start(self, setup: Callable[[sqlite3.Connection], None]) -> None:
+    def start(self, setup: Callable[[sqlite3.Connection], object]) -> None:
         self._loop = asyncio.get_running_loop()
         self._write_conn = connect(self.path)
         setup(self._write_conn)

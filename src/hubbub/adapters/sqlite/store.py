@@ -27,9 +27,7 @@ from hubbub.core.model import (
 from hubbub.core.receipts import fold_receipts
 
 DAY_MS = 86_400_000
-_MESSAGE_COLUMNS = (
-    "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id"
-)
+_MESSAGE_COLUMNS = "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id"
 
 
 def _now_ms() -> int:
@@ -39,8 +37,13 @@ def _now_ms() -> int:
 def _message(row: sqlite3.Row | tuple[int, int, str, int, str, str]) -> Message:
     message_id, conversation_id, kind, sender_id, body, client_msg_id = row
     return Message(
-        str(message_id), str(conversation_id), kind, str(sender_id), body,
-        id_time_ms(message_id), client_msg_id,
+        str(message_id),
+        str(conversation_id),
+        kind,
+        str(sender_id),
+        body,
+        id_time_ms(message_id),
+        client_msg_id,
     )
 
 
@@ -120,7 +123,11 @@ class SqliteStore:
         )
 
     async def update_profile(
-        self, user_id: int, display_name: str | None, retention_days: int | None, *,
+        self,
+        user_id: int,
+        display_name: str | None,
+        retention_days: int | None,
+        *,
         set_retention: bool,
     ) -> User:
         def update(c: sqlite3.Connection) -> User:
@@ -410,8 +417,13 @@ class SqliteStore:
                 [(member, seq, message_id) for member, seq in inbox.items()],
             )
             message = Message(
-                str(message_id), str(cid), conv.kind, str(sender_id), body,
-                id_time_ms(message_id), client_msg_id,
+                str(message_id),
+                str(cid),
+                conv.kind,
+                str(sender_id),
+                body,
+                id_time_ms(message_id),
+                client_msg_id,
             )
             return StoredMessage(message, message_id, cid, inbox)
 
@@ -489,7 +501,11 @@ class SqliteStore:
                 (message_id, conversation_id, user_id),
             )
             return Receipt(
-                "read", conversation_id, message_id, user_id, _now_ms(),
+                "read",
+                conversation_id,
+                message_id,
+                user_id,
+                _now_ms(),
                 frozenset(s[0] for s in senders),
             )
 
@@ -600,7 +616,12 @@ def _original(
         conv = _conversation(c, cid)
         kind = conv.kind if conv else "direct"
         message = Message(
-            str(message_id), str(cid), kind, str(sender_id), "", id_time_ms(message_id),
+            str(message_id),
+            str(cid),
+            kind,
+            str(sender_id),
+            "",
+            id_time_ms(message_id),
             client_msg_id,
         )
     return StoredMessage(message, message_id, cid, {}, duplicate=True)
