@@ -202,9 +202,7 @@ def test_parse_id_returns_only_for_ascii_decimal_in_range(value: str) -> None:
         number = parse_id(value, "x")
     except HubbubError as e:
         assert e.code == "bad_request"
-        assert not (
-            value.isascii() and value.isdigit() and len(value) <= 19 and int(value) < 2**63
-        )
+        assert not (value.isascii() and value.isdigit() and len(value) <= 19 and int(value) < 2**63)
     else:
         assert value.isascii()
         assert value.isdigit()

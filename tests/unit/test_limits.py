@@ -88,12 +88,16 @@ def test_username_not_a_string_refused(name: object) -> None:
 # -- passwords --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("password", ["x" * 8, "pässwörd", "\U0001f600" * 8, "x" * MAX_PASSWORD_CHARS])
+@pytest.mark.parametrize(
+    "password", ["x" * 8, "pässwörd", "\U0001f600" * 8, "x" * MAX_PASSWORD_CHARS]
+)
 def test_password_accepted(password: str) -> None:
     assert check_password(password) == password
 
 
-@pytest.mark.parametrize("password", ["", "x" * 7, "\U0001f600" * 7, "x" * (MAX_PASSWORD_CHARS + 1)])
+@pytest.mark.parametrize(
+    "password", ["", "x" * 7, "\U0001f600" * 7, "x" * (MAX_PASSWORD_CHARS + 1)]
+)
 def test_password_refused(password: str) -> None:
     assert refused(check_password, password) == "bad_request"
 
