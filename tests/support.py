@@ -42,9 +42,19 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
-            sys.executable, "-m", "hubbub.cli", "serve", "--host", "127.0.0.1",
-            "--port", str(self.port), "--data-dir", str(self.data_dir),
-            "--heartbeat-timeout", str(self.heartbeat_timeout), *self.extra,
+            sys.executable,
+            "-m",
+            "hubbub.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--heartbeat-timeout",
+            str(self.heartbeat_timeout),
+            *self.extra,
         ]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(

@@ -16,7 +16,8 @@ from hubbub.app import Config, Node, build_app
 
 class _Server(uvicorn.Server):
     """uvicorn closes WebSockets with 1012; we first close ours with 1001 (going away),
-    after the sessions' in-flight writes, then let uvicorn finish."""
+    then let uvicorn finish. After a clean shutdown the process exits 0 (uvicorn would
+    re-raise the signal, which reports a clean stop as death by SIGTERM)."""
 
     def __init__(self, config: uvicorn.Config, node: Node) -> None:
         super().__init__(config)
@@ -27,6 +28,9 @@ class _Server(uvicorn.Server):
             server.close()  # stop accepting first
         await self.node.close_sockets()
         await super().shutdown(sockets)
+        captured = getattr(self, "_captured_signals", None)
+        if isinstance(captured, list):
+            captured.clear()
 
 
 @click.group()

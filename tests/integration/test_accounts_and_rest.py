@@ -18,8 +18,13 @@ def test_sign_up_validation(server: ServerProcess) -> None:
     async def body() -> None:
         async with HubbubClient(server.url) as api:
             for username, password in (
-                ("ab", PASSWORD), ("UPPER", PASSWORD), ("has space", PASSWORD),
-                ("x" * 33, PASSWORD), (name(), "short"), (name(), None), (None, PASSWORD),
+                ("ab", PASSWORD),
+                ("UPPER", PASSWORD),
+                ("has space", PASSWORD),
+                ("x" * 33, PASSWORD),
+                (name(), "short"),
+                (name(), None),
+                (None, PASSWORD),
             ):
                 with pytest.raises(ApiError) as e:
                     await api.request(
@@ -103,8 +108,11 @@ def test_profile_and_settings(server: ServerProcess) -> None:
         with pytest.raises(ApiError):
             await api.request("PUT", "/v1/me/settings", json={})
         found = await api.find_user(api.username)  # type: ignore[attr-defined]
-        assert found == {"user_id": api.user_id, "username": api.username,  # type: ignore[attr-defined]
-                         "display_name": "Ada L."}
+        assert found == {
+            "user_id": api.user_id,
+            "username": api.username,  # type: ignore[attr-defined]
+            "display_name": "Ada L.",
+        }
         assert await api.request("GET", f"/v1/users/{api.user_id}") == found
         with pytest.raises(ApiError) as e:
             await api.find_user("nobody-" + name())
@@ -143,7 +151,9 @@ def test_rest_errors_are_clear_4xx(server: ServerProcess) -> None:
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=8,
 )
 
@@ -151,13 +161,32 @@ JSONISH = st.recursive(
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     path=st.sampled_from(
-        ["/v1/users", "/v1/sessions", "/v1/groups", "/v1/conversations/direct",
-         "/v1/me/settings", "/v1/conversations/1/messages"]
+        [
+            "/v1/users",
+            "/v1/sessions",
+            "/v1/groups",
+            "/v1/conversations/direct",
+            "/v1/me/settings",
+            "/v1/conversations/1/messages",
+        ]
     ),
-    payload=JSONISH | st.dictionaries(
-        st.sampled_from(["username", "password", "name", "members", "user_id", "body",
-                         "client_msg_id", "history_retention_days", "display_name"]),
-        JSONISH, max_size=5,
+    payload=JSONISH
+    | st.dictionaries(
+        st.sampled_from(
+            [
+                "username",
+                "password",
+                "name",
+                "members",
+                "user_id",
+                "body",
+                "client_msg_id",
+                "history_retention_days",
+                "display_name",
+            ]
+        ),
+        JSONISH,
+        max_size=5,
     ),
 )
 def test_random_bodies_never_cause_a_server_error(
@@ -165,12 +194,19 @@ def test_random_bodies_never_cause_a_server_error(
 ) -> None:
     token = server.__dict__.setdefault("_fuzz_token", None)
     if token is None:
+
         async def login() -> str:
             return (await new_user(server.url)).token or ""
+
         token = server.__dict__["_fuzz_token"] = run(login())
     method = "PUT" if path.endswith("settings") else "POST"
-    r = httpx.request(method, server.url + path, content=json.dumps(payload),
-                      headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    r = httpx.request(
+        method,
+        server.url + path,
+        content=json.dumps(payload),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
     assert r.status_code < 500, (path, payload, r.text)
     if r.status_code >= 400:
         assert set(r.json()["error"]) == {"code", "message"}

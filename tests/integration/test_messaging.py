@@ -115,12 +115,18 @@ def test_bad_frames_get_errors_and_change_nothing(server: ServerProcess) -> None
             json.dumps({"type": "send", "client_msg_id": "c4", "body": "x", "to": "abc"}),
             json.dumps({"type": "send", "client_msg_id": "c5", "body": "x"}),
             json.dumps(
-                {"type": "send", "client_msg_id": "c6", "body": "x", "to": b.user_id,
-                 "conversation_id": "1"}
+                {
+                    "type": "send",
+                    "client_msg_id": "c6",
+                    "body": "x",
+                    "to": b.user_id,
+                    "conversation_id": "1",
+                }
             ),
             json.dumps({"type": "send", "client_msg_id": "c7", "body": "x", "to": "99999"}),
-            json.dumps({"type": "send", "client_msg_id": "c8", "body": "x",
-                        "conversation_id": "99999"}),
+            json.dumps(
+                {"type": "send", "client_msg_id": "c8", "body": "x", "conversation_id": "99999"}
+            ),
             json.dumps({"type": "ack", "seq": "1"}),
             json.dumps({"type": "ack", "seq": 10**6}),
             json.dumps({"type": "read", "conversation_id": "1", "message_id": "1"}),

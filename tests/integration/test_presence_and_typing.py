@@ -23,8 +23,11 @@ def test_online_then_offline_after_the_timeout_not_at_disconnect(server: ServerP
         assert offline["last_active_at"] >= online["last_active_at"]
         assert offline["last_active_at"] <= closed_at
         rest = await watcher.presence(b.user_id)
-        assert rest == {"user_id": b.user_id, "status": "offline",
-                        "last_active_at": offline["last_active_at"]}
+        assert rest == {
+            "user_id": b.user_id,
+            "status": "offline",
+            "last_active_at": offline["last_active_at"],
+        }
         contacts = await watcher.contacts()
         assert contacts[0]["status"] == "offline"
         assert contacts[0]["last_active_at"] == offline["last_active_at"]

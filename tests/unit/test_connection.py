@@ -83,6 +83,22 @@ def test_replay_then_finish_releases_held_after_replayed_skipping_duplicates() -
         conn.push_entry(8, entry(8))  # a duplicate is dropped
         conn.push_entry(3, entry(3))
         assert seqs(await conn.take()) == [8]
+        assert not conn.catching_up  # an old seq is no gap
+        assert gaps == []
+
+    run(body)
+
+
+def test_held_entries_past_the_replay_are_released_in_seq_order() -> None:
+    async def body() -> None:
+        conn, gaps = make()
+        for seq in (5, 3, 4):  # held out of order, none covered by the replay
+            conn.push_entry(seq, entry(seq))
+        conn.replay(1, entry(1))
+        conn.replay(2, entry(2))
+        assert conn.finish_catch_up() is True
+        assert seqs(await conn.take()) == [1, 2, 3, 4, 5]
+        assert gaps == []
 
     run(body)
 

@@ -260,3 +260,12 @@ class PresenceMachine(RuleBasedStateMachine):
 
 PresenceMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40)
 TestPresenceMachine = PresenceMachine.TestCase
+
+
+def test_offline_user_is_forgotten_when_last_socket_closes() -> None:
+    p = PresenceTracker(T)
+    p.connected(U, 0)
+    assert p.expire(T) == [Transition(U, False, 0)]
+    assert p.status(U) == (False, 0)
+    assert p.disconnected(U, logged_out=False) is None
+    assert p.status(U) is None
