@@ -205,7 +205,9 @@ class Connection:
             first = json.loads(await asyncio.wait_for(ws.recv(), timeout))
         except websockets.ConnectionClosed as e:
             code = e.rcvd.code if e.rcvd else None
-            raise ApiError(401 if code == 4001 else 400, "unauthorized", f"closed {code}") from e
+            if code == 4001:
+                raise ApiError(401, "unauthorized", "unknown or logged-out token") from e
+            raise ApiError(400, "bad_request", f"closed with {code} before ready") from e
         if first.get("type") != "ready":
             await ws.close()
             raise ApiError(400, "bad_request", f"expected ready, got {first}")

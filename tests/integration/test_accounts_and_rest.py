@@ -133,7 +133,7 @@ def test_rest_errors_are_clear_4xx(server: ServerProcess) -> None:
                 ("DELETE", "/v1/me", token, None, 405),
                 ("POST", "/v1/users", {}, b"{not json", 400),
                 ("POST", "/v1/users", {}, b"[1,2]", 400),
-                ("POST", "/v1/users", {}, b"x" * (2 << 20), 413),
+                ("POST", "/v1/users", {}, b"x" * (3 << 20), 413),
                 ("GET", "/v1/users/abc", token, None, 400),
                 ("GET", "/v1/users/99999999999999999999999", token, None, 400),
                 ("GET", "/v1/conversations/1/messages?limit=abc", token, None, 400),

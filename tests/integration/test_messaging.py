@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import httpx
 import pytest
 
 from hubbub.client import ApiError
@@ -201,5 +202,23 @@ def test_pipelined_sends_keep_their_order(server: ServerProcess) -> None:
         assert [m["seq"] for m in got] == list(range(1, 201))
         await wa.close()
         await wb.close()
+
+    run(body())
+
+
+def test_longest_body_over_http_even_when_json_escapes_everything(server: ServerProcess) -> None:
+    async def body() -> None:
+        a, b = await new_user(server.url), await new_user(server.url)
+        conv = (await a.direct(b.user_id))["conversation_id"]
+        text = "🙂" * 100_000
+        payload = json.dumps({"client_msg_id": "long", "body": text})  # ASCII-escaped: 1.2 MB
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            r = await http.post(
+                f"/v1/conversations/{conv}/messages",
+                content=payload,
+                headers={"Authorization": f"Bearer {a.token}"},
+            )
+        assert r.status_code == 201, r.text
+        assert (await b.history(conv, limit=1))[0]["body"] == text
 
     run(body())

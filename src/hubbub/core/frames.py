@@ -150,6 +150,19 @@ def receipt_frame(
     )
 
 
+def read_state_frame(conversation_id: int, message_id: int, ts: int) -> bytes:
+    """To the reader's own devices: this user has read the conversation up to message_id
+    (an addition to protocol v1; clients that do not know it may ignore it)."""
+    return encode(
+        {
+            "type": "read_state",
+            "conversation_id": str(conversation_id),
+            "message_id": str(message_id),
+            "ts": ts,
+        }
+    )
+
+
 def presence_frame(user_id: int, online: bool, last_active_at: int) -> bytes:
     return encode(
         {

@@ -86,19 +86,22 @@ class Chat:
             parse_id(conversation_id, "conversation_id"),
             parse_id(message_id, "message_id"),
         )
-        if receipt is not None:
-            # the reader's own devices hear it too, so their unread counts agree
-            self._route_receipts([receipt], also_reader=True)
+        if receipt is None:
+            return
+        self._route_receipts([receipt])
+        # the reader's own devices learn it too (a frame of its own, not a `receipt`, which
+        # means "someone read your messages"), so unread counts agree across devices
+        self.bus.publish(
+            user_id,
+            frames.read_state_frame(receipt.conversation_id, receipt.message_id, receipt.ts),
+        )
 
-    def _route_receipts(self, receipts: list[Receipt], *, also_reader: bool = False) -> None:
+    def _route_receipts(self, receipts: list[Receipt]) -> None:
         for r in receipts:
             frame = frames.receipt_frame(
                 r.status, r.conversation_id, r.message_id, r.reader_id, r.ts
             )
-            targets = set(r.notify)
-            if also_reader:
-                targets.add(r.reader_id)
-            for user_id in targets:
+            for user_id in r.notify:
                 self.bus.publish(user_id, frame)
 
     async def typing(self, user_id: int, conversation_id: str) -> None:
