@@ -82,8 +82,11 @@ class Store(Protocol):
     ) -> Conversation: ...
     async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation: ...
     async def conversation(self, conversation_id: int) -> Conversation | None: ...
-    async def conversations(self, user_id: int) -> list[ConversationSummary]:
-        """Newest activity first."""
+    async def conversations(
+        self, user_id: int, not_before_ms: int = 0
+    ) -> list[ConversationSummary]:
+        """Newest activity first; last message and unread count ignore messages older than
+        not_before_ms (the user's retention)."""
 
     async def history(
         self, conversation_id: int, before: int | None, limit: int, not_before_ms: int

@@ -127,3 +127,22 @@ def test_duplicate_username_is_a_conflict(tmp_path: Path) -> None:
         await store.close()
 
     asyncio.run(body())
+
+
+def test_conversation_list_respects_the_readers_retention(tmp_path: Path) -> None:
+    async def body() -> None:
+        store = await _store(tmp_path)
+        a = await store.create_user("alice", "h", "A")
+        b = await store.create_user("bob", "h", "B")
+        for i in range(3):
+            await store.append_message(
+                a.user_id, f"c{i}", "x", to_user=b.user_id, conversation_id=None
+            )
+        (now_view,) = await store.conversations(b.user_id)
+        assert now_view.unread_count == 3 and now_view.last_message is not None
+        later = int(time.time() * 1000) + DAY_MS  # everything is older than this cut-off
+        (cut_view,) = await store.conversations(b.user_id, later)
+        assert cut_view.unread_count == 0 and cut_view.last_message is None
+        await store.close()
+
+    asyncio.run(body())

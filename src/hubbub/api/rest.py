@@ -234,7 +234,8 @@ def build_routes(s: Services) -> list[Route]:
 
     async def conversations(request: Request) -> Response:
         device = await auth(request)
-        summaries = await s.chat.conversations(device.user_id)
+        user = await s.accounts.user(device.user_id)
+        summaries = await s.chat.conversations(device.user_id, user.history_retention_days)
         return json_response({"conversations": [_summary(device.user_id, x) for x in summaries]})
 
     async def history(request: Request) -> Response:

@@ -93,6 +93,12 @@ class DeviceSession:
             self.s.presence.disconnected(conn.user_id, logged_out=logged_out)
             conn.request_close(CLOSE_GOING_AWAY, "closed")
             await writer
+            log.info(
+                "device %s of user %s disconnected (%s)",
+                conn.device_id,
+                conn.user_id,
+                conn.close_request[1] if conn.close_request else "",
+            )
             if self._catch_up_task:
                 self._catch_up_task.cancel()
 
@@ -116,6 +122,7 @@ class DeviceSession:
             return None
         device = await self.s.accounts.authenticate(hello.token)
         if device is None:
+            log.info("refused a WebSocket hello with an unknown token")
             await self.socket.close(CLOSE_BAD_TOKEN, "unknown or logged-out token")
             return None
         head = await self.s.store.inbox_head(device.user_id)
@@ -128,6 +135,13 @@ class DeviceSession:
         )
         self.s.hub.register(conn)
         self.s.presence.connected(device.user_id)
+        log.info(
+            "device %s of user %s connected (since %d, head %d)",
+            device.device_id,
+            device.user_id,
+            hello.since,
+            head,
+        )
         self._start_catch_up(conn)
         return conn
 

@@ -138,8 +138,11 @@ class Chat:
         not_before = _now_ms() - retention_days * DAY_MS if retention_days else 0
         return await self.store.history(conv.conversation_id, before_id, limit, not_before)
 
-    async def conversations(self, user_id: int) -> list[ConversationSummary]:
-        return await self.store.conversations(user_id)
+    async def conversations(
+        self, user_id: int, retention_days: int | None
+    ) -> list[ConversationSummary]:
+        not_before = _now_ms() - retention_days * DAY_MS if retention_days else 0
+        return await self.store.conversations(user_id, not_before)
 
     async def direct(self, user_id: int, peer_id: str) -> Conversation:
         return await self.store.direct_conversation(user_id, parse_id(peer_id, "user_id"))

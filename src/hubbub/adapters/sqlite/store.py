@@ -311,7 +311,11 @@ class SqliteStore:
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.engine.read(lambda c: _conversation(c, conversation_id))
 
-    async def conversations(self, user_id: int) -> list[ConversationSummary]:
+    async def conversations(
+        self, user_id: int, not_before_ms: int = 0
+    ) -> list[ConversationSummary]:
+        lower = first_id_at(not_before_ms)
+
         def q(c: sqlite3.Connection) -> list[ConversationSummary]:
             rows = c.execute(
                 "SELECT c.conversation_id, mem.read_upto, c.last_message_id"
@@ -326,13 +330,14 @@ class SqliteStore:
                 assert conv is not None
                 last = c.execute(
                     f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
-                    " JOIN conversations c USING (conversation_id) WHERE m.message_id = ?",
-                    (last_message_id,),
+                    " JOIN conversations c USING (conversation_id)"
+                    " WHERE m.message_id = ? AND m.message_id >= ?",
+                    (last_message_id, lower),
                 ).fetchone()
                 unread = c.execute(
                     "SELECT count(*) FROM messages WHERE conversation_id = ?"
                     " AND message_id > ? AND sender_id != ?",
-                    (conversation_id, read_upto, user_id),
+                    (conversation_id, max(read_upto, lower - 1), user_id),
                 ).fetchone()[0]
                 out.append(
                     ConversationSummary(conv, _message(last) if last else None, unread, read_upto)
