@@ -26,6 +26,7 @@ from hubbub.core.limits import Limits
 from hubbub.gateway.hub import Hub
 from hubbub.gateway.session import CLOSE_GOING_AWAY, Services
 from hubbub.gateway.websocket import websocket_endpoint
+from hubbub.metrics import Metrics
 from hubbub.services.accounts import Accounts
 from hubbub.services.chat import Chat
 from hubbub.services.presence import Presence
@@ -48,9 +49,13 @@ class Node:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.store = SqliteStore(config.data_dir, IdGenerator(config.node_id))
+        self.metrics = Metrics()
+        self.store = SqliteStore(
+            config.data_dir, IdGenerator(config.node_id), on_commit=self.metrics.on_commit
+        )
         self.bus = InProcessBus()
-        self.hub = Hub()
+        self.hub = Hub(on_delivery=self.metrics.deliveries.inc)
+        self.metrics.watch(self.hub)
         limits = Limits(max_group_members=config.max_group_members)
         self.presence = Presence(self.store, self.bus, config.heartbeat_timeout)
         self.services = Services(
@@ -59,6 +64,7 @@ class Node:
             Chat(self.store, self.bus, limits),
             self.presence,
             self.hub,
+            self.metrics,
         )
         self._retention: asyncio.Task[None] | None = None
 
@@ -127,4 +133,5 @@ def build_app(config: Config) -> tuple[Starlette, Node]:
             Exception: on_unexpected,
         },
     )
+    app.state.metrics = node.metrics
     return app, node

@@ -20,6 +20,7 @@ from hubbub.core.errors import HubbubError, bad_request
 from hubbub.core.frames import parse_id
 from hubbub.core.model import Conversation, ConversationSummary, Device, Message
 from hubbub.gateway.session import Services
+from hubbub.metrics import CONTENT_TYPE
 
 log = logging.getLogger("hubbub.api")
 # 100,000 astral characters written as JSON escapes (\ud83d\ude42) take 1.2 MB
@@ -31,7 +32,12 @@ def json_response(data: Any, status: int = 200) -> Response:
     return Response(_json.encode(data), status, media_type="application/json")
 
 
-def error_response(code: str, message: str, status: int) -> Response:
+def error_response(
+    code: str, message: str, status: int, request: Request | None = None
+) -> Response:
+    metrics = getattr(request.app.state, "metrics", None) if request is not None else None
+    if metrics is not None:
+        metrics.errors.labels(code).inc()
     return json_response({"error": {"code": code, "message": message}}, status)
 
 
@@ -266,6 +272,7 @@ def build_routes(s: Services) -> list[Route]:
             conversation_id=request.path_params["conversation_id"],
         )
         if not stored.duplicate:
+            s.metrics.messages.inc()
             s.chat.deliver(stored)
         return json_response(
             {
@@ -280,8 +287,12 @@ def build_routes(s: Services) -> list[Route]:
     async def healthz(request: Request) -> Response:
         return json_response({"status": "ok", "connections": s.hub.connection_count()})
 
+    async def metrics(request: Request) -> Response:
+        return Response(s.metrics.render(), media_type=CONTENT_TYPE)
+
     return [
         Route("/healthz", healthz),
+        Route("/metrics", metrics),
         Route("/v1/users", sign_up, methods=["POST"]),
         Route("/v1/users", find_user, methods=["GET"]),
         Route("/v1/users/{user_id}", get_user, methods=["GET"]),
@@ -307,7 +318,7 @@ def build_routes(s: Services) -> list[Route]:
 
 async def on_hubbub_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HubbubError)
-    return error_response(exc.code, exc.message, exc.http_status)
+    return error_response(exc.code, exc.message, exc.http_status, request)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -316,9 +327,9 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
         exc.status_code, "bad_request"
     )
     status = exc.status_code if exc.status_code < 500 else 400
-    return error_response(code, str(exc.detail), status)
+    return error_response(code, str(exc.detail), status, request)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response("internal", "server error", 500)
+    return error_response("internal", "server error", 500, request)

@@ -96,6 +96,10 @@ class DeviceConnection:
             self.close_request = (code, reason)
             self._wakeup.set()
 
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
     # -- frames out (the socket writer) ---------------------------------------------------
 
     async def take(self) -> list[bytes] | None:

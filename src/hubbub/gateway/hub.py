@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hubbub.gateway.connection import DeviceConnection
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, on_delivery: Callable[[int], None] | None = None) -> None:
         self._by_user: dict[int, list[DeviceConnection]] = {}
         self._by_device: dict[int, list[DeviceConnection]] = {}
+        self._on_delivery = on_delivery  # counts inbox entries handed to connections
 
     def register(self, conn: DeviceConnection) -> None:
         self._by_user.setdefault(conn.user_id, []).append(conn)
@@ -25,11 +28,14 @@ class Hub:
     # -- the bus's Receiver side ---------------------------------------------------------
 
     def deliver(self, user_id: int, frame: bytes, seq: int) -> None:
-        for conn in self._by_user.get(user_id, ()):
+        conns = self._by_user.get(user_id, ())
+        for conn in conns:
             if seq:
                 conn.push_entry(seq, frame)
             else:
                 conn.push(frame)
+        if seq and conns and self._on_delivery:
+            self._on_delivery(len(conns))
 
     def close_device(self, device_id: int, code: int, reason: str) -> None:
         for conn in list(self._by_device.get(device_id, ())):
@@ -47,6 +53,9 @@ class Hub:
 
     def user_count(self) -> int:
         return len(self._by_user)
+
+    def queued_bytes(self) -> int:
+        return sum(c.queued_bytes for conns in self._by_device.values() for c in conns)
 
     def devices_online(self, user_id: int) -> int:
         return len(self._by_user.get(user_id, ()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 from hubbub.core import frames
@@ -22,6 +23,7 @@ from hubbub.core.errors import HubbubError
 from hubbub.core.frames import Ack, FrameError, Hello, Ping, Read, Send, Typing
 from hubbub.gateway.connection import DeviceConnection
 from hubbub.gateway.hub import Hub
+from hubbub.metrics import Metrics
 from hubbub.ports import Store
 from hubbub.services.accounts import CLOSE_LOGGED_OUT, Accounts
 from hubbub.services.chat import Chat
@@ -51,9 +53,16 @@ class Services:
     """What a session needs, built once by the composition root."""
 
     def __init__(
-        self, store: Store, accounts: Accounts, chat: Chat, presence: Presence, hub: Hub
+        self,
+        store: Store,
+        accounts: Accounts,
+        chat: Chat,
+        presence: Presence,
+        hub: Hub,
+        metrics: Metrics,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.accounts = accounts
         self.chat = chat
         self.presence = presence
@@ -173,10 +182,10 @@ class DeviceSession:
         try:
             frame = frames.decode_client_frame(raw)
         except FrameError as e:
-            conn.push(frames.error_frame(e.code, e.message, e.client_msg_id))
+            self._refuse(conn, e, e.client_msg_id)
             return
         if isinstance(frame, Send):
-            self._spawn(self._send(conn, frame))
+            self._spawn(self._send(conn, frame, time.perf_counter()))
         elif isinstance(frame, Ack):
             self._spawn(
                 self._guarded(conn, self.s.chat.ack(conn.user_id, conn.device_id, frame.seq))
@@ -196,7 +205,7 @@ class DeviceSession:
         else:
             conn.push(frames.error_frame("bad_request", "hello was already received"))
 
-    async def _send(self, conn: DeviceConnection, frame: Send) -> None:
+    async def _send(self, conn: DeviceConnection, frame: Send, arrived: float) -> None:
         chat = self.s.chat
         try:
             stored = await chat.send(
@@ -207,11 +216,11 @@ class DeviceSession:
                 conversation_id=frame.conversation_id,
             )
         except HubbubError as e:
-            conn.push(frames.error_frame(e.code, e.message, frame.client_msg_id))
+            self._refuse(conn, e, frame.client_msg_id)
             return
         except Exception:
             log.exception("send failed")
-            conn.push(frames.error_frame("internal", "server error", frame.client_msg_id))
+            self._refuse(conn, HubbubError("internal", "server error"), frame.client_msg_id)
             return
         conn.push(  # durable: committed and fsynced before we get here
             frames.sent_frame(
@@ -221,17 +230,25 @@ class DeviceSession:
                 stored.message.ts,
             )
         )
+        self.s.metrics.send_latency.observe(time.perf_counter() - arrived)
         if not stored.duplicate:
+            self.s.metrics.messages.inc()
             chat.deliver(stored)
+
+    def _refuse(
+        self, conn: DeviceConnection, error: HubbubError, client_msg_id: str | None
+    ) -> None:
+        self.s.metrics.errors.labels(error.code).inc()
+        conn.push(frames.error_frame(error.code, error.message, client_msg_id))
 
     async def _guarded(self, conn: DeviceConnection, work: object) -> None:
         try:
             await work  # type: ignore[misc]
         except HubbubError as e:
-            conn.push(frames.error_frame(e.code, e.message))
+            self._refuse(conn, e, None)
         except Exception:
             log.exception("frame failed")
-            conn.push(frames.error_frame("internal", "server error"))
+            self._refuse(conn, HubbubError("internal", "server error"), None)
 
     def _spawn(self, work: object) -> None:
         task = asyncio.ensure_future(work)  # type: ignore[call-overload]

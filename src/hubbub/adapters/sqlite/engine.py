@@ -62,8 +62,16 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 class SqliteEngine:
-    def __init__(self, path: Path, *, readers: int = 2, max_batch: int = 512) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        readers: int = 2,
+        max_batch: int = 512,
+        on_commit: Callable[[int, float], None] | None = None,
+    ) -> None:
         self.path = path
+        self.on_commit = on_commit  # (jobs in the batch, seconds of COMMIT), writer thread
         self.max_batch = max_batch
         self.stats = CommitStats()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -163,7 +171,10 @@ class SqliteEngine:
                     outcomes.append((job, result, None))
             started = time.perf_counter()
             conn.execute("COMMIT")
-            self.stats.fsync_seconds += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.stats.fsync_seconds += elapsed
+            if self.on_commit:
+                self.on_commit(len(batch), elapsed)
         except Exception as error:  # the commit itself failed (disk full, I/O error)
             log.exception("commit of %d jobs failed", len(batch))
             if conn.in_transaction:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hubbub.adapters.sqlite.engine import SqliteEngine
@@ -55,11 +55,18 @@ _USER_COLUMNS = "user_id, username, display_name, retention_days"
 
 
 class SqliteStore:
-    def __init__(self, data_dir: Path, ids: IdGenerator, *, readers: int = 2) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        ids: IdGenerator,
+        *,
+        readers: int = 2,
+        on_commit: Callable[[int, float], None] | None = None,
+    ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "hubbub.sqlite3"
         self.ids = ids
-        self.engine = SqliteEngine(self.path, readers=readers)
+        self.engine = SqliteEngine(self.path, readers=readers, on_commit=on_commit)
 
     async def open(self) -> None:
         self.engine.start(migrate)
