@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Protocol
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from hubbub.core import frames
 from hubbub.core.errors import HubbubError
@@ -241,17 +242,17 @@ class DeviceSession:
         self.s.metrics.errors.labels(error.code).inc()
         conn.push(frames.error_frame(error.code, error.message, client_msg_id))
 
-    async def _guarded(self, conn: DeviceConnection, work: object) -> None:
+    async def _guarded(self, conn: DeviceConnection, work: Coroutine[Any, Any, None]) -> None:
         try:
-            await work  # type: ignore[misc]
+            await work
         except HubbubError as e:
             self._refuse(conn, e, None)
         except Exception:
             log.exception("frame failed")
             self._refuse(conn, HubbubError("internal", "server error"), None)
 
-    def _spawn(self, work: object) -> None:
-        task = asyncio.ensure_future(work)  # type: ignore[call-overload]
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
 

@@ -69,8 +69,10 @@ class SqliteEngine:
         readers: int = 2,
         max_batch: int = 512,
         on_commit: Callable[[int, float], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
+        self.on_rollback = on_rollback  # a whole batch failed to commit: drop caches
         self.on_commit = on_commit  # (jobs in the batch, seconds of COMMIT), writer thread
         self.max_batch = max_batch
         self.stats = CommitStats()
@@ -179,6 +181,8 @@ class SqliteEngine:
             log.exception("commit of %d jobs failed", len(batch))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if self.on_rollback:
+                self.on_rollback()
             failure = HubbubError("unavailable", "storage failed to commit; nothing was stored")
             failure.__cause__ = error
             outcomes = [(job, None, failure) for job in batch]

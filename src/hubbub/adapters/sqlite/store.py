@@ -66,7 +66,15 @@ class SqliteStore:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "hubbub.sqlite3"
         self.ids = ids
-        self.engine = SqliteEngine(self.path, readers=readers, on_commit=on_commit)
+        self.engine = SqliteEngine(
+            self.path, readers=readers, on_commit=on_commit, on_rollback=self._forget_cache
+        )
+        # direct conversations never change members: the writer thread keeps them, keyed
+        # by the sorted user pair (touched only by jobs, which run on that one thread)
+        self._directs: dict[tuple[int, int], Conversation] = {}
+
+    def _forget_cache(self) -> None:
+        self._directs.clear()
 
     async def open(self) -> None:
         self.engine.start(migrate)
@@ -246,8 +254,19 @@ class SqliteStore:
     # -- conversations and groups --------------------------------------------------------
 
     async def direct_conversation(self, user_id: int, peer_id: int) -> Conversation:
-        new_id = self._new_id()
-        return await self.engine.write(lambda c: _direct(c, user_id, peer_id, new_id))
+        return await self.engine.write(lambda c: self._direct_cached(c, user_id, peer_id))
+
+    def _direct_cached(self, c: sqlite3.Connection, user_id: int, peer_id: int) -> Conversation:
+        low, high = sorted((user_id, peer_id))
+        conv = self._directs.get((low, high))
+        if conv is None:
+            conv, created = _direct(c, user_id, peer_id, self._new_id)
+            # a row this job inserted may still be rolled back with it: cache it next time
+            # (found, it belongs to an earlier job, undone only if the whole commit fails,
+            # and then the engine empties the cache)
+            if not created:
+                self._directs[(low, high)] = conv
+        return conv
 
     async def create_group(
         self, owner_id: int, name: str, member_ids: Sequence[int], max_members: int
@@ -393,7 +412,7 @@ class SqliteStore:
                 return _original(c, sender_id, client_msg_id, seen[0], seen[1])
             # 2. the conversation, and the sender's right to write in it
             if to_user is not None:
-                conv = _direct(c, sender_id, to_user, self._new_id())
+                conv = self._direct_cached(c, sender_id, to_user)
             else:
                 assert conversation_id is not None
                 found = _conversation(c, conversation_id)
@@ -571,7 +590,10 @@ def _conversation(c: sqlite3.Connection, conversation_id: int) -> Conversation |
     return Conversation(conversation_id, kind, members, row[1], row[2])
 
 
-def _direct(c: sqlite3.Connection, user_id: int, peer_id: int, new_id: int) -> Conversation:
+def _direct(
+    c: sqlite3.Connection, user_id: int, peer_id: int, new_id: Callable[[], int]
+) -> tuple[Conversation, bool]:
+    """Get or create the direct conversation of two users; True if created now."""
     low, high = sorted((user_id, peer_id))
     key = f"{low}:{high}"
     row = c.execute("SELECT conversation_id FROM conversations WHERE direct_key = ?", (key,))
@@ -579,20 +601,21 @@ def _direct(c: sqlite3.Connection, user_id: int, peer_id: int, new_id: int) -> C
     if found:
         conv = _conversation(c, found[0])
         assert conv is not None
-        return conv
+        return conv, False
     _require_users(c, [peer_id])
     now = _now_ms()
+    conversation_id = new_id()
     c.execute(
         "INSERT INTO conversations (conversation_id, kind, direct_key, created_at)"
         " VALUES (?, 'direct', ?, ?)",
-        (new_id, key, now),
+        (conversation_id, key, now),
     )
     members = tuple(dict.fromkeys((user_id, peer_id)))
     c.executemany(
         "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
-        [(new_id, m, now) for m in members],
+        [(conversation_id, m, now) for m in members],
     )
-    return Conversation(new_id, "direct", members)
+    return Conversation(conversation_id, "direct", members), True
 
 
 def _group_for(c: sqlite3.Connection, group_id: int, actor_id: int) -> Conversation:
