@@ -5,16 +5,35 @@ from __future__ import annotations
 import asyncio
 import time
 
+from hubbub.client import Connection, HubbubClient
 from tests.support import ServerProcess, another_device, new_user, run
+
+
+class Watched:
+    """A watcher who has b as a contact, both connected, after b's `online` event."""
+
+    watcher: HubbubClient
+    b: HubbubClient
+    ww: Connection
+    wb: Connection
+    online: dict
+
+    @classmethod
+    async def start(cls, url: str, *, b_heartbeat: bool = True) -> Watched:
+        w = cls()
+        w.watcher, w.b = await new_user(url), await new_user(url)
+        await w.watcher.add_contact(w.b.user_id or "")
+        w.ww = await w.watcher.connect()
+        w.wb = await w.b.connect(heartbeat=b_heartbeat)
+        w.online = await w.ww.expect("presence", user_id=w.b.user_id, status="online")
+        return w
 
 
 def test_online_then_offline_after_the_timeout_not_at_disconnect(server: ServerProcess) -> None:
     async def body() -> None:
-        watcher, b = await new_user(server.url), await new_user(server.url)
-        await watcher.add_contact(b.user_id)
-        ww = await watcher.connect()
-        wb = await b.connect()
-        online = await ww.expect("presence", user_id=b.user_id, status="online")
+        w = await Watched.start(server.url)
+        watcher, b, ww, wb = w.watcher, w.b, w.ww, w.wb
+        online = w.online
         assert (await watcher.presence(b.user_id))["status"] == "online"
         await wb.close()
         closed_at = time.time() * 1000
@@ -38,11 +57,8 @@ def test_online_then_offline_after_the_timeout_not_at_disconnect(server: ServerP
 
 def test_quick_reconnect_does_not_flap(server: ServerProcess) -> None:
     async def body() -> None:
-        watcher, b = await new_user(server.url), await new_user(server.url)
-        await watcher.add_contact(b.user_id)
-        ww = await watcher.connect()
-        wb = await b.connect()
-        await ww.expect("presence", user_id=b.user_id, status="online")
+        w = await Watched.start(server.url)
+        b, ww, wb = w.b, w.ww, w.wb
         for _ in range(3):  # a flaky network: drop and come back within the timeout
             await wb.close()
             await asyncio.sleep(0.3)
@@ -73,11 +89,8 @@ def test_heartbeats_keep_a_user_online(server: ServerProcess) -> None:
 
 def test_a_silent_socket_goes_offline(server: ServerProcess) -> None:
     async def body() -> None:
-        watcher, b = await new_user(server.url), await new_user(server.url)
-        await watcher.add_contact(b.user_id)
-        ww = await watcher.connect()
-        wb = await b.connect(heartbeat=False)
-        await ww.expect("presence", user_id=b.user_id, status="online")
+        w = await Watched.start(server.url, b_heartbeat=False)
+        b, ww, wb = w.b, w.ww, w.wb
         await ww.expect("presence", timeout=6, user_id=b.user_id, status="offline")
         await wb.send_frame({"type": "ping"})
         assert (await wb.expect("pong"))["type"] == "pong"
@@ -90,11 +103,8 @@ def test_a_silent_socket_goes_offline(server: ServerProcess) -> None:
 
 def test_logout_of_the_only_device_is_offline_at_once(server: ServerProcess) -> None:
     async def body() -> None:
-        watcher, b = await new_user(server.url), await new_user(server.url)
-        await watcher.add_contact(b.user_id)
-        ww = await watcher.connect()
-        wb = await b.connect()
-        await ww.expect("presence", user_id=b.user_id, status="online")
+        w = await Watched.start(server.url)
+        b, ww, wb = w.b, w.ww, w.wb
         started = time.monotonic()
         await b.log_out()
         closed = await wb.expect("__closed__")
