@@ -13,7 +13,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Mount, WebSocketRoute
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from hubbub.adapters.memory_bus import InProcessBus
@@ -25,7 +25,6 @@ from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
 from hubbub.gateway.hub import Hub
 from hubbub.gateway.session import CLOSE_GOING_AWAY, Services
-from hubbub.gateway.websocket import websocket_endpoint
 from hubbub.metrics import Metrics
 from hubbub.services.accounts import Accounts
 from hubbub.services.chat import Chat
@@ -77,7 +76,8 @@ class Node:
 
     async def close_sockets(self, timeout: float = 5.0) -> None:
         """Close every device socket with 1001 and wait (bounded) for the sessions."""
-        self.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+        for session in list(self.services.sessions):
+            session.close(CLOSE_GOING_AWAY, "server shutting down")
         deadline = time.monotonic() + timeout
         while self.services.sessions and time.monotonic() < deadline:  # noqa: ASYNC110 (once, at shutdown)
             await asyncio.sleep(0.02)
@@ -121,7 +121,6 @@ def build_app(config: Config) -> tuple[Starlette, Node]:
 
     routes = [
         *build_routes(node.services),
-        WebSocketRoute("/v1/ws", websocket_endpoint(node.services)),
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     app = Starlette(

@@ -12,6 +12,7 @@ import uvicorn
 
 from hubbub import __version__
 from hubbub.app import Config, Node, build_app
+from hubbub.gateway.picows_gateway import front_door
 
 
 class _Server(uvicorn.Server):
@@ -123,9 +124,9 @@ def serve(
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        ws_max_size=4 << 20,
+        # REST on uvicorn's httptools protocol; /v1/ws handed to picows on the same port
+        http=front_door(node.services),
+        ws="none",
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=10,

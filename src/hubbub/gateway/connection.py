@@ -5,6 +5,11 @@ Inbox order: every `message` frame carries the entry's `seq`, and a connection s
 each seq at most once and in ascending order. While it catches up (replay from the
 store after `hello`), live entries are held in `_pending` and released when the replay
 reaches them, so the replay and live traffic never interleave out of order or twice.
+
+Writing: frames go straight to the `Outlet` (a synchronous, buffered socket write) while
+the socket accepts them; when the transport says its buffer is full (`pause`), frames wait
+in a queue bounded by bytes, and a device that lets it overflow is closed with 4008 (it
+resumes with `since`). No task per connection: an idle device costs a few small objects.
 """
 
 from __future__ import annotations
@@ -12,10 +17,21 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from hubbub.core.model import Device
 
 CLOSE_TOO_SLOW = 4008  # the outgoing queue overflowed: resume with `since`
+
+
+class Outlet(Protocol):
+    """The socket side of a connection (gateway/picows_gateway.py implements it)."""
+
+    def send(self, frame: bytes) -> None:
+        """Write one text frame now (buffered by the transport; never blocks)."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Send a close frame and drop the connection."""
 
 
 class DeviceConnection:
@@ -23,6 +39,7 @@ class DeviceConnection:
         self,
         device: Device,
         since: int,
+        outlet: Outlet,
         *,
         on_gap: Callable[[DeviceConnection], None],
         max_queued_bytes: int = 8 << 20,
@@ -32,15 +49,15 @@ class DeviceConnection:
         self.device_id = device.device_id
         self.last_seq = since  # highest inbox seq this connection has been given
         self.catching_up = True
+        self.close_request: tuple[int, str] | None = None
+        self._outlet = outlet
         self._pending: list[tuple[int, bytes]] = []
         self._on_gap = on_gap
         self._queue: deque[bytes] = deque()
         self._queued_bytes = 0
         self._max_queued_bytes = max_queued_bytes
-        self._wakeup = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
-        self.close_request: tuple[int, str] | None = None
+        self._paused = False
+        self._drained: asyncio.Event | None = None  # made only when someone waits
 
     # -- frames in ---------------------------------------------------------------------
 
@@ -48,10 +65,11 @@ class DeviceConnection:
         """A frame outside the inbox (sent, receipt, presence, typing, pong, error)."""
         if self.close_request is not None:
             return
+        if not self._paused and not self._queue:
+            self._outlet.send(frame)
+            return
         self._queue.append(frame)
         self._queued_bytes += len(frame)
-        self._drained.clear()
-        self._wakeup.set()
         if self._queued_bytes > self._max_queued_bytes:
             self.request_close(CLOSE_TOO_SLOW, "too slow: reconnect and resume with since")
 
@@ -92,34 +110,43 @@ class DeviceConnection:
         return True
 
     def request_close(self, code: int, reason: str) -> None:
-        if self.close_request is None:
-            self.close_request = (code, reason)
-            self._wakeup.set()
+        """Close once: what is queued behind a full socket is dropped (the device
+        resumes from its last seq)."""
+        if self.close_request is not None:
+            return
+        self.close_request = (code, reason)
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._wake_drained()
+        self._outlet.close(code, reason)
+
+    # -- flow control from the transport --------------------------------------------------
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        while self._queue and not self._paused:
+            frame = self._queue.popleft()
+            self._queued_bytes -= len(frame)
+            self._outlet.send(frame)
+        if not self._queue and not self._paused:  # that last send may have paused us again
+            self._wake_drained()
 
     @property
     def queued_bytes(self) -> int:
         return self._queued_bytes
 
-    # -- frames out (the socket writer) ---------------------------------------------------
-
-    async def take(self) -> list[bytes] | None:
-        """Everything queued, waiting if nothing is; None once a close is requested."""
-        while not self._queue:
-            if self.close_request is not None:
-                return None
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        if self.close_request is not None and self.close_request[0] == CLOSE_TOO_SLOW:
-            return None
-        batch = list(self._queue)
-        self._queue.clear()
-        self._queued_bytes = 0
-        return batch
-
-    def mark_drained(self) -> None:
-        if not self._queue:
-            self._drained.set()
-
     async def drained(self) -> None:
-        """Wait until the writer has written everything queued (replay paces itself)."""
+        """Wait until the socket has taken everything queued (replay paces itself)."""
+        if self.close_request is not None or (not self._paused and not self._queue):
+            return
+        if self._drained is None:
+            self._drained = asyncio.Event()
         await self._drained.wait()
+
+    def _wake_drained(self) -> None:
+        if self._drained is not None:
+            self._drained.set()
+            self._drained = None

@@ -41,11 +41,6 @@ class Hub:
         for conn in list(self._by_device.get(device_id, ())):
             conn.request_close(code, reason)
 
-    def close_all(self, code: int, reason: str) -> None:
-        for conns in list(self._by_device.values()):
-            for conn in conns:
-                conn.request_close(code, reason)
-
     # -- reading -------------------------------------------------------------------------
 
     def connection_count(self) -> int:

@@ -1,12 +1,11 @@
-"""A device's WebSocket session: hello, catch-up, frame dispatch, and the writer.
-
-It speaks to the socket only through the small `Socket` protocol below, so the same
-session runs on any WebSocket library; websocket.py is the glue for the one we use.
+"""A device's WebSocket session: hello, catch-up and frame dispatch, driven by callbacks
+from the socket layer (`on_text`, `on_closed`) and writing through an `Outlet`, so it
+runs without a task of its own; picows_gateway.py is the glue to the socket library.
 
 The message hot path for a `send` frame, top to bottom:
-  on_frame -> decode (core.frames) -> _send -> Chat.send (validate; store: dedupe, id,
-  persist, group commit + fsync) -> push `sent` -> Chat.deliver -> bus -> hub ->
-  each device's queue -> writer.
+  on_text -> on_frame -> decode (core.frames) -> _send -> Chat.send (validate; store:
+  dedupe, id, persist, group commit + fsync) -> push `sent` -> Chat.deliver -> bus ->
+  hub -> each device's connection -> socket.
 Frames that wait on the store run as tasks in arrival order; the store commits in that
 order, so one device's sends keep their order.
 """
@@ -16,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from hubbub.core import frames
 from hubbub.core.errors import HubbubError
 from hubbub.core.frames import Ack, FrameError, Hello, Ping, Read, Send, Typing
-from hubbub.gateway.connection import DeviceConnection
+from hubbub.gateway.connection import DeviceConnection, Outlet
 from hubbub.gateway.hub import Hub
 from hubbub.metrics import Metrics
 from hubbub.ports import Store
@@ -35,19 +34,11 @@ log = logging.getLogger("hubbub.gateway")
 CLOSE_BAD_HELLO = 4000  # the first frame was not a valid hello, or it did not come in time
 CLOSE_BAD_TOKEN = 4001  # the token is unknown or logged out
 CLOSE_GOING_AWAY = 1001  # the server is shutting down
+CLOSE_SERVER_ERROR = 1011
 HELLO_TIMEOUT_S = 10.0
 REPLAY_PAGE = 500
 MAX_IN_FLIGHT = 256  # frames of one device waiting on the store before we stop reading
-
-
-class Socket(Protocol):
-    async def receive(self) -> str | bytes | None:
-        """The next text/binary frame, or None once the socket is closed."""
-
-    async def send(self, frame: bytes) -> None:
-        """Send one text frame (UTF-8 JSON)."""
-
-    async def close(self, code: int, reason: str) -> None: ...
+MAX_EARLY_FRAMES = 256  # frames sent after `hello`, before `ready`, kept to run in order
 
 
 class Services:
@@ -72,77 +63,123 @@ class Services:
 
 
 class DeviceSession:
-    def __init__(self, socket: Socket, services: Services) -> None:
-        self.socket = socket
+    def __init__(
+        self,
+        outlet: Outlet,
+        services: Services,
+        *,
+        pause_reading: Callable[[], None],
+        resume_reading: Callable[[], None],
+    ) -> None:
+        self.outlet = outlet
         self.s = services
         self.conn: DeviceConnection | None = None
+        self.closed = False
+        self._hello_started = False
+        self._early: list[bytes] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._room = asyncio.Event()
+        self._reading_paused = False
+        self._pause_reading = pause_reading
+        self._resume_reading = resume_reading
         self._catch_up_task: asyncio.Task[None] | None = None
+        self._hello_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            HELLO_TIMEOUT_S, self._hello_timeout
+        )
+        services.sessions.add(self)
 
-    async def run(self) -> None:
-        conn = await self._hello()
+    # -- callbacks from the socket layer ------------------------------------------------
+
+    def on_text(self, raw: bytes) -> None:
+        if self.conn is not None:
+            self.on_frame(self.conn, raw)
+        elif not self._hello_started:
+            self._hello_started = True
+            if self._hello_timer:
+                self._hello_timer.cancel()
+            self._spawn(self._hello_guarded(raw))
+        elif len(self._early) < MAX_EARLY_FRAMES:
+            self._early.append(raw)  # pipelined behind hello: run them once ready
+        else:
+            self.close(CLOSE_BAD_HELLO, "too many frames before ready")
+
+    def on_closed(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.s.sessions.discard(self)
+        if self._hello_timer:
+            self._hello_timer.cancel()
+        if self._catch_up_task:
+            self._catch_up_task.cancel()
+        conn = self.conn
         if conn is None:
             return
-        self.conn = conn
-        writer = asyncio.create_task(self._write_loop(conn))
-        try:
-            while conn.close_request is None:
-                raw = await self.socket.receive()
-                if raw is None:
-                    break
-                self.on_frame(conn, raw)
-                while len(self._tasks) >= MAX_IN_FLIGHT:  # backpressure: stop reading
-                    self._room.clear()
-                    await self._room.wait()
-        finally:
-            self.s.hub.unregister(conn)
-            logged_out = conn.close_request is not None and conn.close_request[0] == (
-                CLOSE_LOGGED_OUT
-            )
-            self.s.presence.disconnected(conn.user_id, logged_out=logged_out)
-            conn.request_close(CLOSE_GOING_AWAY, "closed")
-            await writer
-            log.info(
-                "device %s of user %s disconnected (%s)",
-                conn.device_id,
-                conn.user_id,
-                conn.close_request[1] if conn.close_request else "",
-            )
-            if self._catch_up_task:
-                self._catch_up_task.cancel()
+        self.s.hub.unregister(conn)
+        logged_out = conn.close_request is not None and conn.close_request[0] == CLOSE_LOGGED_OUT
+        self.s.presence.disconnected(conn.user_id, logged_out=logged_out)
+        log.info(
+            "device %s of user %s disconnected%s",
+            conn.device_id,
+            conn.user_id,
+            f" ({conn.close_request[1]})" if conn.close_request else "",
+        )
+        # sends already accepted keep running: their commits still get delivered to others
+
+    def close(self, code: int, reason: str) -> None:
+        if self.conn is not None:
+            self.conn.request_close(code, reason)
+        else:
+            self.outlet.close(code, reason)
+
+    def writing_paused(self) -> None:
+        if self.conn is not None:
+            self.conn.pause()
+
+    def writing_resumed(self) -> None:
+        if self.conn is not None:
+            self.conn.resume()
 
     # -- hello and catch-up -------------------------------------------------------------
 
-    async def _hello(self) -> DeviceConnection | None:
+    def _hello_timeout(self) -> None:
+        self._hello_timer = None
+        if self.conn is None and not self._hello_started:
+            self.outlet.close(CLOSE_BAD_HELLO, "no hello within 10 s")
+
+    async def _hello_guarded(self, raw: bytes) -> None:
         try:
-            raw = await asyncio.wait_for(self.socket.receive(), HELLO_TIMEOUT_S)
-        except TimeoutError:
-            await self.socket.close(CLOSE_BAD_HELLO, "no hello within 10 s")
-            return None
-        if raw is None:
-            return None
+            await self._hello(raw)
+        except Exception:
+            log.exception("hello failed")
+            self.close(CLOSE_SERVER_ERROR, "server error")
+
+    async def _hello(self, raw: bytes) -> None:
         try:
             hello = frames.decode_client_frame(raw)
         except FrameError as e:
-            await self.socket.close(CLOSE_BAD_HELLO, f"expected hello: {e.message}"[:120])
-            return None
+            self.outlet.close(CLOSE_BAD_HELLO, f"expected hello: {e.message}"[:120])
+            return
         if not isinstance(hello, Hello) or hello.since < 0:
-            await self.socket.close(CLOSE_BAD_HELLO, "the first frame must be a valid hello")
-            return None
+            self.outlet.close(CLOSE_BAD_HELLO, "the first frame must be a valid hello")
+            return
         device = await self.s.accounts.authenticate(hello.token)
         if device is None:
             log.info("refused a WebSocket hello with an unknown token")
-            await self.socket.close(CLOSE_BAD_TOKEN, "unknown or logged-out token")
-            return None
+            self.outlet.close(CLOSE_BAD_TOKEN, "unknown or logged-out token")
+            return
         head = await self.s.store.inbox_head(device.user_id)
+        if self.closed:
+            return
         # a device that claims more than exists (say, a restored backup) starts from head
-        conn = DeviceConnection(device, min(hello.since, head), on_gap=self._start_catch_up)
+        conn = DeviceConnection(
+            device, min(hello.since, head), self.outlet, on_gap=self._start_catch_up
+        )
         conn.push(
             frames.ready_frame(
                 device.user_id, device.device_id, head, self.s.presence.heartbeat_interval
             )
         )
+        self.conn = conn
         self.s.hub.register(conn)
         self.s.presence.connected(device.user_id)
         log.info(
@@ -153,7 +190,9 @@ class DeviceSession:
             head,
         )
         self._start_catch_up(conn)
-        return conn
+        early, self._early = self._early, []
+        for frame in early:
+            self.on_frame(conn, frame)
 
     def _start_catch_up(self, conn: DeviceConnection) -> None:
         if self._catch_up_task is None or self._catch_up_task.done():
@@ -172,35 +211,31 @@ class DeviceSession:
                     continue
                 if conn.finish_catch_up():
                     return
+        except asyncio.CancelledError:
+            raise
         except Exception:
             log.exception("catch-up failed for device %s", conn.device_id)
-            conn.request_close(1011, "server error during catch-up")
+            conn.request_close(CLOSE_SERVER_ERROR, "server error during catch-up")
 
     # -- client frames ---------------------------------------------------------------------
 
-    def on_frame(self, conn: DeviceConnection, raw: str | bytes) -> None:
+    def on_frame(self, conn: DeviceConnection, raw: bytes) -> None:
         self.s.presence.activity(conn.user_id)  # any frame is a heartbeat
         try:
             frame = frames.decode_client_frame(raw)
         except FrameError as e:
             self._refuse(conn, e, e.client_msg_id)
             return
+        chat = self.s.chat
         if isinstance(frame, Send):
             self._spawn(self._send(conn, frame, time.perf_counter()))
         elif isinstance(frame, Ack):
-            self._spawn(
-                self._guarded(conn, self.s.chat.ack(conn.user_id, conn.device_id, frame.seq))
-            )
+            self._spawn(self._guarded(conn, chat.ack(conn.user_id, conn.device_id, frame.seq)))
         elif isinstance(frame, Read):
-            self._spawn(
-                self._guarded(
-                    conn, self.s.chat.read(conn.user_id, frame.conversation_id, frame.message_id)
-                )
-            )
+            work = chat.read(conn.user_id, frame.conversation_id, frame.message_id)
+            self._spawn(self._guarded(conn, work))
         elif isinstance(frame, Typing):
-            self._spawn(
-                self._guarded(conn, self.s.chat.typing(conn.user_id, frame.conversation_id))
-            )
+            self._spawn(self._guarded(conn, chat.typing(conn.user_id, frame.conversation_id)))
         elif isinstance(frame, Ping):
             conn.push(frames.PONG_FRAME)
         else:
@@ -255,24 +290,12 @@ class DeviceSession:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        if len(self._tasks) >= MAX_IN_FLIGHT and not self._reading_paused:
+            self._reading_paused = True  # backpressure: TCP pushes back on the client
+            self._pause_reading()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if len(self._tasks) < MAX_IN_FLIGHT:
-            self._room.set()
-
-    # -- the writer -------------------------------------------------------------------------
-
-    async def _write_loop(self, conn: DeviceConnection) -> None:
-        try:
-            while True:
-                batch = await conn.take()
-                if batch is None:
-                    break
-                for frame in batch:
-                    await self.socket.send(frame)
-                conn.mark_drained()
-        except Exception:  # the peer went away mid-write; the reader sees the close
-            log.debug("write to device %s failed", conn.device_id, exc_info=True)
-        code, reason = conn.close_request or (CLOSE_GOING_AWAY, "closed")
-        await self.socket.close(code, reason)
+        if self._reading_paused and len(self._tasks) < MAX_IN_FLIGHT // 2 and not self.closed:
+            self._reading_paused = False
+            self._resume_reading()
