@@ -53,7 +53,7 @@ class Node:
             config.data_dir, IdGenerator(config.node_id), on_commit=self.metrics.on_commit
         )
         self.bus = InProcessBus()
-        self.hub = Hub(on_delivery=self.metrics.deliveries.inc)
+        self.hub = Hub()
         self.metrics.watch(self.hub)
         limits = Limits(max_group_members=config.max_group_members)
         self.presence = Presence(self.store, self.bus, config.heartbeat_timeout)

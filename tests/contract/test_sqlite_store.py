@@ -146,3 +146,29 @@ def test_conversation_list_respects_the_readers_retention(tmp_path: Path) -> Non
         await store.close()
 
     asyncio.run(body())
+
+
+def test_seq_never_reused_after_purge_and_restart(tmp_path: Path) -> None:
+    async def body() -> None:
+        store = await _store(tmp_path)
+        a = await store.create_user("alice", "h", "A")
+        b = await store.create_user("bob", "h", "B")
+        for i in range(3):
+            await store.append_message(
+                a.user_id, f"c{i}", "x", to_user=b.user_id, conversation_id=None
+            )
+        for user in (a, b):
+            await store.update_profile(user.user_id, None, 1, set_retention=True)
+            await store.ack(user.user_id, 0, 3)
+        entries, messages = await store.purge_expired(int(time.time() * 1000) + 2 * DAY_MS)
+        assert (entries, messages) == (6, 3)  # every entry and message is gone
+        await store.close()
+        reopened = await _store(tmp_path)  # a cold start: no head is cached
+        assert await reopened.inbox_head(b.user_id) == 3
+        after = await reopened.append_message(
+            a.user_id, "next", "x", to_user=b.user_id, conversation_id=None
+        )
+        assert after.inbox == {a.user_id: 4, b.user_id: 4}
+        await reopened.close()
+
+    asyncio.run(body())

@@ -272,7 +272,7 @@ def build_routes(s: Services) -> list[Route]:
             conversation_id=request.path_params["conversation_id"],
         )
         if not stored.duplicate:
-            s.metrics.messages.inc()
+            s.metrics.messages_stored += 1
             s.chat.deliver(stored)
         return json_response(
             {

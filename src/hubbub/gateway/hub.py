@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from hubbub.gateway.connection import DeviceConnection
 
 
 class Hub:
-    def __init__(self, on_delivery: Callable[[int], None] | None = None) -> None:
+    def __init__(self) -> None:
         self._by_user: dict[int, list[DeviceConnection]] = {}
         self._by_device: dict[int, list[DeviceConnection]] = {}
-        self._on_delivery = on_delivery  # counts inbox entries handed to connections
+        self.delivered = 0  # inbox entries handed to connections (for /metrics)
 
     def register(self, conn: DeviceConnection) -> None:
         self._by_user.setdefault(conn.user_id, []).append(conn)
@@ -34,8 +32,8 @@ class Hub:
                 conn.push_entry(seq, frame)
             else:
                 conn.push(frame)
-        if seq and conns and self._on_delivery:
-            self._on_delivery(len(conns))
+        if seq:
+            self.delivered += len(conns)
 
     def close_device(self, device_id: int, code: int, reason: str) -> None:
         for conn in list(self._by_device.get(device_id, ())):

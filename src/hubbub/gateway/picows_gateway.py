@@ -27,8 +27,22 @@ _REQUEST_LINE_LIMIT = 8192
 _picows_log = logging.getLogger("hubbub.picows")
 
 
+def _text_frame(payload: bytes) -> bytes:
+    """A server-to-client WebSocket text frame (RFC 6455: FIN + opcode 1, unmasked)."""
+    n = len(payload)
+    if n < 126:
+        return b"\x81" + n.to_bytes(1, "big") + payload
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
 class DeviceListener(WSListener):
-    """One WebSocket: frames in to the session, frames out through `send` / `close`."""
+    """One WebSocket: frames in to the session, frames out through `send` / `close`.
+
+    Frames sent during one turn of the event loop leave in ONE write at its end (a group
+    fan-out of a commit batch puts dozens of frames on each socket in one callback), so
+    the cost is one syscall per socket per turn, not one per frame."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -37,6 +51,7 @@ class DeviceListener(WSListener):
         self._fragments: list[bytes] | None = None
         self._fragment_bytes = 0
         self._closing = False
+        self._outgoing: list[bytes] | None = None
 
     # -- picows callbacks
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -91,12 +106,23 @@ class DeviceListener(WSListener):
 
     # -- the Outlet the session writes through
     def send(self, frame: bytes) -> None:
-        if self.transport is not None and not self._closing:
-            self.transport.send(WSMsgType.TEXT, frame)
+        if self.transport is None or self._closing:
+            return
+        if self._outgoing is None:
+            self._outgoing = [frame]
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            self._outgoing.append(frame)
+
+    def _flush(self) -> None:
+        frames, self._outgoing = self._outgoing, None
+        if frames and self.transport is not None and not self.transport.is_disconnected:
+            self.transport.underlying_transport.write(b"".join(map(_text_frame, frames)))
 
     def close(self, code: int, reason: str) -> None:
         if self.transport is None or self._closing:
             return
+        self._flush()  # what was sent before the close goes out before it
         self._closing = True
         self.transport.send_close(code, reason.encode()[:120])  # type: ignore[arg-type]
         self.transport.disconnect()

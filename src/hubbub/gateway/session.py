@@ -268,7 +268,7 @@ class DeviceSession:
         )
         self.s.metrics.send_latency.observe(time.perf_counter() - arrived)
         if not stored.duplicate:
-            self.s.metrics.messages.inc()
+            self.s.metrics.messages_stored += 1
             chat.deliver(stored)
 
     def _refuse(

@@ -2,8 +2,10 @@
 
 Layout notes:
 - `inbox` is the per-user message sync queue: (user_id, seq) -> message_id, seq 1, 2, 3...
-  without gaps per user; `users.inbox_head` is the last seq handed out, so seqs are never
-  reused even after retention deletes entries.
+  without gaps per user. A user's head (last seq handed out) is
+  max(users.inbox_head, newest seq in inbox): retention pins `users.inbox_head` before it
+  deletes entries, so seqs are never reused; between purges the writer keeps heads in
+  memory and the column is not touched per message.
 - `sent_keys` makes sends idempotent for ever: it outlives the message rows retention
   deletes, so a late retry still gets the original message_id.
 - Ids are Snowflake integers (time-ordered), so "older than N days" is an id range.

@@ -52,6 +52,11 @@ def _user(row: tuple[int, str, str, int | None]) -> User:
 
 
 _USER_COLUMNS = "user_id, username, display_name, retention_days"
+# a user's inbox head: the newest seq, or the floor retention pinned before deleting entries
+_HEAD_SQL = (
+    "SELECT max(inbox_head, coalesce((SELECT max(seq) FROM inbox WHERE user_id = ?), 0))"
+    " FROM users WHERE user_id = ?"
+)
 
 
 class SqliteStore:
@@ -72,9 +77,21 @@ class SqliteStore:
         # direct conversations never change members: the writer thread keeps them, keyed
         # by the sorted user pair (touched only by jobs, which run on that one thread)
         self._directs: dict[tuple[int, int], Conversation] = {}
+        # each user's inbox head (last seq handed out), also kept by the writer thread:
+        # one UPDATE per participant per message was a third of a group send's cost
+        self._heads: dict[int, int] = {}
 
     def _forget_cache(self) -> None:
         self._directs.clear()
+        self._heads.clear()
+
+    def _head(self, c: sqlite3.Connection, user_id: int) -> int:
+        head = self._heads.get(user_id)
+        if head is None:
+            head = self._heads[user_id] = int(
+                c.execute(_HEAD_SQL, (user_id, user_id)).fetchone()[0]
+            )
+        return head
 
     async def open(self) -> None:
         self.engine.start(migrate)
@@ -435,18 +452,12 @@ class SqliteStore:
                 (message_id, cid),
             )
             # 4. one inbox entry per participant, seq = that user's head + 1
-            inbox: dict[int, int] = {}
-            for member in conv.member_ids:
-                (seq,) = c.execute(
-                    "UPDATE users SET inbox_head = inbox_head + 1 WHERE user_id = ?"
-                    " RETURNING inbox_head",
-                    (member,),
-                ).fetchone()
-                inbox[member] = seq
+            inbox = {member: self._head(c, member) + 1 for member in conv.member_ids}
             c.executemany(
                 "INSERT INTO inbox VALUES (?, ?, ?)",
                 [(member, seq, message_id) for member, seq in inbox.items()],
             )
+            self._heads.update(inbox)  # last: a job that raised above changed nothing
             message = Message(
                 str(message_id),
                 str(cid),
@@ -462,7 +473,7 @@ class SqliteStore:
 
     async def inbox_head(self, user_id: int) -> int:
         def q(c: sqlite3.Connection) -> int:
-            row = c.execute("SELECT inbox_head FROM users WHERE user_id = ?", (user_id,)).fetchone()
+            row = c.execute(_HEAD_SQL, (user_id, user_id)).fetchone()
             return int(row[0]) if row else 0
 
         return await self.engine.read(q)
@@ -482,8 +493,9 @@ class SqliteStore:
 
     async def ack(self, user_id: int, device_id: int, seq: int) -> list[Receipt]:
         def ack(c: sqlite3.Connection) -> list[Receipt]:
-            head, delivered = c.execute(
-                "SELECT inbox_head, delivered_seq FROM users WHERE user_id = ?", (user_id,)
+            head = self._head(c, user_id)
+            (delivered,) = c.execute(
+                "SELECT delivered_seq FROM users WHERE user_id = ?", (user_id,)
             ).fetchone()
             if seq > head:
                 raise bad_request(f"ack {seq} is past the inbox head {head}")
@@ -548,6 +560,12 @@ class SqliteStore:
         keep_undelivered_below = first_id_at(now_ms - UNDELIVERED_KEEP_DAYS * DAY_MS)
 
         def purge(c: sqlite3.Connection) -> tuple[int, int]:
+            # the head is max(users.inbox_head, newest seq): pin it before entries go
+            c.execute(
+                "UPDATE users SET inbox_head = max(inbox_head, coalesce("
+                "(SELECT max(seq) FROM inbox i WHERE i.user_id = users.user_id), 0))"
+                " WHERE retention_days IS NOT NULL"
+            )
             entries = 0
             users = c.execute(
                 "SELECT user_id, retention_days, delivered_seq FROM users"
