@@ -29,6 +29,12 @@ generator's own CPU % is reported next to it, with `loadgen_saturated` true when
 of its core (then the numbers measure the client, not the server). --metrics scrapes
 GET /metrics before and after and reports the deltas. Exit status 1 if anything was lost,
 duplicated or failed, or the server logged errors.
+
+Progress: on a terminal, one `\r`-updated bar on stderr; on a pipe, one line per second.
+--plot OUT.png (matplotlib, from the `bench` extra) writes per-second throughput and
+latency p50/p95/p99 (one-to-one, group, offered-load), held sockets / RSS / pings (idle) or
+cumulative ready / resumed devices and a resume-time histogram (reconnect-storm); samples
+come from bench/timeline.py (1 s marks: counters and a slice of the latency list).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ import msgspec
 import throughput as tp
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from timeline import Bar, Panel, Timeline, fmt_ms, plot, rate_latency_panels, run_for
 
 from hubbub.client import HubbubClient
 
@@ -71,6 +78,7 @@ MAX_INFLIGHT_PER_SENDER = 20_000  # open loop, but bounded: beyond this a paced 
 SATURATED_PCT = 90.0
 ACK_EVERY = tp.ACK_EVERY
 ACK_INTERVAL_S = tp.ACK_INTERVAL_S
+TTY_TICK_S = tp.TTY_TICK_S
 
 
 # --------------------------------------------------------------------------- wire frames
@@ -141,6 +149,26 @@ def latency_ms(samples_ns: list[int]) -> dict[str, Any]:
         "max": round(lat[-1] / 1e6, 2) if lat else None,
         "samples": len(lat),
     }
+
+
+def save_plot(
+    a: argparse.Namespace, title: str, panels: list[Panel], result: dict[str, Any]
+) -> None:
+    """--plot: write the PNG (a failure to plot is reported, it does not fail the run)."""
+    if not a.plot:
+        return
+    try:
+        plot(a.plot, title, panels, dpi=a.plot_dpi)
+    except (OSError, ValueError, RuntimeError) as e:
+        say(f"plot failed: {type(e).__name__}: {e}")
+        result["plot"] = None
+        return
+    say(f"plot written to {a.plot}")
+    result["plot"] = str(a.plot)
+
+
+def lat_summary(lat: dict[str, Any]) -> str:
+    return f"p50 {lat['p50']} / p95 {lat['p95']} / p99 {lat['p99']} ms"
 
 
 def scrape_metrics(base_url: str) -> dict[str, float]:
@@ -490,10 +518,30 @@ def errors_of(stats: Stats) -> dict[str, Any]:
 
 async def one_to_one(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, Any]:
     ns = argparse.Namespace(
-        pairs=a.pairs, window=a.window, duration=a.duration, body_bytes=a.body_bytes
+        pairs=a.pairs,
+        window=a.window,
+        duration=a.duration,
+        body_bytes=a.body_bytes,
+        label="one-to-one",
     )
-    result = await tp.run_load(base, pid, ns, pin_self=a.pin)
+    run = tp.Run(pid, ns)
+    await run.prepare(base, a.pin)
+    result = await run.run()
     result["loadgen_saturated"] = result["loadgen_cpu_pct"] > SATURATED_PCT
+    save_plot(
+        a,
+        f"one-to-one: {a.pairs} pairs, window {a.window}, {a.body_bytes} B bodies, "
+        f"{a.duration:g} s{', pinned' if a.pin else ''}\n"
+        f"mean {result['acked_per_s']:,.0f} msgs/s acked, latency "
+        f"{lat_summary(result['latency_ms'])}, server CPU {result['server_cpu_pct']} %",
+        rate_latency_panels(
+            run.timeline,
+            [("acked", "acked (sender got `sent`)"), ("delivered", "delivered to receiver")],
+            "messages / s",
+            "send -> receive latency (ms)",
+        ),
+        result,
+    )
     return result
 
 
@@ -538,33 +586,54 @@ async def group(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, 
 
     stop = asyncio.Event()
     ack_task = asyncio.create_task(acker(conns, stop, a.duration + DRAIN_TIMEOUT_S + 30))
-    start = prev = meter(pid)
+
+    def acked_now() -> float:
+        return float(sum(len(s.acked) for s in senders))
+
+    tl = Timeline(
+        counters=lambda: {"acked": acked_now(), "deliveries": float(stats.messages)}, lat=lat
+    )
+    bar = Bar("group", a.duration)
+    start = meter(pid)
+    marks = [start]
+    tl.start(start.t)
     d0, acked0 = stats.messages, 0
     for s in senders:
         s.sending = True
         s.pump()
-    prev_d, prev_a = d0, 0
-    for _ in range(int(tp.MAX_DURATION_S) + 2):
-        left_s = a.duration - (time.monotonic() - start.t)
-        if left_s <= 0:
-            break
-        await asyncio.sleep(min(1.0, left_s))
-        cur = meter(pid)
-        acked = sum(len(s.acked) for s in senders)
-        dt = max(cur.t - prev.t, 1e-9)
-        progress(
-            "group",
-            start,
-            prev,
-            cur,
-            f"msgs/s={(acked - prev_a) / dt:6.0f} "
-            f"deliveries/s={(stats.messages - prev_d) / dt:7.0f}"
-            f" complete={len(lat)} errors={stats.error_frames}",
+
+    def on_mark(now: float) -> None:
+        prev, cur = marks[-1], meter(pid)
+        b = tl.mark(cur.t)
+        marks.append(cur)
+        if not bar.tty:
+            progress(
+                "group",
+                start,
+                prev,
+                cur,
+                f"msgs/s={b.rates['acked']:6.0f} deliveries/s={b.rates['deliveries']:7.0f}"
+                f" complete={len(lat)} errors={stats.error_frames}",
+            )
+
+    def bar_text() -> str:
+        b = tl.last
+        if b is None or len(marks) < 2:
+            return "..."
+        m0, m1 = marks[-2], marks[-1]
+        cpu = 100 * (m1.srv - m0.srv) / max(m1.t - m0.t, 1e-9)
+        return (
+            f"{b.rates['deliveries']:,.0f} deliveries/s  {b.rates['acked']:,.0f} msg/s  "
+            f"p99 {fmt_ms(b.p99)}  srv cpu {cpu:.0f}%  err {stats.error_frames}"
         )
-        prev, prev_d, prev_a = cur, stats.messages, acked
+
+    await run_for(a.duration, bar, on_mark, bar_text, time.monotonic, tick_s=TTY_TICK_S)
     for s in senders:
         s.sending = False
     end = meter(pid)
+    if end.t - marks[-1].t > 0.05:
+        tl.mark(end.t)
+    bar.close()
     acked_w = sum(len(s.acked) for s in senders) - acked0
     deliveries_w = stats.messages - d0
 
@@ -611,6 +680,29 @@ async def group(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, 
     result["server_cpu_us_per_msg"] = (
         round((end.srv - start.srv) * 1e6 / acked_w, 1) if pid and acked_w else None
     )
+    top, bottom = rate_latency_panels(
+        tl, [("acked", "messages acked (sent to group)")], "messages / s", ""
+    )
+    top.right = [
+        (
+            top.series[0][0],
+            [b.rates["deliveries"] for b in tl.buckets if b.dt > 0.05],
+            "deliveries (message x recipient device)",
+        )
+    ]
+    top.right_ylabel = "deliveries / s"
+    bottom.ylabel = "send -> LAST recipient latency (ms)"
+    save_plot(
+        a,
+        f"group: {len(conns)} members, {a.senders} senders x window {a.window}, "
+        f"{a.body_bytes} B bodies, {a.duration:g} s{', pinned' if a.pin else ''}\n"
+        f"mean {result['deliveries_per_s']:,.0f} deliveries/s, "
+        f"{result['msgs_acked_per_s']:,.0f} msgs/s, latency "
+        f"{lat_summary(result['latency_to_last_recipient_ms'])}, "
+        f"server CPU {result['server_cpu_pct']} %",
+        [top, bottom],
+        result,
+    )
     for c in conns:
         c.close()
     await asyncio.sleep(0.2)
@@ -627,7 +719,8 @@ class OfferedRun(tp.Run):
         rate, duration = float(a.rate), float(a.duration)
         senders = self.senders
         n = len(senders)
-        start = prev = self.snap()
+        start = self.prev = self.snap()
+        self.timeline.start(start.t)
         t0 = time.monotonic_ns()
         interval_ns = 1e9 / rate
         total = int(rate * duration)
@@ -652,12 +745,14 @@ class OfferedRun(tp.Run):
                         TEXT, dev.prefix + str(dev.sent).encode() + dev.middle + body + b'"}'
                     )
                 i += 1
-            if self.loop.time() >= next_progress:
-                cur = self.snap()
-                self.progress(start, prev, cur)
-                prev, next_progress = cur, next_progress + 1.0
+            now = self.loop.time()
+            if now >= next_progress:
+                self.mark(start)
+                next_progress += 1.0
+            if self.bar.due(now):
+                self.bar.draw(now, now - start.t, self.bar_text())
             await asyncio.sleep(0.001)
-        return start, self.snap()
+        return start, self.finish_marks()
 
 
 async def offered_load(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, Any]:
@@ -667,6 +762,7 @@ async def offered_load(base: str, pid: int | None, a: argparse.Namespace) -> dic
         duration=a.duration,
         body_bytes=a.body_bytes,
         rate=a.rate,
+        label="offered-load",
     )
     run = OfferedRun(pid, ns)
     await run.prepare(base, a.pin)
@@ -678,6 +774,23 @@ async def offered_load(base: str, pid: int | None, a: argparse.Namespace) -> dic
     result["latency_from"] = "scheduled send time"
     del result["window"]
     result["loadgen_saturated"] = result["loadgen_cpu_pct"] > SATURATED_PCT
+    top, bottom = rate_latency_panels(
+        run.timeline,
+        [("acked", "acked (sender got `sent`)"), ("delivered", "delivered to receiver")],
+        "messages / s",
+        "scheduled send -> receive latency (ms)",
+    )
+    xs = top.series[0][0]
+    top.series.append((xs, [a.rate] * len(xs), "offered (target)"))
+    save_plot(
+        a,
+        f"offered-load: {a.rate:,.0f} msgs/s offered over {a.pairs} pairs, "
+        f"{a.body_bytes} B bodies, {a.duration:g} s{', pinned' if a.pin else ''}\n"
+        f"achieved {result['achieved_rate']:,.0f} msgs/s, latency "
+        f"{lat_summary(result['latency_ms'])}, server CPU {result['server_cpu_pct']} %",
+        [top, bottom],
+        result,
+    )
     return result
 
 
@@ -709,29 +822,49 @@ async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, A
     now = time.monotonic()
     for i, c in enumerate(conns):
         c.next_ping = now + interval * i / len(conns)  # spread evenly over one interval
-    start = prev = meter(pid)
-    for _ in range(int(a.duration * 4) + 8):
-        left_s = a.duration - (time.monotonic() - start.t)
-        if left_s <= 0:
-            break
-        await asyncio.sleep(min(0.25, left_s))
-        now = time.monotonic()
+    start = meter(pid)
+    marks = [start]
+    tl = Timeline(
+        counters=lambda: {"pings": float(stats.pings), "pongs": float(stats.pongs)},
+        gauges=lambda: {
+            "held": float(sum(c.open for c in conns)),
+            "rss_mib": rss_kib(pid) / 1024,
+        },
+    )
+    tl.start(start.t)
+    bar = Bar("idle", a.duration)
+
+    def every(now: float) -> None:
         for c in conns:
             if c.next_ping <= now:
                 c.ping()
                 c.next_ping += interval
-        if now - prev.t >= 1.0:
-            cur = meter(pid)
-            held = sum(c.open for c in conns)
+
+    def on_mark(now: float) -> None:
+        prev, cur = marks[-1], meter(pid)
+        b = tl.mark(cur.t)
+        marks.append(cur)
+        if not bar.tty:
             progress(
                 "idle",
                 start,
                 prev,
                 cur,
-                f"held={held} pings={stats.pings} pongs={stats.pongs} "
-                f"rss={rss_kib(pid) / 1024:.0f}MiB",
+                f"held={b.values['held']:.0f} pings={stats.pings} pongs={stats.pongs} "
+                f"rss={b.values['rss_mib']:.0f}MiB",
             )
-            prev = cur
+
+    def bar_text() -> str:
+        b = tl.last
+        if b is None:
+            return "..."
+        return (
+            f"held {b.values['held']:,.0f}/{a.connections:,}  rss {b.values['rss_mib']:.0f} MiB"
+            f"  pongs {stats.pongs:,}  disconnects {stats.disconnects}"
+        )
+
+    await run_for(a.duration, bar, on_mark, bar_text, time.monotonic, every, TTY_TICK_S)
+    bar.close()
     end = meter(pid)
     rss1 = rss_kib(pid)
     held = sum(c.open for c in conns)
@@ -765,6 +898,34 @@ async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, A
         **errors_of(stats),
         **cpu_report(pid, start, end, conn_s, "connection_second"),
     }
+    bs = tl.buckets
+    xs = [b.t for b in bs]
+    save_plot(
+        a,
+        f"idle: {a.connections:,} sockets over {logins} devices, {len(sources)} source "
+        f"address(es), held {a.duration:g} s, heartbeat {interval:g} s\n"
+        f"RSS {result['server_rss_before_mib']} -> {result['server_rss_after_mib']} MiB "
+        f"({result['server_rss_kib_per_connection']} KiB/connection), "
+        f"server CPU {result['server_cpu_pct']} %",
+        [
+            Panel(
+                "connections held (open sockets)",
+                [(xs, [b.values["held"] for b in bs], "held")],
+                xlabel="time since all sockets connected (s)",
+                right=[(xs, [b.values["rss_mib"] for b in bs], "server RSS")],
+                right_ylabel="server RSS (MiB)",
+            ),
+            Panel(
+                "frames / s",
+                [
+                    (xs, [b.rates["pings"] for b in bs], "pings sent"),
+                    (xs, [b.rates["pongs"] for b in bs], "pongs received"),
+                ],
+                xlabel="time since all sockets connected (s; 1 s buckets)",
+            ),
+        ],
+        result,
+    )
     for c in conns:
         c.close()
     await asyncio.sleep(0.5)
@@ -855,6 +1016,7 @@ async def reconnect_storm(base: str, pid: int | None, a: argparse.Namespace) -> 
     stop = asyncio.Event()
     ack_task = asyncio.create_task(acker(conns2, stop, 200.0))
     timed_out = True
+    bar = Bar("storm", len(conns2), unit="resumed")
     for _ in range(int(a.storm_timeout * 20) + 2):
         now = time.monotonic()
         resumed = sum(1 for t in done_at if t)
@@ -865,7 +1027,14 @@ async def reconnect_storm(base: str, pid: int | None, a: argparse.Namespace) -> 
             break
         if now - start.t > a.storm_timeout:
             break
-        if now - prev.t >= 1.0:
+        if bar.due(now):
+            bar.draw(
+                now,
+                resumed,
+                f"{now - start.t:5.1f} s  ready {sum(1 for c in conns2 if c.ready_t):,}  "
+                f"failures {stats2.connect_failures}  errors {stats2.error_frames}",
+            )
+        if now - prev.t >= 1.0 and not bar.tty:
             cur = meter(pid)
             progress(
                 "storm",
@@ -878,6 +1047,14 @@ async def reconnect_storm(base: str, pid: int | None, a: argparse.Namespace) -> 
             prev = cur
         await asyncio.sleep(0.05)
     end = meter(pid)
+    bar.draw(
+        end.t,
+        sum(1 for t in done_at if t),
+        f"{end.t - start.t:5.1f} s  ready {sum(1 for c in conns2 if c.ready_t):,}  "
+        f"failures {stats2.connect_failures}  errors {stats2.error_frames}",
+        force=True,
+    )
+    bar.close()
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(connect_task, 30)
     for c in conns2:
@@ -926,6 +1103,30 @@ async def reconnect_storm(base: str, pid: int | None, a: argparse.Namespace) -> 
         "sender_errors": sender_stats.error_frames,
         **cpu_report(pid, start, end, max(resumed, 1), "resumed_device"),
     }
+    save_plot(
+        a,
+        f"reconnect-storm: {len(conns2):,} devices of {a.users} users reconnect at once, "
+        f"{a.during} missed msgs/user\n"
+        f"resumed {resumed:,}/{len(conns2):,}, all in {result['storm_all_resumed_s']} s, "
+        f"server CPU {result['server_cpu_pct']} %",
+        [
+            Panel(
+                "devices (cumulative)",
+                [
+                    (ready_t, list(range(1, len(ready_t) + 1)), "ready (hello answered)"),
+                    (resumed_t, list(range(1, resumed + 1)), "resumed (all missed received)"),
+                ],
+                xlabel="time since the reconnect storm began (s)",
+            ),
+            Panel(
+                "devices",
+                [([], resumed_t, "time to resume")],
+                kind="hist",
+                xlabel="time to resume (s)",
+            ),
+        ],
+        result,
+    )
     for c in [sender, *conns2]:
         c.close()
     await asyncio.sleep(0.3)
@@ -978,6 +1179,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--before", type=int, default=3, help="storm: msgs per user before drop")
     p.add_argument("--during", type=int, default=5, help="storm: msgs per user while down")
     p.add_argument("--storm-timeout", type=float, default=120.0)
+    p.add_argument(
+        "--plot",
+        type=Path,
+        metavar="OUT.png",
+        help="write a PNG: per-second throughput and latency p50/p95/p99 (needs matplotlib)",
+    )
+    p.add_argument("--plot-dpi", type=int, default=100, help="--plot resolution (40..300)")
     a = p.parse_args(argv)
     defaults = {"one-to-one": 10.0, "group": 10.0, "offered-load": 10.0, "idle": 25.0}
     if a.duration is None:
@@ -998,12 +1206,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         (1 <= a.before <= 1000 and 1 <= a.during <= 1000, "--before/--during 1..1000"),
         (0 < a.storm_timeout <= 600, "--storm-timeout out of range"),
         (20 <= a.body_bytes <= 100_000, "--body-bytes must be 20..100000"),
+        (40 <= a.plot_dpi <= 300, "--plot-dpi must be 40..300"),
+        (a.plot is None or a.plot.suffix.lower() == ".png", "--plot must name a .png file"),
     ]
     for ok, msg in checks:
         if not ok:
             p.error(msg)
     if a.url and not a.url.startswith(("http://127.", "http://localhost")):
         p.error("--url must be on 127.0.0.0/8")
+    if a.plot is not None:
+        try:
+            import matplotlib  # noqa: F401, PLC0415 - fail before a long run, not after it
+        except ImportError:
+            p.error("--plot needs matplotlib: .venv/bin/pip install -e '.[bench]'")
     return a
 
 

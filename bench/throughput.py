@@ -48,6 +48,7 @@ from typing import IO, Any
 import msgspec
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from timeline import Bar, Timeline, fmt_ms, run_for
 
 from hubbub.client import HubbubClient
 
@@ -69,6 +70,7 @@ MAX_WINDOW = 256
 MAX_MSGS_PER_SENDER = 10_000_000
 ACK_EVERY = 50
 ACK_INTERVAL_S = 0.1
+TTY_TICK_S = 0.25  # progress bar refresh while sending (on a pipe: one line a second)
 PASSWORD = "bench password 1"
 LOG_ERROR_MARKERS = (" ERROR ", " CRITICAL ", "Traceback (most recent call last)")
 
@@ -383,6 +385,13 @@ class Run:
         self.receivers: list[Device] = []
         self.setup_s = 0.0
         self.loop = asyncio.get_running_loop()
+        t = self.totals
+        self.timeline = Timeline(
+            counters=lambda: {"acked": t.acked, "delivered": t.delivered}, lat=t.latencies_ns
+        )
+        self.bar = Bar(getattr(args, "label", "one-to-one"), float(args.duration))
+        self.srv_pct = 0.0
+        self.prev = Snapshot(0.0, 0, 0, 0.0, 0.0)  # last 1 s mark, set by send_phase
 
     @property
     def devices(self) -> list[Device]:
@@ -432,23 +441,47 @@ class Run:
             await asyncio.sleep(ACK_INTERVAL_S)
 
     async def send_phase(self) -> tuple[Snapshot, Snapshot]:
-        duration = self.args.duration
-        start = prev = self.snap()
+        start = self.snap()
+        self.timeline.start(start.t)
+        self.prev = start
         for s in self.senders:
             s.sending = True
             s.pump()
-        ticks = 0
-        while (elapsed := self.loop.time() - start.t) < duration and ticks < MAX_DURATION_S * 2:
-            ticks += 1
-            await asyncio.sleep(min(1.0, duration - elapsed))
-            cur = self.snap()
-            self.progress(start, prev, cur)
-            prev = cur
+        await run_for(
+            self.args.duration,
+            self.bar,
+            lambda now: self.mark(start),
+            self.bar_text,
+            self.loop.time,
+            tick_s=TTY_TICK_S,
+        )
         for s in self.senders:
             s.sending = False
-        return start, self.snap()
+        return start, self.finish_marks()
+
+    def finish_marks(self) -> Snapshot:
+        end = self.snap()
+        if end.t - self.prev.t > 0.05:
+            self.timeline.mark(end.t)
+        self.bar.close()
+        return end
+
+    def mark(self, start: Snapshot) -> None:
+        """A 1 s mark: timeline bucket, progress line (on a pipe)."""
+        prev, cur = self.prev, self.snap()
+        self.timeline.mark(cur.t)
+        self.progress(start, prev, cur)
+        self.srv_pct = 100 * (cur.srv_cpu - prev.srv_cpu) / max(cur.t - prev.t, 1e-9)
+        self.prev = cur
+
+    def bar_text(self) -> str:
+        b = self.timeline.last
+        rate = f"{b.rates['acked']:,.0f} msg/s  p99 {fmt_ms(b.p99)}" if b else "..."
+        return f"{rate}  srv cpu {self.srv_pct:.0f}%  err {self.totals.error_frames}"
 
     def progress(self, start: Snapshot, prev: Snapshot, cur: Snapshot) -> None:
+        if self.bar.tty:
+            return  # the bar shows it
         dt_s = max(cur.t - prev.t, 1e-9)
         say(
             f"t={cur.t - start.t:5.1f}s acked/s={(cur.acked - prev.acked) / dt_s:7.0f} "
