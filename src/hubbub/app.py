@@ -24,6 +24,7 @@ from hubbub.core.errors import HubbubError
 from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
 from hubbub.gateway.hub import Hub
+from hubbub.gateway.picows_gateway import Gateway
 from hubbub.gateway.session import CLOSE_GOING_AWAY, Services
 from hubbub.metrics import Metrics
 from hubbub.services.accounts import Accounts
@@ -41,6 +42,7 @@ class Config:
     node_id: int = 0
     max_group_members: int = 100
     retention_interval: float = 3600.0
+    ws_ping_interval: float = 20.0
 
 
 class Node:
@@ -65,12 +67,14 @@ class Node:
             self.hub,
             self.metrics,
         )
+        self.gateway = Gateway(self.services, config.ws_ping_interval)
         self._retention: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.store.open()
         await self.bus.start(self.hub)
         await self.presence.start()
+        await self.gateway.start()
         self._retention = asyncio.create_task(self._retention_loop(), name="retention")
         log.info("node %d ready; data in %s", self.config.node_id, self.config.data_dir)
 
@@ -88,6 +92,7 @@ class Node:
             self._retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention
+        await self.gateway.stop()
         await self.presence.stop()
         await self.bus.stop()
         await self.store.close()  # commits every write already accepted

@@ -12,7 +12,6 @@ import uvicorn
 
 from hubbub import __version__
 from hubbub.app import Config, Node, build_app
-from hubbub.gateway.picows_gateway import front_door
 
 
 class _Server(uvicorn.Server):
@@ -89,6 +88,15 @@ def main() -> None:
     help="Seconds between retention runs.",
 )
 @click.option(
+    "--ws-ping-interval",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    envvar="HUBBUB_WS_PING_INTERVAL",
+    help="Seconds of silence before a WebSocket ping; a socket that stays silent as long "
+    "again is dropped.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -103,6 +111,7 @@ def serve(
     node_id: int,
     max_group_members: int,
     retention_interval: float,
+    ws_ping_interval: float,
     log_level: str,
 ) -> None:
     """Run a complete single-node service (REST, WebSocket and web client)."""
@@ -117,6 +126,7 @@ def serve(
         node_id=node_id,
         max_group_members=max_group_members,
         retention_interval=retention_interval,
+        ws_ping_interval=ws_ping_interval,
     )
     app, node = build_app(config)
     uv_config: Any = uvicorn.Config(
@@ -125,7 +135,7 @@ def serve(
         port=port,
         loop="uvloop",
         # REST on uvicorn's httptools protocol; /v1/ws handed to picows on the same port
-        http=front_door(node.services),
+        http=node.gateway.front_door(),
         ws="none",
         log_level=log_level,
         lifespan="on",

@@ -32,6 +32,12 @@ class RecordingOutlet:
         if self.on_send is not None:
             self.on_send(frame)
 
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
     def close(self, code: int, reason: str) -> None:
         self.closes.append((code, reason))
 

@@ -33,8 +33,31 @@ class Outlet(Protocol):
     def close(self, code: int, reason: str) -> None:
         """Send a close frame and drop the connection."""
 
+    def pause_reading(self) -> None:
+        """Stop reading the socket (TCP then pushes back on the client)."""
+
+    def resume_reading(self) -> None: ...
+
 
 class DeviceConnection:
+    # slots and lazily made containers: 100,000 idle connections are 100,000 of these
+    __slots__ = (
+        "_drained",
+        "_max_queued_bytes",
+        "_on_gap",
+        "_outlet",
+        "_paused",
+        "_pending",
+        "_queue",
+        "_queued_bytes",
+        "catching_up",
+        "close_request",
+        "device",
+        "device_id",
+        "last_seq",
+        "user_id",
+    )
+
     def __init__(
         self,
         device: Device,
@@ -53,7 +76,7 @@ class DeviceConnection:
         self._outlet = outlet
         self._pending: list[tuple[int, bytes]] = []
         self._on_gap = on_gap
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes] | None = None  # made when the socket first pushes back
         self._queued_bytes = 0
         self._max_queued_bytes = max_queued_bytes
         self._paused = False
@@ -68,6 +91,8 @@ class DeviceConnection:
         if not self._paused and not self._queue:
             self._outlet.send(frame)
             return
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(frame)
         self._queued_bytes += len(frame)
         if self._queued_bytes > self._max_queued_bytes:
@@ -115,7 +140,7 @@ class DeviceConnection:
         if self.close_request is not None:
             return
         self.close_request = (code, reason)
-        self._queue.clear()
+        self._queue = None
         self._queued_bytes = 0
         self._wake_drained()
         self._outlet.close(code, reason)

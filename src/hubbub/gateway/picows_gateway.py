@@ -10,7 +10,9 @@ bench/ws_stacks.py: picows 5.3 us per relayed message vs 16.1 us on Starlette/uv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from typing import Any
 
 from picows import WSAutoPingStrategy, WSFrame, WSListener, WSMsgType, WSTransport
@@ -22,9 +24,11 @@ from hubbub.gateway.session import DeviceSession, Services
 WS_PATH = b"/v1/ws"
 MAX_MESSAGE_BYTES = 4 << 20  # a 100,000-character body escaped as JSON fits with room
 READ_BUFFER_BYTES = 1024  # grows on demand; small keeps idle connections cheap
-PING_IDLE_S = 20.0  # WebSocket ping after this much silence; close if no pong in as long
+PING_IDLE_S = 20.0  # default: a WebSocket ping after this much silence from the client,
+# and the socket is dropped if nothing comes back within as long again
 _REQUEST_LINE_LIMIT = 8192
-_picows_log = logging.getLogger("hubbub.picows")
+# an adapter, not a Logger: given a Logger, picows makes a child Logger per connection
+_picows_log = logging.LoggerAdapter(logging.getLogger("hubbub.picows"), {})
 
 
 def _text_frame(payload: bytes) -> bytes:
@@ -44,8 +48,22 @@ class DeviceListener(WSListener):
     fan-out of a commit batch puts dozens of frames on each socket in one callback), so
     the cost is one syscall per socket per turn, not one per frame."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    __slots__ = (
+        "_closing",
+        "_fragment_bytes",
+        "_fragments",
+        "_outgoing",
+        "gateway",
+        "last_rx",
+        "ping_sent",
+        "session",
+        "transport",
+    )
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.last_rx = time.monotonic()
+        self.ping_sent = 0.0
         self.session: DeviceSession | None = None
         self.transport: WSTransport | None = None
         self._fragments: list[bytes] | None = None
@@ -56,15 +74,18 @@ class DeviceListener(WSListener):
     # -- picows callbacks
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
-        raw = transport.underlying_transport
-        self.session = DeviceSession(
-            self,
-            self.services,
-            pause_reading=raw.pause_reading,
-            resume_reading=raw.resume_reading,
-        )
+        # picows keeps the upgrade request and response for the socket's life; their
+        # headers are ~1 KB per idle connection that nothing reads after the handshake
+        for handshake in (transport.request, transport.response):
+            headers = getattr(handshake, "headers", None)
+            if headers is not None:
+                headers.clear()
+        self.gateway.listeners.add(self)
+        self.session = DeviceSession(self, self.gateway.services)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        self.last_rx = time.monotonic()  # anything from the client proves it is there
+        self.ping_sent = 0.0
         kind = frame.msg_type
         if kind in (WSMsgType.TEXT, WSMsgType.BINARY):
             if frame.fin:
@@ -89,6 +110,7 @@ class DeviceListener(WSListener):
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.gateway.listeners.discard(self)
         if self.session is not None:
             self.session.on_closed()
 
@@ -114,6 +136,26 @@ class DeviceListener(WSListener):
         else:
             self._outgoing.append(frame)
 
+    def check_alive(self, now: float) -> None:
+        """Called by the gateway's sweeper: ping a quiet socket, drop a dead one."""
+        if self.transport is None or self._closing:
+            return
+        limit = self.gateway.ping_idle_s
+        if self.ping_sent:
+            if now - self.ping_sent > limit:
+                self.transport.disconnect(graceful=False)
+        elif now - self.last_rx > limit:
+            self.ping_sent = now
+            self.transport.send_ping()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.underlying_transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.underlying_transport.resume_reading()
+
     def _flush(self) -> None:
         frames, self._outgoing = self._outgoing, None
         if frames and self.transport is not None and not self.transport.is_disconnected:
@@ -128,11 +170,41 @@ class DeviceListener(WSListener):
         self.transport.disconnect()
 
 
-def front_door(services: Services) -> type[asyncio.Protocol]:
+class Gateway:
+    """The node's WebSocket edge: the front door for uvicorn, and one sweeper task that
+    keeps every socket honest (picows' own auto-ping costs a task per connection)."""
+
+    def __init__(self, services: Services, ping_idle_s: float = PING_IDLE_S) -> None:
+        self.services = services
+        self.ping_idle_s = ping_idle_s
+        self.listeners: set[DeviceListener] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep(), name="websocket-liveness")
+
+    async def stop(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.ping_idle_s / 4)
+            now = time.monotonic()
+            for listener in list(self.listeners):
+                listener.check_alive(now)
+
+    def front_door(self) -> type[asyncio.Protocol]:
+        return front_door(self)
+
+
+def front_door(gateway: Gateway) -> type[asyncio.Protocol]:
     """A uvicorn `http` protocol class that routes WebSocket upgrades at /v1/ws to picows."""
 
     def listener_for(request: Any) -> DeviceListener | None:
-        return DeviceListener(services) if request.path == WS_PATH else None
+        return DeviceListener(gateway) if request.path == WS_PATH else None
 
     class FrontDoor(asyncio.Protocol):
         def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None):
@@ -164,7 +236,7 @@ def front_door(services: Services) -> type[asyncio.Protocol]:
                 _picows_log,
                 True,  # disconnect_on_exception
                 10.0,  # websocket handshake timeout
-                True,
+                False,  # picows' auto-ping: a task per socket; Gateway._sweep does it for all
                 PING_IDLE_S,
                 PING_IDLE_S,
                 WSAutoPingStrategy.PING_WHEN_IDLE,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from hubbub.core import frames
@@ -63,24 +63,29 @@ class Services:
 
 
 class DeviceSession:
-    def __init__(
-        self,
-        outlet: Outlet,
-        services: Services,
-        *,
-        pause_reading: Callable[[], None],
-        resume_reading: Callable[[], None],
-    ) -> None:
+    # slots and lazily made containers: an idle session is a handful of references
+    __slots__ = (
+        "_catch_up_task",
+        "_early",
+        "_hello_started",
+        "_hello_timer",
+        "_reading_paused",
+        "_tasks",
+        "closed",
+        "conn",
+        "outlet",
+        "s",
+    )
+
+    def __init__(self, outlet: Outlet, services: Services) -> None:
         self.outlet = outlet
         self.s = services
         self.conn: DeviceConnection | None = None
         self.closed = False
         self._hello_started = False
-        self._early: list[bytes] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._early: list[bytes] | None = None
+        self._tasks: set[asyncio.Task[None]] | None = None
         self._reading_paused = False
-        self._pause_reading = pause_reading
-        self._resume_reading = resume_reading
         self._catch_up_task: asyncio.Task[None] | None = None
         self._hello_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             HELLO_TIMEOUT_S, self._hello_timeout
@@ -96,9 +101,12 @@ class DeviceSession:
             self._hello_started = True
             if self._hello_timer:
                 self._hello_timer.cancel()
+                self._hello_timer = None
             self._spawn(self._hello_guarded(raw))
+        elif self._early is None:
+            self._early = [raw]  # pipelined behind hello: run them once ready
         elif len(self._early) < MAX_EARLY_FRAMES:
-            self._early.append(raw)  # pipelined behind hello: run them once ready
+            self._early.append(raw)
         else:
             self.close(CLOSE_BAD_HELLO, "too many frames before ready")
 
@@ -190,13 +198,17 @@ class DeviceSession:
             head,
         )
         self._start_catch_up(conn)
-        early, self._early = self._early, []
+        early, self._early = self._early or [], None
         for frame in early:
             self.on_frame(conn, frame)
 
     def _start_catch_up(self, conn: DeviceConnection) -> None:
-        if self._catch_up_task is None or self._catch_up_task.done():
+        if self._catch_up_task is None:
             self._catch_up_task = asyncio.create_task(self._catch_up(conn))
+            self._catch_up_task.add_done_callback(self._catch_up_done)
+
+    def _catch_up_done(self, task: asyncio.Task[None]) -> None:
+        self._catch_up_task = None  # a finished task keeps its coroutine: let both go
 
     async def _catch_up(self, conn: DeviceConnection) -> None:
         """Replay the inbox from the store, page by page, then go live."""
@@ -288,14 +300,21 @@ class DeviceSession:
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         if len(self._tasks) >= MAX_IN_FLIGHT and not self._reading_paused:
             self._reading_paused = True  # backpressure: TCP pushes back on the client
-            self._pause_reading()
+            self.outlet.pause_reading()
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._reading_paused and len(self._tasks) < MAX_IN_FLIGHT // 2 and not self.closed:
+        tasks = self._tasks
+        if tasks is None:
+            return
+        tasks.discard(task)
+        if self._reading_paused and len(tasks) < MAX_IN_FLIGHT // 2 and not self.closed:
             self._reading_paused = False
-            self._resume_reading()
+            self.outlet.resume_reading()
+        if not tasks:
+            self._tasks = None
