@@ -935,15 +935,20 @@ async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, A
 async def reconnect_storm(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, Any]:
     ws_url = base.replace("http", "ws", 1) + "/v1/ws"
     per_user = math.ceil(a.devices / a.users)
+    # each login (a device token) may carry several sockets: 10,000 sockets then need far
+    # fewer argon2 log-ins, while every socket still resumes on its own
+    logins = min(per_user, a.logins_per_user or per_user)
     t0 = time.monotonic()
     tg = tag()
-    users = await make_users(base, [f"{tg}u{i}" for i in range(a.users)], per_user)
+    users = await make_users(base, [f"{tg}u{i}" for i in range(a.users)], logins)
     (_, sender_toks), *_ = await make_users(base, [f"{tg}sender"], 1)
     setup_s = time.monotonic() - t0
-    say(f"created {a.users} users x {per_user} log-ins (+1 sender) in {setup_s:.1f}s")
+    say(f"created {a.users} users x {logins} log-ins (+1 sender) in {setup_s:.1f}s")
     pin(pid, a.pin)
     stats = Stats()
-    devs: list[tuple[int, str]] = [(u, t) for u, (_, toks) in enumerate(users) for t in toks]
+    devs: list[tuple[int, str]] = [
+        (u, toks[j % len(toks)]) for u, (_, toks) in enumerate(users) for j in range(per_user)
+    ]
     devs = devs[: a.devices]
     conns = [Conn(stats, tok, f"d{i}") for i, (_, tok) in enumerate(devs)]
     sender_stats = Stats()
@@ -1081,6 +1086,7 @@ async def reconnect_storm(base: str, pid: int | None, a: argparse.Namespace) -> 
         "devices": len(conns2),
         "users": a.users,
         "devices_per_user": per_user,
+        "logins_per_user": logins,
         "before_per_user": a.before,
         "during_per_user": a.during,
         "setup_s": round(setup_s, 1),
@@ -1176,6 +1182,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--per-source", type=int, default=20_000, help="idle: sockets per 127.0.0.x")
     p.add_argument("--devices", type=int, default=1000, help="reconnect-storm devices")
     p.add_argument("--users", type=int, default=50, help="reconnect-storm users")
+    p.add_argument("--logins-per-user", type=int, default=0,
+                   help="reconnect-storm: device log-ins per user, shared by its sockets "
+                   "(0: one log-in per socket)")
     p.add_argument("--before", type=int, default=3, help="storm: msgs per user before drop")
     p.add_argument("--during", type=int, default=5, help="storm: msgs per user while down")
     p.add_argument("--storm-timeout", type=float, default=120.0)
