@@ -82,3 +82,22 @@ def test_group_fan_out_reaches_every_member_in_order(server: ServerProcess) -> N
             await ws.close()
 
     run(body())
+
+
+def test_members_hear_of_group_changes(server: ServerProcess) -> None:
+    async def body() -> None:
+        owner, b, c = [await new_user(server.url) for _ in range(3)]
+        wb, wc = await b.connect(), await c.connect()
+        g = await owner.create_group("news", [b.user_id or ""])
+        made = await wb.expect("group", group_id=g["group_id"])
+        assert made["members"] == g["members"] and made["name"] == "news"
+        await owner.add_member(g["group_id"], c.user_id or "")
+        joined = await wc.expect("group", group_id=g["group_id"])
+        assert c.user_id in joined["members"]
+        await owner.remove_member(g["group_id"], b.user_id or "")
+        left = await wb.expect("group", where=lambda f: b.user_id not in f["members"])
+        assert left["conversation_id"] == g["conversation_id"]
+        await wb.close()
+        await wc.close()
+
+    run(body())

@@ -163,6 +163,23 @@ def read_state_frame(conversation_id: int, message_id: int, ts: int) -> bytes:
     )
 
 
+def group_frame(
+    group_id: int, name: str | None, owner_id: int | None, member_ids: tuple[int, ...]
+) -> bytes:
+    """To every member (and a just-removed one) when a group is made or its members change
+    (an addition to protocol v1): clients refresh their conversation list from it."""
+    return encode(
+        {
+            "type": "group",
+            "group_id": str(group_id),
+            "conversation_id": str(group_id),
+            "name": name,
+            "owner_id": str(owner_id) if owner_id is not None else None,
+            "members": [str(m) for m in member_ids],
+        }
+    )
+
+
 def presence_frame(user_id: int, online: bool, last_active_at: int) -> bytes:
     return encode(
         {

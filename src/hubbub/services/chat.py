@@ -160,9 +160,11 @@ class Chat:
             raise HubbubError(
                 "group_full", f"a group has at most {self.limits.max_group_members} members"
             )
-        return await self.store.create_group(
+        group = await self.store.create_group(
             owner_id, name, member_ids, self.limits.max_group_members
         )
+        self._announce_group(group)
+        return group
 
     async def group(self, user_id: int, group_id: str) -> Conversation:
         conv = await self.member_conversation(user_id, group_id)
@@ -173,14 +175,24 @@ class Chat:
     async def add_member(self, actor_id: int, group_id: str, user_id: object) -> Conversation:
         if not isinstance(user_id, str):
             raise bad_request("user_id must be a string id")
-        return await self.store.add_member(
+        group = await self.store.add_member(
             parse_id(group_id, "group_id"),
             actor_id,
             parse_id(user_id, "user_id"),
             self.limits.max_group_members,
         )
+        self._announce_group(group)
+        return group
 
     async def remove_member(self, actor_id: int, group_id: str, user_id: str) -> Conversation:
-        return await self.store.remove_member(
-            parse_id(group_id, "group_id"), actor_id, parse_id(user_id, "user_id")
+        removed = parse_id(user_id, "user_id")
+        group = await self.store.remove_member(parse_id(group_id, "group_id"), actor_id, removed)
+        self._announce_group(group, also=removed)  # the removed member learns it too
+        return group
+
+    def _announce_group(self, group: Conversation, also: int | None = None) -> None:
+        frame = frames.group_frame(
+            group.conversation_id, group.name, group.owner_id, group.member_ids
         )
+        for member in {*group.member_ids, *([also] if also is not None else [])}:
+            self.bus.publish(member, frame)
