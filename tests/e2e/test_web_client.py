@@ -133,16 +133,27 @@ def test_typing_and_presence(browser: Browser, web_server: ServerProcess) -> Non
 
 
 def test_a_reload_keeps_the_history(browser: Browser, web_server: ServerProcess) -> None:
-    alice, _ = person(browser, web_server.url, "alice")
+    alice, alice_name = person(browser, web_server.url, "alice")
     bob, bob_name = person(browser, web_server.url, "bob")
     start_chat(alice, bob_name)
     for i in range(3):
         send(alice, f"kept {i}")
     expect(messages(alice).filter(has_text="kept")).to_have_count(3, timeout=T)
+    open_conversation(bob, alice_name)  # bob reads them
+    expect(status_of(alice, "kept 2")).to_have_attribute("data-status", "read", timeout=T)
     alice.reload()
     expect(alice.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
     open_conversation(alice, bob_name)
     expect(messages(alice).filter(has_text="kept")).to_have_count(3, timeout=T)
+    # a fresh device of alice (new storage) shows the history and the read marks too
+    fresh = browser.new_context().new_page()
+    fresh.goto(web_server.url)
+    fresh.get_by_label("Username", exact=True).fill(alice_name)
+    fresh.get_by_label("Password", exact=True).fill(PASSWORD)
+    fresh.get_by_role("button", name="Log in").click()
+    open_conversation(fresh, bob_name)
+    expect(status_of(fresh, "kept 2")).to_have_attribute("data-status", "read", timeout=T)
+    fresh.context.close()
     alice.context.close()
     bob.context.close()
 

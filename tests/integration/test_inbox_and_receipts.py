@@ -150,3 +150,32 @@ def test_acks_are_stored_per_device(server: ServerProcess) -> None:
         await wa.close()
 
     run(body())
+
+
+def test_conversation_list_carries_the_receipt_watermarks(server: ServerProcess) -> None:
+    async def body() -> None:
+        a, b = await new_user(server.url), await new_user(server.url)
+        wa, wb = await a.connect(), await b.connect()
+        sent = [await wa.send_message(f"w{i}", to=b.user_id) for i in range(3)]
+        cid = sent[0]["conversation_id"]
+        (before,) = await a.conversations()
+        assert before["receipts"] == [
+            {"user_id": b.user_id, "delivered_upto": None, "read_upto": None}
+        ]
+        got = await messages_of(wb, 3)
+        await wb.ack(got[-1]["seq"])
+        await wa.expect("receipt", status="delivered")
+        await wb.read(cid, sent[1]["message_id"])
+        await wa.expect("receipt", status="read")
+        (after,) = await a.conversations()  # what a new device or a reload learns
+        assert after["receipts"] == [
+            {
+                "user_id": b.user_id,
+                "delivered_upto": sent[2]["message_id"],
+                "read_upto": sent[1]["message_id"],
+            }
+        ]
+        await wa.close()
+        await wb.close()
+
+    run(body())

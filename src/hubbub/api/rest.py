@@ -83,6 +83,14 @@ def _summary(user_id: int, s: ConversationSummary) -> dict[str, Any]:
     out["last_message"] = s.last_message
     out["unread_count"] = s.unread_count
     out["read_upto"] = str(s.read_upto) if s.read_upto else None
+    out["receipts"] = [
+        {
+            "user_id": str(member),
+            "delivered_upto": str(delivered) if delivered else None,
+            "read_upto": str(read) if read else None,
+        }
+        for member, delivered, read in s.receipts
+    ]
     return out
 
 

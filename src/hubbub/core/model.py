@@ -97,3 +97,5 @@ class ConversationSummary:
     last_message: Message | None
     unread_count: int
     read_upto: int
+    # each other member's watermarks: (user_id, delivered_upto, read_upto), 0 = none yet
+    receipts: tuple[tuple[int, int, int], ...] = ()

@@ -601,6 +601,11 @@ async function loadConversations() {
     }
     if (next.last_message && next.last_message.message_id && next.read_upto && !idGt(next.last_message.message_id, next.read_upto)) next.unread_count = 0;
     convs.set(cid, next);
+    // the server's receipt watermarks: statuses survive a reload and reach new devices
+    for (const r of c.receipts || []) {
+      if (r.delivered_upto) setMark(cid, r.user_id, 'delivered', r.delivered_upto);
+      if (r.read_upto) setMark(cid, r.user_id, 'read', r.read_upto);
+    }
     if (c.kind === 'direct') getUser(c.peer_id);
   }
   for (const cid of [...convs.keys()]) {

@@ -382,8 +382,15 @@ class SqliteStore:
                     " AND message_id > ? AND sender_id != ?",
                     (conversation_id, max(read_upto, lower - 1), user_id),
                 ).fetchone()[0]
+                receipts = tuple(
+                    _watermarks(c, conversation_id, member)
+                    for member in conv.member_ids
+                    if member != user_id
+                )
                 out.append(
-                    ConversationSummary(conv, _message(last) if last else None, unread, read_upto)
+                    ConversationSummary(
+                        conv, _message(last) if last else None, unread, read_upto, receipts
+                    )
                 )
             return out
 
@@ -606,6 +613,24 @@ def _conversation(c: sqlite3.Connection, conversation_id: int) -> Conversation |
         )
     )
     return Conversation(conversation_id, kind, members, row[1], row[2])
+
+
+def _watermarks(c: sqlite3.Connection, conversation_id: int, member: int) -> tuple[int, int, int]:
+    """A member's receipt watermarks in a conversation: the newest message it has read,
+    and the newest its devices have fetched (an inbox entry at or below its acked seq)."""
+    row = c.execute(
+        "SELECT mem.read_upto, u.delivered_seq FROM members mem JOIN users u USING (user_id)"
+        " WHERE mem.conversation_id = ? AND mem.user_id = ?",
+        (conversation_id, member),
+    ).fetchone()
+    read_upto, delivered_seq = row if row else (0, 0)
+    got = c.execute(
+        "SELECT m.message_id FROM messages m JOIN inbox i ON i.message_id = m.message_id"
+        " WHERE m.conversation_id = ? AND i.user_id = ? AND i.seq <= ?"
+        " ORDER BY m.message_id DESC LIMIT 1",
+        (conversation_id, member, delivered_seq),
+    ).fetchone()
+    return member, max(got[0] if got else 0, read_upto), read_upto
 
 
 def _direct(
