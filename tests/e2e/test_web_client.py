@@ -183,3 +183,52 @@ def test_a_restart_is_survived_and_queued_messages_are_sent_once(
     expect(message(bob, "sent while down")).to_have_count(1, timeout=T)
     alice.context.close()
     bob.context.close()
+
+
+def test_two_tabs_stay_in_step(browser: Browser, web_server: ServerProcess) -> None:
+    """Each tab is a device of the same person: what one reads stops being unread in the
+    other, and what one sends appears in the other."""
+    alice, alice_name = person(browser, web_server.url, "alice")
+    bob, bob_name = person(browser, web_server.url, "bob")
+    bob_tab2 = bob.context.new_page()  # same storage: the same person, another device
+    bob_tab2.goto(web_server.url)
+    expect(bob_tab2.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
+    start_chat(alice, bob_name)
+    send(alice, "one for both tabs")
+    expect(conversation(bob_tab2, f"{alice_name}, 1 unread")).to_have_count(1, timeout=T)
+    open_conversation(bob, alice_name)  # read in the first tab ...
+    expect(message(bob, "one for both tabs")).to_have_count(1, timeout=T)
+    expect(conversation(bob_tab2, "unread")).to_have_count(0, timeout=T)  # ... gone here
+    send(bob, "from tab one")
+    open_conversation(bob_tab2, alice_name)
+    expect(message(bob_tab2, "from tab one")).to_have_count(1, timeout=T)
+    expect(message(alice, "from tab one")).to_have_count(1, timeout=T)
+    alice.context.close()
+    bob.context.close()
+
+
+def test_phone_width_and_installable(browser: Browser, web_server: ServerProcess) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    alice_page, alice_name = person(browser, web_server.url, "alice")
+    page.goto(web_server.url)
+    username = f"bob{uuid.uuid4().hex[:6]}"
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    start_chat(page, alice_name)  # on a phone the chat replaces the list ...
+    expect(page.get_by_role("list", name="Conversations")).to_be_hidden()
+    send(page, "from my phone")
+    expect(message(page, "from my phone")).to_have_count(1, timeout=T)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.get_by_role("button", name="Back to conversation list").click()  # ... and back
+    expect(conversation(page, alice_name)).to_be_visible(timeout=T)
+    # installable: a manifest with icons, and a service worker that took control
+    manifest = page.request.get(web_server.url + "/manifest.webmanifest").json()
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/"
+    for icon in manifest["icons"]:
+        assert page.request.get(web_server.url + icon["src"]).ok, icon
+    scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
+    assert scope == web_server.url + "/"
+    alice_page.context.close()
+    context.close()
