@@ -31,8 +31,10 @@ def _browser_required() -> bool:
     return os.environ.get("CI") == "true" or os.environ.get("HUBBUB_REQUIRE_BROWSER") == "1"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    # module scope, not session: Playwright's sync API keeps an event loop running while
+    # it is open, and every later test that calls asyncio.run() would fail
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
         if _browser_required():
