@@ -16,9 +16,9 @@ PASSWORD = "correct horse 1"
 T = 15_000  # ms: generous for a loaded 2-core CI machine; waits end as soon as true
 
 
-def person(browser: Browser, url: str, prefix: str) -> tuple[Page, str]:
+def person(browser: Browser, url: str, prefix: str, **context: Any) -> tuple[Page, str]:
     """A new browser context (its own storage: a different person), signed up."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **context})
     page = context.new_page()
     username = f"{prefix}{uuid.uuid4().hex[:6]}"
     page.goto(url)
@@ -208,14 +208,10 @@ def test_two_tabs_stay_in_step(browser: Browser, web_server: ServerProcess) -> N
 
 
 def test_phone_width_and_installable(browser: Browser, web_server: ServerProcess) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = context.new_page()
     alice_page, alice_name = person(browser, web_server.url, "alice")
-    page.goto(web_server.url)
-    username = f"bob{uuid.uuid4().hex[:6]}"
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
+    page, _ = person(
+        browser, web_server.url, "bob", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
     start_chat(page, alice_name)  # on a phone the chat replaces the list ...
     expect(page.get_by_role("list", name="Conversations")).to_be_hidden()
     send(page, "from my phone")
@@ -231,4 +227,4 @@ def test_phone_width_and_installable(browser: Browser, web_server: ServerProcess
     scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
     assert scope == web_server.url + "/"
     alice_page.context.close()
-    context.close()
+    page.context.close()
