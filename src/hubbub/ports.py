@@ -139,15 +139,46 @@ class Bus(Protocol):
     """Routes frames to the devices of users, wherever they are connected.
 
     `publish(user_id, frame, seq)` hands `frame` to every connected device of the user;
-    `seq` is the inbox seq for `message` frames (0 for anything else). Frames for one
-    user arrive in the order they were published (per-user FIFO). At-most-once: a device
-    that is not connected misses it and catches up from the store on resume."""
+    `seq` is the inbox seq for `message` frames (0 for anything else). It never blocks:
+    a networked bus queues the frame and sends it in the background.
+
+    Per-user FIFO: frames published on one node for one user reach each node (and so each
+    device) in the order they were published. Frames published on different nodes have no
+    order between them (a connection orders them by `seq` and catches up on a gap).
+
+    At-most-once: a frame may be lost (a device not connected, a node not watching yet, a
+    networked bus losing its server for a while) but is never delivered twice by the bus.
+    The store is the source of truth: a device that sees a gap in `seq` catches up from it.
+
+    Interest: a node receives a user's frames only while it watches that user, and a
+    device's close requests only while it watches that device. Watches are reference
+    counted per id on the node (one `watch_*` per connected device, one `unwatch_*` when
+    it goes). The in-process bus delivers everything to its one receiver and ignores them."""
 
     async def start(self, receiver: Receiver) -> None: ...
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """Send what was published (best effort, bounded), then release the connections."""
+
     def publish(self, user_id: int, frame: bytes, seq: int = 0) -> None: ...
     def publish_close(self, device_id: int, code: int, reason: str) -> None:
         """Close the device's socket, wherever it is (logout)."""
+
+    async def watch_user(self, user_id: int) -> None:
+        """This node has a connected device of the user. When the awaitable completes, the
+        subscription is active: every frame published for the user after that, on any
+        node, reaches this node's receiver (so register, then watch, then replay the
+        store: the union misses nothing). While the bus's server is unreachable it waits
+        for the reconnect; callers that must not wait wrap it in a timeout."""
+
+    def unwatch_user(self, user_id: int) -> None:
+        """One device of the user has gone; when the last one has, frames for the user stop
+        reaching this node: soon, and at the latest once a later `watch_*` call on this
+        node has completed (until then the receiver ignores frames it has no device for)."""
+
+    async def watch_device(self, device_id: int) -> None:
+        """Like watch_user, for `publish_close` requests addressed to the device."""
+
+    def unwatch_device(self, device_id: int) -> None: ...
 
 
 class Hasher(Protocol):
