@@ -66,6 +66,7 @@ class Node:
             self.presence,
             self.hub,
             self.metrics,
+            self.bus,
         )
         self.gateway = Gateway(self.services, config.ws_ping_interval)
         self._retention: asyncio.Task[None] | None = None

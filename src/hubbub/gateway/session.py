@@ -24,7 +24,7 @@ from hubbub.core.frames import Ack, FrameError, Hello, Ping, Read, Send, Typing
 from hubbub.gateway.connection import DeviceConnection, Outlet
 from hubbub.gateway.hub import Hub
 from hubbub.metrics import Metrics
-from hubbub.ports import Store
+from hubbub.ports import Bus, Store
 from hubbub.services.accounts import CLOSE_LOGGED_OUT, Accounts
 from hubbub.services.chat import Chat
 from hubbub.services.presence import Presence
@@ -36,6 +36,7 @@ CLOSE_BAD_TOKEN = 4001  # the token is unknown or logged out
 CLOSE_GOING_AWAY = 1001  # the server is shutting down
 CLOSE_SERVER_ERROR = 1011
 HELLO_TIMEOUT_S = 10.0
+WATCH_TIMEOUT_S = 10.0  # a networked bus that cannot subscribe in this long fails the hello
 REPLAY_PAGE = 500
 MAX_IN_FLIGHT = 256  # frames of one device waiting on the store before we stop reading
 MAX_EARLY_FRAMES = 256  # frames sent after `hello`, before `ready`, kept to run in order
@@ -52,8 +53,10 @@ class Services:
         presence: Presence,
         hub: Hub,
         metrics: Metrics,
+        bus: Bus,
     ) -> None:
         self.store = store
+        self.bus = bus
         self.metrics = metrics
         self.accounts = accounts
         self.chat = chat
@@ -123,6 +126,7 @@ class DeviceSession:
         if conn is None:
             return
         self.s.hub.unregister(conn)
+        self._unwatch(conn.user_id, conn.device_id)
         logged_out = conn.close_request is not None and conn.close_request[0] == CLOSE_LOGGED_OUT
         self.s.presence.disconnected(conn.user_id, logged_out=logged_out)
         log.info(
@@ -187,8 +191,19 @@ class DeviceSession:
                 device.user_id, device.device_id, head, self.s.presence.heartbeat_interval
             )
         )
-        self.conn = conn
+        # register, then subscribe, then replay (in _catch_up): a frame published before the
+        # subscription is in the store already, one published after it reaches the hub
         self.s.hub.register(conn)
+        try:
+            await asyncio.wait_for(self._watch(device.user_id, device.device_id), WATCH_TIMEOUT_S)
+        except BaseException:
+            self.s.hub.unregister(conn)
+            raise
+        if self.closed:  # the socket went away while we subscribed
+            self.s.hub.unregister(conn)
+            self._unwatch(device.user_id, device.device_id)
+            return
+        self.conn = conn
         self.s.presence.connected(device.user_id)
         log.info(
             "device %s of user %s connected (since %d, head %d)",
@@ -201,6 +216,18 @@ class DeviceSession:
         early, self._early = self._early or [], None
         for frame in early:
             self.on_frame(conn, frame)
+
+    async def _watch(self, user_id: int, device_id: int) -> None:
+        await self.s.bus.watch_user(user_id)
+        try:
+            await self.s.bus.watch_device(device_id)
+        except BaseException:
+            self.s.bus.unwatch_user(user_id)
+            raise
+
+    def _unwatch(self, user_id: int, device_id: int) -> None:
+        self.s.bus.unwatch_user(user_id)
+        self.s.bus.unwatch_device(device_id)
 
     def _start_catch_up(self, conn: DeviceConnection) -> None:
         if self._catch_up_task is None:
