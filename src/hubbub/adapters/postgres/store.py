@@ -1,0 +1,765 @@
+"""The Store port on PostgreSQL (asyncpg). Each method is a small SQL function run by the
+engine: writes through the group-commit writer, reads on the pool.
+
+Unlike SQLite, several nodes may write the same database at once, so nothing is cached in
+memory: a user's inbox head is `users.inbox_head`, drawn with UPDATE ... RETURNING (its
+row lock serializes the writers of one user; participants are locked in user_id order),
+direct conversations are got-or-created with INSERT ... ON CONFLICT, and the idempotency
+key is claimed with INSERT ... ON CONFLICT DO NOTHING (a node that loses the race to
+another node's commit answers with the winner's message as a duplicate).
+
+Tables are laid out for partitioning by conversation or user: see migrations.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from hubbub.adapters.postgres.engine import PostgresEngine
+from hubbub.adapters.postgres.migrations import migrate
+from hubbub.core.errors import HubbubError, bad_request, forbidden, not_found
+from hubbub.core.ids import EPOCH_MS, NODE_BITS, SEQ_BITS, IdGenerator, first_id_at, id_time_ms
+from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
+from hubbub.core.model import (
+    Conversation,
+    ConversationKind,
+    ConversationSummary,
+    Device,
+    InboxEntry,
+    Message,
+    Receipt,
+    StoredMessage,
+    User,
+)
+from hubbub.core.receipts import fold_receipts
+
+DAY_MS = 86_400_000
+_MAX_ID = (1 << 63) - 1
+_MESSAGE_COLUMNS = "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id"
+_USER_COLUMNS = "user_id, username, display_name, retention_days"
+Conn: TypeAlias = asyncpg.Connection
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _message(row: Sequence[Any]) -> Message:
+    message_id, conversation_id, kind, sender_id, body, client_msg_id = row
+    return Message(
+        str(message_id),
+        str(conversation_id),
+        kind,
+        str(sender_id),
+        body,
+        id_time_ms(message_id),
+        client_msg_id,
+    )
+
+
+def _user(row: Sequence[Any]) -> User:
+    return User(row[0], row[1], row[2], row[3])
+
+
+class PostgresStore:
+    def __init__(
+        self,
+        dsn: str,
+        ids: IdGenerator,
+        *,
+        pool_size: int = 4,
+        max_batch: int = 512,
+        on_commit: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.dsn = dsn
+        self.ids = ids
+        self.engine = PostgresEngine(
+            dsn, pool_size=pool_size, max_batch=max_batch, on_commit=on_commit
+        )
+
+    async def open(self) -> None:
+        conn = await self.engine.connect()
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        await self.engine.start()
+
+    async def close(self) -> None:
+        await self.engine.stop()
+
+    def _new_id(self) -> int:
+        return self.ids.next_id(_now_ms())
+
+    # -- accounts and devices ----------------------------------------------------------
+
+    async def create_user(self, username: str, password_hash: str, display_name: str) -> User:
+        user_id = self._new_id()
+
+        async def insert(c: Conn) -> User:
+            inserted = await c.fetchval(
+                "INSERT INTO users (user_id, username, display_name, password_hash,"
+                " created_at) VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT (username) DO NOTHING RETURNING user_id",
+                user_id,
+                username,
+                display_name,
+                password_hash,
+                _now_ms(),
+            )
+            if inserted is None:
+                raise HubbubError("conflict", "that username is taken")
+            return User(user_id, username, display_name, None)
+
+        return await self.engine.write(insert)
+
+    async def user_by_id(self, user_id: int) -> User | None:
+        async def q(c: Conn) -> User | None:
+            row = await c.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = $1", user_id)
+            return _user(row) if row else None
+
+        return await self.engine.read(q)
+
+    async def user_by_name(self, username: str) -> User | None:
+        async def q(c: Conn) -> User | None:
+            row = await c.fetchrow(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE username = $1", username
+            )
+            return _user(row) if row else None
+
+        return await self.engine.read(q)
+
+    async def password_hash(self, username: str) -> tuple[int, str] | None:
+        async def q(c: Conn) -> tuple[int, str] | None:
+            row = await c.fetchrow(
+                "SELECT user_id, password_hash FROM users WHERE username = $1", username
+            )
+            return (row[0], row[1]) if row else None
+
+        return await self.engine.read(q)
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        async def update(c: Conn) -> None:
+            await c.execute(
+                "UPDATE users SET password_hash = $1 WHERE user_id = $2", password_hash, user_id
+            )
+
+        await self.engine.write(update)
+
+    async def update_profile(
+        self,
+        user_id: int,
+        display_name: str | None,
+        retention_days: int | None,
+        *,
+        set_retention: bool,
+    ) -> User:
+        async def update(c: Conn) -> User:
+            row = await c.fetchrow(
+                "UPDATE users SET display_name = coalesce($2, display_name),"
+                " retention_days = CASE WHEN $3 THEN $4::integer ELSE retention_days END"
+                f" WHERE user_id = $1 RETURNING {_USER_COLUMNS}",
+                user_id,
+                display_name,
+                set_retention,
+                retention_days,
+            )
+            if row is None:
+                raise not_found("no such user")
+            return _user(row)
+
+        return await self.engine.write(update)
+
+    async def create_device(self, user_id: int, name: str, token_hash: bytes) -> Device:
+        device_id = self._new_id()
+
+        async def insert(c: Conn) -> Device:
+            await c.execute(
+                "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                device_id,
+                user_id,
+                name,
+                token_hash,
+                _now_ms(),
+            )
+            return Device(device_id, user_id, name)
+
+        return await self.engine.write(insert)
+
+    async def device_by_token(self, token_hash: bytes) -> Device | None:
+        async def q(c: Conn) -> Device | None:
+            row = await c.fetchrow(
+                "SELECT device_id, user_id, name FROM devices"
+                " WHERE token_hash = $1 AND revoked_at IS NULL",
+                token_hash,
+            )
+            return Device(row[0], row[1], row[2]) if row else None
+
+        return await self.engine.read(q)
+
+    async def revoke_device(self, device_id: int) -> None:
+        async def revoke(c: Conn) -> None:
+            await c.execute(
+                "UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL",
+                _now_ms(),
+                device_id,
+            )
+
+        await self.engine.write(revoke)
+
+    # -- contacts and presence ----------------------------------------------------------
+
+    async def put_contact(self, owner_id: int, contact_id: int) -> None:
+        async def put(c: Conn) -> None:
+            if not await c.fetchval("SELECT 1 FROM users WHERE user_id = $1", contact_id):
+                raise not_found("no such user")
+            await c.execute(
+                "INSERT INTO contacts VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                owner_id,
+                contact_id,
+                _now_ms(),
+            )
+
+        await self.engine.write(put)
+
+    async def delete_contact(self, owner_id: int, contact_id: int) -> None:
+        async def delete(c: Conn) -> None:
+            await c.execute(
+                "DELETE FROM contacts WHERE owner_id = $1 AND contact_id = $2",
+                owner_id,
+                contact_id,
+            )
+
+        await self.engine.write(delete)
+
+    async def contacts(self, owner_id: int) -> list[tuple[User, int]]:
+        async def q(c: Conn) -> list[tuple[User, int]]:
+            rows = await c.fetch(
+                "SELECT u.user_id, u.username, u.display_name, u.retention_days,"
+                " u.last_active_at FROM contacts k JOIN users u ON u.user_id = k.contact_id"
+                ' WHERE k.owner_id = $1 ORDER BY u.username COLLATE "C"',
+                owner_id,
+            )
+            return [(_user(r[:4]), int(r[4])) for r in rows]
+
+        return await self.engine.read(q)
+
+    async def watchers(self, user_id: int) -> list[int]:
+        async def q(c: Conn) -> list[int]:
+            rows = await c.fetch("SELECT owner_id FROM contacts WHERE contact_id = $1", user_id)
+            return [int(r[0]) for r in rows]
+
+        return await self.engine.read(q)
+
+    async def last_active(self, user_id: int) -> int:
+        async def q(c: Conn) -> int:
+            value = await c.fetchval("SELECT last_active_at FROM users WHERE user_id = $1", user_id)
+            return int(value) if value is not None else 0
+
+        return await self.engine.read(q)
+
+    async def set_last_active(self, user_id: int, ts: int) -> None:
+        async def update(c: Conn) -> None:
+            await c.execute(
+                "UPDATE users SET last_active_at = greatest(last_active_at, $1) WHERE user_id = $2",
+                ts,
+                user_id,
+            )
+
+        await self.engine.write(update)
+
+    # -- conversations and groups --------------------------------------------------------
+
+    async def direct_conversation(self, user_id: int, peer_id: int) -> Conversation:
+        return await self.engine.write(lambda c: _direct(c, user_id, peer_id, self._new_id))
+
+    async def create_group(
+        self, owner_id: int, name: str, member_ids: Sequence[int], max_members: int
+    ) -> Conversation:
+        group_id = self._new_id()
+        members = list(dict.fromkeys([owner_id, *member_ids]))
+
+        async def create(c: Conn) -> Conversation:
+            if len(members) > max_members:
+                raise HubbubError("group_full", f"a group has at most {max_members} members")
+            await _require_users(c, members)
+            now = _now_ms()
+            await c.execute(
+                "INSERT INTO conversations (conversation_id, kind, name, owner_id, created_at)"
+                " VALUES ($1, 'group', $2, $3, $4)",
+                group_id,
+                name,
+                owner_id,
+                now,
+            )
+            await c.execute(
+                "INSERT INTO members (conversation_id, user_id, joined_at)"
+                " SELECT $1, unnest($2::bigint[]), $3",
+                group_id,
+                members,
+                now,
+            )
+            return Conversation(group_id, "group", tuple(members), name, owner_id)
+
+        return await self.engine.write(create)
+
+    async def add_member(
+        self, group_id: int, actor_id: int, user_id: int, max_members: int
+    ) -> Conversation:
+        async def add(c: Conn) -> Conversation:
+            group = await _group_for(c, group_id, actor_id, lock=True)
+            if user_id in group.member_ids:
+                return group
+            await _require_users(c, [user_id])
+            if len(group.member_ids) >= max_members:
+                raise HubbubError("group_full", f"a group has at most {max_members} members")
+            await c.execute(
+                "INSERT INTO members (conversation_id, user_id, joined_at) VALUES ($1, $2, $3)",
+                group_id,
+                user_id,
+                _now_ms(),
+            )
+            return await _conversation(c, group_id) or group
+
+        return await self.engine.write(add)
+
+    async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation:
+        async def remove(c: Conn) -> Conversation:
+            group = await _group_for(c, group_id, actor_id, lock=True)
+            if actor_id not in (user_id, group.owner_id):
+                raise forbidden("only the owner may remove other members")
+            if user_id not in group.member_ids:
+                raise not_found("that user is not a member")
+            await c.execute(
+                "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2",
+                group_id,
+                user_id,
+            )
+            if user_id == group.owner_id:  # the longest-standing member inherits the group
+                heir = await c.fetchval(
+                    "SELECT user_id FROM members WHERE conversation_id = $1"
+                    " ORDER BY joined_at, user_id LIMIT 1",
+                    group_id,
+                )
+                await c.execute(
+                    "UPDATE conversations SET owner_id = $1 WHERE conversation_id = $2",
+                    heir,
+                    group_id,
+                )
+            return await _conversation(c, group_id) or group
+
+        return await self.engine.write(remove)
+
+    async def conversation(self, conversation_id: int) -> Conversation | None:
+        return await self.engine.read(lambda c: _conversation(c, conversation_id), snapshot=True)
+
+    async def conversations(
+        self, user_id: int, not_before_ms: int = 0
+    ) -> list[ConversationSummary]:
+        lower = first_id_at(not_before_ms)
+
+        async def q(c: Conn) -> list[ConversationSummary]:
+            rows = await c.fetch(
+                "SELECT c.conversation_id, c.kind, c.name, c.owner_id, mem.read_upto,"
+                " c.last_message_id FROM members mem JOIN conversations c USING (conversation_id)"
+                " WHERE mem.user_id = $1"
+                " ORDER BY greatest(c.last_message_id, c.conversation_id) DESC",
+                user_id,
+            )
+            out = []
+            for cid, kind, name, owner_id, read_upto, last_message_id in rows:
+                # every member's watermarks at once, in membership order
+                marks = await c.fetch(
+                    "SELECT mem.user_id, mem.read_upto, coalesce((SELECT max(i.message_id)"
+                    " FROM inbox i WHERE i.user_id = mem.user_id"
+                    " AND i.conversation_id = mem.conversation_id"
+                    " AND i.seq <= u.delivered_seq), 0)"
+                    " FROM members mem JOIN users u USING (user_id)"
+                    " WHERE mem.conversation_id = $1 ORDER BY mem.joined_at, mem.user_id",
+                    cid,
+                )
+                conv = Conversation(cid, kind, tuple(r[0] for r in marks), name, owner_id)
+                last = await c.fetchrow(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+                    " JOIN conversations c USING (conversation_id)"
+                    " WHERE m.conversation_id = $1 AND m.message_id = $2 AND m.message_id >= $3",
+                    cid,
+                    last_message_id,
+                    lower,
+                )
+                unread = await c.fetchval(
+                    "SELECT count(*) FROM messages WHERE conversation_id = $1"
+                    " AND message_id > $2 AND sender_id != $3",
+                    cid,
+                    max(read_upto, lower - 1),
+                    user_id,
+                )
+                receipts = tuple(
+                    (member, max(got, member_read), member_read)
+                    for member, member_read, got in marks
+                    if member != user_id
+                )
+                out.append(
+                    ConversationSummary(
+                        conv, _message(last) if last else None, unread, read_upto, receipts
+                    )
+                )
+            return out
+
+        return await self.engine.read(q, snapshot=True)
+
+    async def history(
+        self, conversation_id: int, before: int | None, limit: int, not_before_ms: int
+    ) -> list[Message]:
+        upper = before if before is not None else _MAX_ID
+        lower = first_id_at(not_before_ms)
+
+        async def q(c: Conn) -> list[Message]:
+            rows = await c.fetch(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+                " JOIN conversations c USING (conversation_id)"
+                " WHERE m.conversation_id = $1 AND m.message_id < $2 AND m.message_id >= $3"
+                " ORDER BY m.message_id DESC LIMIT $4",
+                conversation_id,
+                upper,
+                lower,
+                limit,
+            )
+            return [_message(r) for r in rows]
+
+        return await self.engine.read(q)
+
+    # -- the message path ------------------------------------------------------------------
+
+    async def append_message(
+        self,
+        sender_id: int,
+        client_msg_id: str,
+        body: str,
+        *,
+        to_user: int | None,
+        conversation_id: int | None,
+    ) -> StoredMessage:
+        async def append(c: Conn) -> StoredMessage:
+            # 1. idempotency: a repeated client_msg_id returns the original, stores nothing
+            seen = await c.fetchrow(
+                "SELECT message_id, conversation_id FROM sent_keys"
+                " WHERE sender_id = $1 AND client_msg_id = $2",
+                sender_id,
+                client_msg_id,
+            )
+            if seen:
+                return await _original(c, sender_id, client_msg_id, seen[0], seen[1])
+            # 2. the conversation, and the sender's right to write in it
+            if to_user is not None:
+                conv = await _direct(c, sender_id, to_user, self._new_id)
+            else:
+                assert conversation_id is not None
+                found = await _conversation(c, conversation_id)
+                if found is None or sender_id not in found.member_ids:
+                    raise not_found("no such conversation")
+                conv = found
+            # 3. claim the key (another node may hold it uncommitted: ON CONFLICT waits for
+            # its outcome, and if it committed, its message is the answer)
+            message_id = self._new_id()
+            cid = conv.conversation_id
+            claimed = await c.fetchval(
+                "INSERT INTO sent_keys VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT DO NOTHING RETURNING message_id",
+                sender_id,
+                client_msg_id,
+                message_id,
+                cid,
+            )
+            if claimed is None:
+                won = await c.fetchrow(
+                    "SELECT message_id, conversation_id FROM sent_keys"
+                    " WHERE sender_id = $1 AND client_msg_id = $2",
+                    sender_id,
+                    client_msg_id,
+                )
+                return await _original(c, sender_id, client_msg_id, won[0], won[1])
+            await c.execute(
+                "INSERT INTO messages VALUES ($1, $2, $3, $4, $5)",
+                cid,
+                message_id,
+                sender_id,
+                client_msg_id,
+                body,
+            )
+            await c.execute(
+                "UPDATE conversations SET last_message_id = greatest(last_message_id, $1)"
+                " WHERE conversation_id = $2",
+                message_id,
+                cid,
+            )
+            # 4. one inbox entry per participant, seq = that user's head + 1 (the rows are
+            # locked in user_id order, so two nodes' sends cannot deadlock on them)
+            rows = await c.fetch(
+                "UPDATE users SET inbox_head = inbox_head + 1"
+                " WHERE user_id = ANY($1::bigint[]) RETURNING user_id, inbox_head",
+                sorted(conv.member_ids),
+            )
+            heads = {int(r[0]): int(r[1]) for r in rows}
+            inbox = {member: heads[member] for member in conv.member_ids}
+            await c.execute(
+                "INSERT INTO inbox (user_id, seq, conversation_id, message_id)"
+                " SELECT unnest($1::bigint[]), unnest($2::bigint[]), $3, $4",
+                list(inbox),
+                list(inbox.values()),
+                cid,
+                message_id,
+            )
+            message = Message(
+                str(message_id),
+                str(cid),
+                conv.kind,
+                str(sender_id),
+                body,
+                id_time_ms(message_id),
+                client_msg_id,
+            )
+            return StoredMessage(message, message_id, cid, inbox)
+
+        return await self.engine.write(append)
+
+    async def inbox_head(self, user_id: int) -> int:
+        async def q(c: Conn) -> int:
+            value = await c.fetchval("SELECT inbox_head FROM users WHERE user_id = $1", user_id)
+            return int(value) if value is not None else 0
+
+        return await self.engine.read(q)
+
+    async def inbox_since(self, user_id: int, since: int, limit: int) -> list[InboxEntry]:
+        async def q(c: Conn) -> list[InboxEntry]:
+            rows = await c.fetch(
+                f"SELECT i.seq, {_MESSAGE_COLUMNS} FROM inbox i"
+                " JOIN messages m ON m.conversation_id = i.conversation_id"
+                " AND m.message_id = i.message_id"
+                " JOIN conversations c ON c.conversation_id = m.conversation_id"
+                " WHERE i.user_id = $1 AND i.seq > $2 ORDER BY i.seq LIMIT $3",
+                user_id,
+                since,
+                limit,
+            )
+            return [InboxEntry(int(r[0]), _message(tuple(r)[1:])) for r in rows]
+
+        return await self.engine.read(q)
+
+    async def ack(self, user_id: int, device_id: int, seq: int) -> list[Receipt]:
+        async def ack(c: Conn) -> list[Receipt]:
+            row = await c.fetchrow(
+                "SELECT inbox_head, delivered_seq FROM users WHERE user_id = $1 FOR UPDATE",
+                user_id,
+            )
+            head, delivered = (int(row[0]), int(row[1])) if row else (0, 0)
+            if seq > head:
+                raise bad_request(f"ack {seq} is past the inbox head {head}")
+            await c.execute(
+                "UPDATE devices SET acked_seq = greatest(acked_seq, $1) WHERE device_id = $2",
+                seq,
+                device_id,
+            )
+            if seq <= delivered:
+                return []
+            await c.execute("UPDATE users SET delivered_seq = $1 WHERE user_id = $2", seq, user_id)
+            covered = await c.fetch(
+                "SELECT m.conversation_id, m.message_id, m.sender_id FROM inbox i"
+                " JOIN messages m ON m.conversation_id = i.conversation_id"
+                " AND m.message_id = i.message_id"
+                " WHERE i.user_id = $1 AND i.seq > $2 AND i.seq <= $3",
+                user_id,
+                delivered,
+                seq,
+            )
+            return fold_receipts(
+                "delivered", user_id, [(r[0], r[1], r[2]) for r in covered], _now_ms()
+            )
+
+        return await self.engine.write(ack)
+
+    async def mark_read(
+        self, user_id: int, conversation_id: int, message_id: int
+    ) -> Receipt | None:
+        async def read(c: Conn) -> Receipt | None:
+            read_upto = await c.fetchval(
+                "SELECT read_upto FROM members WHERE conversation_id = $1 AND user_id = $2"
+                " FOR UPDATE",
+                conversation_id,
+                user_id,
+            )
+            if read_upto is None:
+                raise not_found("no such conversation")
+            if not await c.fetchval(
+                "SELECT 1 FROM messages WHERE conversation_id = $1 AND message_id = $2",
+                conversation_id,
+                message_id,
+            ):
+                raise not_found("no such message in that conversation")
+            if message_id <= read_upto:
+                return None
+            senders = await c.fetch(
+                "SELECT DISTINCT sender_id FROM messages WHERE conversation_id = $1"
+                " AND message_id > $2 AND message_id <= $3 AND sender_id != $4",
+                conversation_id,
+                read_upto,
+                message_id,
+                user_id,
+            )
+            await c.execute(
+                "UPDATE members SET read_upto = $1 WHERE conversation_id = $2 AND user_id = $3",
+                message_id,
+                conversation_id,
+                user_id,
+            )
+            return Receipt(
+                "read",
+                conversation_id,
+                message_id,
+                user_id,
+                _now_ms(),
+                frozenset(int(s[0]) for s in senders),
+            )
+
+        return await self.engine.write(read)
+
+    # -- retention -------------------------------------------------------------------------
+
+    async def purge_expired(self, now_ms: int) -> tuple[int, int]:
+        keep_undelivered_below = first_id_at(now_ms - UNDELIVERED_KEEP_DAYS * DAY_MS)
+
+        async def purge(c: Conn) -> tuple[int, int]:
+            # users.inbox_head is the head itself: deleting entries never lowers it.
+            # expired_below is first_id_at(now - retention) for each user, in SQL.
+            status = await c.execute(
+                "DELETE FROM inbox i USING users u"
+                " WHERE i.user_id = u.user_id AND u.retention_days IS NOT NULL"
+                " AND i.message_id < (greatest($1 - u.retention_days * $2::bigint - $3, 0)"
+                " << $4::integer)"
+                " AND (i.seq <= u.delivered_seq OR i.message_id < $5)",
+                now_ms,
+                DAY_MS,
+                EPOCH_MS,
+                NODE_BITS + SEQ_BITS,
+                keep_undelivered_below,
+            )
+            messages = await c.execute(
+                "DELETE FROM messages m WHERE NOT EXISTS (SELECT 1 FROM inbox i"
+                " WHERE i.conversation_id = m.conversation_id"
+                " AND i.message_id = m.message_id)"
+            )
+            return _rowcount(status), _rowcount(messages)
+
+        return await self.engine.write(purge)
+
+
+# -- SQL helpers (run inside a job or a read) ---------------------------------------------
+
+
+def _rowcount(status: str) -> int:
+    """The row count of a command tag like 'DELETE 3'."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def _conversation(c: Conn, conversation_id: int) -> Conversation | None:
+    row = await c.fetchrow(
+        "SELECT kind, name, owner_id FROM conversations WHERE conversation_id = $1",
+        conversation_id,
+    )
+    if row is None:
+        return None
+    kind: ConversationKind = row[0]
+    members = await c.fetch(
+        "SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY joined_at, user_id",
+        conversation_id,
+    )
+    return Conversation(conversation_id, kind, tuple(int(r[0]) for r in members), row[1], row[2])
+
+
+async def _direct(c: Conn, user_id: int, peer_id: int, new_id: Callable[[], int]) -> Conversation:
+    """Get or create the direct conversation of two users (race-safe across nodes)."""
+    low, high = sorted((user_id, peer_id))
+    key = f"{low}:{high}"
+    found = await c.fetchval("SELECT conversation_id FROM conversations WHERE direct_key = $1", key)
+    if found is None:
+        await _require_users(c, [peer_id])
+        now = _now_ms()
+        created = await c.fetchval(
+            "INSERT INTO conversations (conversation_id, kind, direct_key, created_at)"
+            " VALUES ($1, 'direct', $2, $3) ON CONFLICT (direct_key) DO NOTHING"
+            " RETURNING conversation_id",
+            new_id(),
+            key,
+            now,
+        )
+        if created is not None:
+            members = list(dict.fromkeys((user_id, peer_id)))
+            await c.execute(
+                "INSERT INTO members (conversation_id, user_id, joined_at)"
+                " SELECT $1, unnest($2::bigint[]), $3",
+                created,
+                members,
+                now,
+            )
+            return Conversation(created, "direct", tuple(members))
+        # another node created it and committed meanwhile (ON CONFLICT waited for it)
+        found = await c.fetchval(
+            "SELECT conversation_id FROM conversations WHERE direct_key = $1", key
+        )
+    conv = await _conversation(c, found)
+    assert conv is not None
+    return conv
+
+
+async def _group_for(c: Conn, group_id: int, actor_id: int, *, lock: bool) -> Conversation:
+    if lock:  # membership changes of one group are serialized (group_full holds across nodes)
+        await c.execute(
+            "SELECT 1 FROM conversations WHERE conversation_id = $1 FOR UPDATE", group_id
+        )
+    group = await _conversation(c, group_id)
+    if group is None or group.kind != "group":
+        raise not_found("no such group")
+    if actor_id not in group.member_ids:
+        raise forbidden("only members may change a group")
+    return group
+
+
+async def _require_users(c: Conn, user_ids: Sequence[int]) -> None:
+    rows = await c.fetch(
+        "SELECT user_id FROM users WHERE user_id = ANY($1::bigint[])", list(user_ids)
+    )
+    found = {int(r[0]) for r in rows}
+    missing = [u for u in user_ids if u not in found]
+    if missing:
+        raise not_found(f"no such user: {', '.join(map(str, missing))}")
+
+
+async def _original(
+    c: Conn, sender_id: int, client_msg_id: str, message_id: int, cid: int
+) -> StoredMessage:
+    row = await c.fetchrow(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN conversations c USING (conversation_id)"
+        " WHERE m.conversation_id = $1 AND m.message_id = $2",
+        cid,
+        message_id,
+    )
+    if row:
+        message = _message(row)
+    else:  # retention removed the row; the key (and so the answer) outlives it
+        conv = await _conversation(c, cid)
+        kind = conv.kind if conv else "direct"
+        message = Message(
+            str(message_id),
+            str(cid),
+            kind,
+            str(sender_id),
+            "",
+            id_time_ms(message_id),
+            client_msg_id,
+        )
+    return StoredMessage(message, message_id, cid, {}, duplicate=True)

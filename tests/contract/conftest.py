@@ -1,0 +1,37 @@
+"""Fixtures for the Store contract tests: one throwaway PostgreSQL server per session.
+
+Without PostgreSQL's binaries (apt-get install postgresql) the PostgreSQL tests are
+skipped, except in CI (CI=true) or with HUBBUB_REQUIRE_SERVERS=1, where they fail."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.pg_server import PostgresServer, find_bindir
+
+
+def _servers_required() -> bool:
+    return os.environ.get("CI") == "true" or os.environ.get("HUBBUB_REQUIRE_SERVERS") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    bindir = find_bindir()
+    if bindir is None:
+        message = "PostgreSQL is not installed (apt-get install postgresql)"
+        if _servers_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """The DSN of the server's `postgres` database (tests wanting a fresh database use
+    tests.pg_server.create_database)."""
+    return postgres_server.dsn()

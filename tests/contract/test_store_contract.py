@@ -1,0 +1,728 @@
+"""The Store port's guarantees, one suite run unchanged against every adapter on a real
+engine: SQLite in a temp dir, PostgreSQL on a throwaway server (a fresh database per test).
+The tests at the end need several nodes on one database, which only PostgreSQL allows."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hubbub.adapters.postgres import PostgresStore
+from hubbub.adapters.sqlite import SqliteStore
+from hubbub.core.errors import HubbubError
+from hubbub.core.ids import IdGenerator
+from hubbub.core.model import User
+from tests.pg_server import PostgresServer, create_database
+
+DAY_MS = 86_400_000
+AnyStore = SqliteStore | PostgresStore
+_databases = itertools.count(1)
+
+
+class Backend:
+    """Opens stores on one fresh database: several opens reach the same data (a restart,
+    or with PostgreSQL, another node)."""
+
+    def __init__(self, kind: str, tmp_path: Path, server: PostgresServer | None) -> None:
+        self.kind = kind
+        self.tmp_path = tmp_path
+        self.dsn = ""
+        if server is not None:
+            self.dsn = create_database(server, f"contract_{next(_databases)}")
+
+    async def open(self, node_id: int = 1) -> AnyStore:
+        store: AnyStore
+        if self.kind == "sqlite":
+            store = SqliteStore(self.tmp_path / "data", IdGenerator(node_id))
+        else:
+            store = PostgresStore(self.dsn, IdGenerator(node_id))
+        await store.open()
+        return store
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    server = request.getfixturevalue("postgres_server") if request.param == "postgres" else None
+    yield Backend(request.param, tmp_path, server)
+
+
+async def _users(store: AnyStore, *names: str) -> list[User]:
+    return [await store.create_user(name, "h", name.title()) for name in names]
+
+
+async def _send(store: AnyStore, sender: User, key: str, to: User, body: str = "x") -> int:
+    sent = await store.append_message(
+        sender.user_id, key, body, to_user=to.user_id, conversation_id=None
+    )
+    return sent.message_id
+
+
+async def _refused(code: str, awaitable: object) -> None:
+    assert asyncio.iscoroutine(awaitable)
+    with pytest.raises(HubbubError) as e:
+        await awaitable
+    assert e.value.code == code, e.value
+
+
+# -- retention, batches, restarts (ported from the SQLite suite) ---------------------------
+
+
+def test_retention_deletes_expired_entries_and_orphaned_messages(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        keeper = await store.create_user("keeper", "h", "Keeper")
+        short = await store.create_user("short", "h", "Short")
+        sent = [
+            await store.append_message(
+                keeper.user_id, f"k{i}", f"m{i}", to_user=short.user_id, conversation_id=None
+            )
+            for i in range(3)
+        ]
+        note = await store.append_message(
+            short.user_id, "self", "note to self", to_user=short.user_id, conversation_id=None
+        )
+        await store.update_profile(short.user_id, None, 7, set_retention=True)
+        await store.ack(short.user_id, 0, sent[1].inbox[short.user_id])  # 2 of 3 delivered
+        now = int(time.time() * 1000)
+        assert await store.purge_expired(now) == (0, 0)  # nothing is 7 days old yet
+        # eight days later: short's delivered entries go (its note to self included); the
+        # undelivered one stays (kept a year); the keeper keeps all of its own
+        entries, messages = await store.purge_expired(now + 8 * DAY_MS)
+        assert entries == 2 + 0 and messages == 0  # messages: the keeper still holds them
+        left = [e.seq for e in await store.inbox_since(short.user_id, 0, 100)]
+        assert left == [3, 4]  # the undelivered message and the (undelivered) note
+        await store.ack(short.user_id, 0, 4)
+        entries, messages = await store.purge_expired(now + 8 * DAY_MS)
+        assert (entries, messages) == (2, 1)  # the note had no other holder: the row goes
+        assert note.message_id not in {
+            int(m.message_id) for m in await store.history(note.conversation_id, None, 10, 0)
+        }
+        kept = await store.inbox_since(keeper.user_id, 0, 100)
+        assert [e.message.body for e in kept] == ["m0", "m1", "m2"]
+        # a year on, undelivered entries of a retention user go as well
+        await store.update_profile(keeper.user_id, None, 1, set_retention=True)
+        entries, messages = await store.purge_expired(now + 400 * DAY_MS)
+        assert entries == 3 and messages == 3
+        # seq numbers are never reused after a purge
+        again = await store.append_message(
+            keeper.user_id, "after", "later", to_user=short.user_id, conversation_id=None
+        )
+        assert again.inbox[short.user_id] == 5
+        # and idempotency outlives the purged row
+        repeat = await store.append_message(
+            keeper.user_id, "k0", "m0", to_user=short.user_id, conversation_id=None
+        )
+        assert repeat.duplicate and repeat.message_id == sent[0].message_id
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_a_failing_write_in_a_batch_changes_nothing_and_spares_the_rest(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        a = await store.create_user("alice", "h", "A")
+        b = await store.create_user("bob", "h", "B")
+        jobs = []
+        for i in range(50):
+            target = b.user_id if i % 5 else 999  # every fifth send names no one
+            jobs.append(
+                store.append_message(a.user_id, f"c{i}", "x", to_user=target, conversation_id=None)
+            )
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, HubbubError)]
+        assert len(failed) == 10 and all(f.code == "not_found" for f in failed)
+        assert await store.inbox_head(b.user_id) == 40
+        assert [e.seq for e in await store.inbox_since(b.user_id, 0, 100)] == list(range(1, 41))
+        assert store.engine.stats.max_batch > 1  # the writes were group-committed
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_close_commits_what_was_accepted(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        a = await store.create_user("alice", "h", "A")
+        pending = [
+            asyncio.ensure_future(
+                store.append_message(
+                    a.user_id, f"c{i}", "x", to_user=a.user_id, conversation_id=None
+                )
+            )
+            for i in range(20)
+        ]
+        await asyncio.sleep(0)
+        await store.close()
+        assert all(p.done() and not p.exception() for p in pending)
+        reopened = await backend.open()
+        assert await reopened.inbox_head(a.user_id) == 20
+        await reopened.close()
+
+    asyncio.run(body())
+
+
+def test_duplicate_username_is_a_conflict_and_changes_nothing(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        first = await store.create_user("alice", "h1", "A")
+        with pytest.raises(HubbubError) as e:
+            await store.create_user("alice", "h2", "Impostor")
+        assert e.value.code == "conflict"
+        assert await store.user_by_name("alice") == first
+        assert await store.password_hash("alice") == (first.user_id, "h1")
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_conversation_list_respects_the_readers_retention(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        a = await store.create_user("alice", "h", "A")
+        b = await store.create_user("bob", "h", "B")
+        for i in range(3):
+            await store.append_message(
+                a.user_id, f"c{i}", "x", to_user=b.user_id, conversation_id=None
+            )
+        (now_view,) = await store.conversations(b.user_id)
+        assert now_view.unread_count == 3 and now_view.last_message is not None
+        later = int(time.time() * 1000) + DAY_MS  # everything is older than this cut-off
+        (cut_view,) = await store.conversations(b.user_id, later)
+        assert cut_view.unread_count == 0 and cut_view.last_message is None
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_seq_never_reused_after_purge_and_restart(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        a = await store.create_user("alice", "h", "A")
+        b = await store.create_user("bob", "h", "B")
+        for i in range(3):
+            await store.append_message(
+                a.user_id, f"c{i}", "x", to_user=b.user_id, conversation_id=None
+            )
+        for user in (a, b):
+            await store.update_profile(user.user_id, None, 1, set_retention=True)
+            await store.ack(user.user_id, 0, 3)
+        entries, messages = await store.purge_expired(int(time.time() * 1000) + 2 * DAY_MS)
+        assert (entries, messages) == (6, 3)  # every entry and message is gone
+        await store.close()
+        reopened = await backend.open()  # a cold start: no head is cached
+        assert await reopened.inbox_head(b.user_id) == 3
+        after = await reopened.append_message(
+            a.user_id, "next", "x", to_user=b.user_id, conversation_id=None
+        )
+        assert after.inbox == {a.user_id: 4, b.user_id: 4}
+        await reopened.close()
+
+    asyncio.run(body())
+
+
+# -- accounts, devices, contacts ------------------------------------------------------------
+
+
+def test_users_profiles_and_passwords(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice = await store.create_user("alice", "h1", "Alice")
+        assert await store.user_by_id(alice.user_id) == alice
+        assert await store.user_by_name("alice") == alice
+        assert await store.user_by_name("nobody") is None
+        assert await store.user_by_id(12345) is None
+        assert await store.password_hash("nobody") is None
+        await store.set_password_hash(alice.user_id, "h2")
+        assert await store.password_hash("alice") == (alice.user_id, "h2")
+        renamed = await store.update_profile(alice.user_id, "Al", None, set_retention=False)
+        assert (renamed.display_name, renamed.history_retention_days) == ("Al", None)
+        kept = await store.update_profile(alice.user_id, None, 30, set_retention=True)
+        assert (kept.display_name, kept.history_retention_days) == ("Al", 30)
+        untouched = await store.update_profile(alice.user_id, None, None, set_retention=False)
+        assert untouched.history_retention_days == 30
+        cleared = await store.update_profile(alice.user_id, None, None, set_retention=True)
+        assert cleared.history_retention_days is None
+        assert await store.user_by_id(alice.user_id) == cleared
+        await _refused("not_found", store.update_profile(999, "x", None, set_retention=False))
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_device_tokens_and_revocation(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        (alice,) = await _users(store, "alice")
+        phone = await store.create_device(alice.user_id, "phone", b"\x01" * 32)
+        laptop = await store.create_device(alice.user_id, "laptop", b"\x02" * 32)
+        assert phone.device_id != laptop.device_id
+        assert await store.device_by_token(b"\x01" * 32) == phone
+        assert await store.device_by_token(b"\x03" * 32) is None
+        await store.revoke_device(phone.device_id)
+        assert await store.device_by_token(b"\x01" * 32) is None  # logged out: not found
+        assert await store.device_by_token(b"\x02" * 32) == laptop
+        await store.revoke_device(phone.device_id)  # twice is harmless
+        assert await store.device_by_token(b"\x01" * 32) is None
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_contacts_watchers_and_last_active(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice, bob, carol = await _users(store, "alice", "bob", "carol")
+        await _refused("not_found", store.put_contact(alice.user_id, 999))
+        await store.put_contact(alice.user_id, carol.user_id)
+        await store.put_contact(alice.user_id, bob.user_id)
+        await store.put_contact(alice.user_id, bob.user_id)  # twice is one contact
+        await store.put_contact(carol.user_id, bob.user_id)
+        await store.set_last_active(bob.user_id, 5000)
+        await store.set_last_active(bob.user_id, 4000)  # never moves back
+        assert await store.last_active(bob.user_id) == 5000
+        assert await store.last_active(999) == 0
+        assert await store.contacts(alice.user_id) == [(bob, 5000), (carol, 0)]  # by name
+        assert sorted(await store.watchers(bob.user_id)) == sorted([alice.user_id, carol.user_id])
+        await store.delete_contact(alice.user_id, bob.user_id)
+        assert await store.contacts(alice.user_id) == [(carol, 0)]
+        assert await store.watchers(bob.user_id) == [carol.user_id]
+        await store.close()
+
+    asyncio.run(body())
+
+
+# -- conversations and groups -----------------------------------------------------------------
+
+
+def test_direct_conversation_is_one_for_both_directions(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice, bob = await _users(store, "alice", "bob")
+        ab, ba = await asyncio.gather(
+            store.direct_conversation(alice.user_id, bob.user_id),
+            store.direct_conversation(bob.user_id, alice.user_id),
+        )
+        assert ab.conversation_id == ba.conversation_id and ab.kind == "direct"
+        assert sorted(ab.member_ids) == sorted([alice.user_id, bob.user_id])
+        again = await store.direct_conversation(alice.user_id, bob.user_id)
+        assert again.conversation_id == ab.conversation_id
+        sent = await store.append_message(
+            bob.user_id, "c1", "hi", to_user=alice.user_id, conversation_id=None
+        )
+        assert sent.conversation_id == ab.conversation_id
+        assert await store.conversation(ab.conversation_id) == again
+        await _refused("not_found", store.direct_conversation(alice.user_id, 999))
+        assert await store.conversation(999) is None
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_group_membership_rules_and_owner_hand_over(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        owner, bob, carol, dave, eve = await _users(store, "owner", "bob", "carol", "dave", "eve")
+        await _refused("group_full", store.create_group(owner.user_id, "g", [bob.user_id], 1))
+        await _refused("not_found", store.create_group(owner.user_id, "g", [999], 5))
+        group = await store.create_group(owner.user_id, "g", [bob.user_id, owner.user_id], 3)
+        gid = group.conversation_id
+        assert group.kind == "group" and group.name == "g" and group.owner_id == owner.user_id
+        assert group.member_ids == (owner.user_id, bob.user_id)
+        assert await store.conversation(gid) == group
+        # adding: members only, within the limit, existing users; re-adding is a no-op
+        await _refused("forbidden", store.add_member(gid, eve.user_id, carol.user_id, 3))
+        await _refused("not_found", store.add_member(gid, bob.user_id, 999, 3))
+        grown = await store.add_member(gid, bob.user_id, carol.user_id, 3)
+        assert grown.member_ids == (owner.user_id, bob.user_id, carol.user_id)
+        assert await store.add_member(gid, owner.user_id, carol.user_id, 3) == grown
+        await _refused("group_full", store.add_member(gid, owner.user_id, dave.user_id, 3))
+        direct = await store.direct_conversation(owner.user_id, bob.user_id)
+        await _refused(
+            "not_found", store.add_member(direct.conversation_id, owner.user_id, dave.user_id, 9)
+        )
+        # removing: only the owner removes others; anyone may leave
+        await _refused("forbidden", store.remove_member(gid, bob.user_id, carol.user_id))
+        await _refused("not_found", store.remove_member(gid, owner.user_id, dave.user_id))
+        await _refused("forbidden", store.remove_member(gid, eve.user_id, eve.user_id))
+        left = await store.remove_member(gid, carol.user_id, carol.user_id)
+        assert left.member_ids == (owner.user_id, bob.user_id)
+        await store.add_member(gid, owner.user_id, dave.user_id, 3)
+        # the owner leaves: the longest-standing member inherits
+        handed = await store.remove_member(gid, owner.user_id, owner.user_id)
+        assert handed.owner_id == bob.user_id and handed.member_ids == (bob.user_id, dave.user_id)
+        assert await store.conversation(gid) == handed
+        # non-members may not write; members' sends reach every member's inbox
+        await _refused(
+            "not_found",
+            store.append_message(owner.user_id, "o1", "x", to_user=None, conversation_id=gid),
+        )
+        sent = await store.append_message(
+            dave.user_id, "d1", "hi", to_user=None, conversation_id=gid
+        )
+        assert sent.inbox == {bob.user_id: 1, dave.user_id: 1}
+        await _refused(
+            "not_found",
+            store.append_message(dave.user_id, "d2", "x", to_user=None, conversation_id=999),
+        )
+        await store.close()
+
+    asyncio.run(body())
+
+
+# -- the message path -----------------------------------------------------------------------
+
+
+def test_duplicate_sends_return_the_original(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice, bob = await _users(store, "alice", "bob")
+        # the same key twice in one batch
+        one, two = await asyncio.gather(
+            store.append_message(
+                alice.user_id, "k1", "x1", to_user=bob.user_id, conversation_id=None
+            ),
+            store.append_message(
+                alice.user_id, "k1", "x1", to_user=bob.user_id, conversation_id=None
+            ),
+        )
+        assert [one.duplicate, two.duplicate] == [False, True]
+        assert two.message_id == one.message_id and two.inbox == {}
+        assert two.message.body == "x1" and two.message.client_msg_id == "k1"
+        # and across calls, even with another body: the original comes back
+        again = await store.append_message(
+            alice.user_id, "k1", "other", to_user=bob.user_id, conversation_id=None
+        )
+        assert again.duplicate and again.message == one.message
+        assert await store.inbox_head(bob.user_id) == 1
+        assert len(await store.history(one.conversation_id, None, 10, 0)) == 1
+        # keys are per sender
+        theirs = await store.append_message(
+            bob.user_id, "k1", "x", to_user=alice.user_id, conversation_id=None
+        )
+        assert not theirs.duplicate and theirs.inbox == {alice.user_id: 2, bob.user_id: 2}
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_inbox_seqs_are_gap_free_under_concurrent_appends(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        target, *senders = await _users(store, "target", "s1", "s2", "s3", "s4")
+        results = await asyncio.gather(
+            *(
+                store.append_message(
+                    senders[i % 4].user_id,
+                    f"c{i}",
+                    f"m{i}",
+                    to_user=target.user_id,
+                    conversation_id=None,
+                )
+                for i in range(200)
+            )
+        )
+        assert sorted(r.inbox[target.user_id] for r in results) == list(range(1, 201))
+        for sender in senders:  # each sender's own inbox is gap-free too
+            mine = sorted(r.inbox[sender.user_id] for r in results if sender.user_id in r.inbox)
+            assert mine == list(range(1, 51))
+        entries = await store.inbox_since(target.user_id, 0, 500)
+        assert [e.seq for e in entries] == list(range(1, 201))
+        by_seq = {r.inbox[target.user_id]: r.message_id for r in results}
+        assert [int(e.message.message_id) for e in entries] == [by_seq[s] for s in range(1, 201)]
+        assert await store.inbox_head(target.user_id) == 200
+        assert [e.seq for e in await store.inbox_since(target.user_id, 150, 10)] == list(
+            range(151, 161)
+        )
+        assert store.engine.stats.max_batch > 1
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_ack_yields_delivered_receipts_once_and_refuses_past_the_head(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice, bob, carol = await _users(store, "alice", "bob", "carol")
+        phone = await store.create_device(bob.user_id, "phone", b"p" * 32)
+        m1 = await _send(store, alice, "a1", bob)
+        m2 = await _send(store, alice, "a2", bob)
+        await _send(store, bob, "b1", alice)  # bob's own message: no receipt for it
+        m4 = await _send(store, carol, "c1", bob)
+        await _refused("bad_request", store.ack(bob.user_id, phone.device_id, 5))
+        first = await store.ack(bob.user_id, phone.device_id, 1)
+        assert [(r.status, r.message_id, r.reader_id, r.notify) for r in first] == [
+            ("delivered", m1, bob.user_id, frozenset({alice.user_id}))
+        ]
+        receipts = await store.ack(bob.user_id, phone.device_id, 4)
+        by_conv = {r.message_id: r.notify for r in receipts}
+        assert by_conv == {m2: frozenset({alice.user_id}), m4: frozenset({carol.user_id})}
+        assert await store.ack(bob.user_id, phone.device_id, 4) == []  # once
+        assert await store.ack(bob.user_id, phone.device_id, 2) == []  # never backwards
+        # a later entry acked later yields only the new one
+        m5 = await _send(store, alice, "a3", bob)
+        (late,) = await store.ack(bob.user_id, phone.device_id, 5)
+        assert late.message_id == m5
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_mark_read_moves_forward_only(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice, bob, carol = await _users(store, "alice", "bob", "carol")
+        group = await store.create_group(alice.user_id, "g", [bob.user_id, carol.user_id], 5)
+        gid = group.conversation_id
+        sent = [
+            await store.append_message(s.user_id, f"k{i}", "x", to_user=None, conversation_id=gid)
+            for i, s in enumerate([alice, carol, bob, alice])
+        ]
+        receipt = await store.mark_read(bob.user_id, gid, sent[2].message_id)
+        assert receipt is not None and receipt.status == "read"
+        assert (receipt.conversation_id, receipt.message_id, receipt.reader_id) == (
+            gid,
+            sent[2].message_id,
+            bob.user_id,
+        )
+        assert receipt.notify == frozenset({alice.user_id, carol.user_id})
+        assert await store.mark_read(bob.user_id, gid, sent[2].message_id) is None
+        assert await store.mark_read(bob.user_id, gid, sent[0].message_id) is None  # not back
+        ahead = await store.mark_read(bob.user_id, gid, sent[3].message_id)
+        assert ahead is not None and ahead.notify == frozenset({alice.user_id})
+        direct = await _send(store, alice, "d1", bob)
+        await _refused("not_found", store.mark_read(bob.user_id, gid, direct))  # other conv
+        outsider = await store.create_user("dave", "h", "D")
+        await _refused("not_found", store.mark_read(outsider.user_id, gid, sent[3].message_id))
+        (summary,) = [
+            s
+            for s in await store.conversations(bob.user_id)
+            if s.conversation.conversation_id == gid
+        ]
+        assert summary.read_upto == sent[3].message_id and summary.unread_count == 0
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_history_pages_newest_first_and_honours_not_before(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice, bob = await _users(store, "alice", "bob")
+        ids = [await _send(store, alice, f"k{i}", bob, f"m{i}") for i in range(5)]
+        cid = (await store.direct_conversation(alice.user_id, bob.user_id)).conversation_id
+        page = await store.history(cid, None, 2, 0)
+        assert [int(m.message_id) for m in page] == [ids[4], ids[3]]
+        assert [m.body for m in page] == ["m4", "m3"] and page[0].kind == "direct"
+        assert page[0].sender_id == str(alice.user_id) and page[0].conversation_id == str(cid)
+        page = await store.history(cid, int(page[-1].message_id), 2, 0)
+        assert [int(m.message_id) for m in page] == [ids[2], ids[1]]
+        page = await store.history(cid, int(page[-1].message_id), 2, 0)
+        assert [int(m.message_id) for m in page] == [ids[0]]
+        later = int(time.time() * 1000) + DAY_MS
+        assert await store.history(cid, None, 10, later) == []
+        assert await store.history(999, None, 10, 0) == []
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_conversation_list_order_unread_counts_and_receipt_watermarks(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice, bob, carol = await _users(store, "alice", "bob", "carol")
+        a1 = await _send(store, alice, "a1", bob)
+        a2 = await _send(store, alice, "a2", bob)
+        group = await store.create_group(carol.user_id, "g", [alice.user_id], 5)
+        c1 = await _send(store, carol, "c1", alice)
+        # alice: newest activity first (the direct with carol, the new group, bob's)
+        views = await store.conversations(alice.user_id)
+        order = [v.conversation.conversation_id for v in views]
+        with_bob = (await store.direct_conversation(alice.user_id, bob.user_id)).conversation_id
+        with_carol = await store.direct_conversation(alice.user_id, carol.user_id)
+        assert order == [with_carol.conversation_id, group.conversation_id, with_bob]
+        assert [v.unread_count for v in views] == [1, 0, 0]  # her own sends are not unread
+        assert views[0].last_message is not None and int(views[0].last_message.message_id) == c1
+        assert views[1].last_message is None
+        assert views[2].receipts == ((bob.user_id, 0, 0),)  # bob has neither fetched nor read
+        # bob fetches one message and reads it, then fetches the second
+        await store.ack(bob.user_id, 0, 1)
+        await store.mark_read(bob.user_id, with_bob, a1)
+        (bob_view,) = await store.conversations(bob.user_id)
+        assert bob_view.unread_count == 1 and bob_view.read_upto == a1
+        await store.ack(bob.user_id, 0, 2)
+        (_, _, alices) = await store.conversations(alice.user_id)
+        assert alices.receipts == ((bob.user_id, a2, a1),)
+        # a new message moves bob's conversation to the top of alice's list
+        await _send(store, bob, "b1", alice)
+        views = await store.conversations(alice.user_id)
+        assert views[0].conversation.conversation_id == with_bob and views[0].unread_count == 1
+        grp = next(v for v in views if v.conversation.conversation_id == group.conversation_id)
+        assert grp.conversation.name == "g" and grp.receipts == ((carol.user_id, 0, 0),)
+        assert await store.conversations(999) == []
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_purge_keeps_users_without_retention_and_undelivered_entries(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice, bob = await _users(store, "alice", "bob")
+        for i in range(3):
+            await _send(store, alice, f"k{i}", bob)
+        await store.update_profile(bob.user_id, None, 1, set_retention=True)
+        now = int(time.time() * 1000)
+        # nobody has fetched anything: bob's entries are kept a year despite his retention
+        assert await store.purge_expired(now + 30 * DAY_MS) == (0, 0)
+        await store.ack(bob.user_id, 0, 2)
+        assert await store.purge_expired(now + 30 * DAY_MS) == (2, 0)
+        assert [e.seq for e in await store.inbox_since(bob.user_id, 0, 10)] == [3]
+        # alice keeps everything (no retention), so no message row goes
+        assert len(await store.inbox_since(alice.user_id, 0, 10)) == 3
+        assert await store.purge_expired(now + 400 * DAY_MS) == (1, 0)
+        assert await store.inbox_head(bob.user_id) == 3
+        await store.close()
+
+    asyncio.run(body())
+
+
+# -- several nodes on one database (PostgreSQL only) ---------------------------------------
+
+
+@pytest.fixture
+def pg_backend(postgres_server: PostgresServer, tmp_path: Path) -> Backend:
+    return Backend("postgres", tmp_path, postgres_server)
+
+
+def test_nodes_migrating_at_once_apply_each_version_once(pg_backend: Backend) -> None:
+    async def body() -> None:
+        stores = await asyncio.gather(*(pg_backend.open(node) for node in (1, 2, 3)))
+        conn = await asyncpg.connect(pg_backend.dsn)
+        try:
+            rows = await conn.fetch("SELECT version FROM schema_migrations")
+            assert [r[0] for r in rows] == [1]
+            assert await conn.fetchval("SHOW synchronous_commit") == "on"
+        finally:
+            await conn.close()
+        for store in stores:
+            await store.close()
+
+    asyncio.run(body())
+
+
+def test_nodes_writing_at_once_keep_seqs_conversations_and_keys(pg_backend: Backend) -> None:
+    async def body() -> None:
+        one = await pg_backend.open(1)
+        two = await pg_backend.open(2)
+        target, *senders = await _users(one, "target", "s1", "s2", "s3")
+        # both nodes get-or-create the same direct conversation at once
+        x, y = await asyncio.gather(
+            one.direct_conversation(senders[0].user_id, target.user_id),
+            two.direct_conversation(target.user_id, senders[0].user_id),
+        )
+        assert x.conversation_id == y.conversation_id
+        # interleaved sends from both nodes to one user: one gap-free inbox
+        results = await asyncio.gather(
+            *(
+                (one if i % 2 else two).append_message(
+                    senders[i % 3].user_id,
+                    f"c{i}",
+                    "x",
+                    to_user=target.user_id,
+                    conversation_id=None,
+                )
+                for i in range(120)
+            )
+        )
+        assert sorted(r.inbox[target.user_id] for r in results) == list(range(1, 121))
+        assert await one.inbox_head(target.user_id) == 120
+        # the same key sent through both nodes at once: one original, one duplicate
+        for i in range(20):
+            a, b = await asyncio.gather(
+                one.append_message(
+                    senders[0].user_id,
+                    f"race{i}",
+                    "r",
+                    to_user=target.user_id,
+                    conversation_id=None,
+                ),
+                two.append_message(
+                    senders[0].user_id,
+                    f"race{i}",
+                    "r",
+                    to_user=target.user_id,
+                    conversation_id=None,
+                ),
+            )
+            assert sorted([a.duplicate, b.duplicate]) == [False, True]
+            assert a.message_id == b.message_id
+        assert await two.inbox_head(target.user_id) == 140
+        await one.close()
+        await two.close()
+
+    asyncio.run(body())
+
+
+def test_the_writer_recovers_from_a_lost_connection(pg_backend: Backend) -> None:
+    async def body() -> None:
+        store = await pg_backend.open()
+        alice, bob = await _users(store, "alice", "bob")
+        admin = await asyncpg.connect(pg_backend.dsn)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid != pg_backend_pid()"
+            )
+            assert killed >= 1
+        finally:
+            await admin.close()
+        outcome: list[str] = []
+        for i in range(3):  # at most the batch on the dead connection fails, as unavailable
+            try:
+                await _send(store, alice, f"k{i}", bob)
+                outcome.append("ok")
+            except HubbubError as e:
+                outcome.append(e.code)
+        assert outcome in (["ok", "ok", "ok"], ["unavailable", "ok", "ok"]), outcome
+        assert await store.inbox_head(bob.user_id) == outcome.count("ok")
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_crossing_writes_of_two_nodes_neither_fail_nor_leave_gaps(pg_backend: Backend) -> None:
+    """Batches of two nodes lock users' rows in crossing orders; PostgreSQL breaks such
+    deadlocks by failing a statement, and the writer retries that job in its next batch."""
+
+    async def body() -> None:
+        one = await pg_backend.open(1)
+        two = await pg_backend.open(2)
+        users = await _users(one, *(f"u{i}" for i in range(8)))
+        rnd = random.Random(1)
+        pairs = [rnd.sample(users, 2) for _ in range(1000)]
+        results = await asyncio.gather(
+            *(
+                (one if i % 2 else two).append_message(
+                    a.user_id, f"k{i}", "x", to_user=b.user_id, conversation_id=None
+                )
+                for i, (a, b) in enumerate(pairs)
+            )
+        )
+        for user in users:
+            seqs = sorted(r.inbox[user.user_id] for r in results if user.user_id in r.inbox)
+            assert seqs == list(range(1, len(seqs) + 1))
+            assert await two.inbox_head(user.user_id) == len(seqs)
+        retried = one.engine.stats.retried_jobs + two.engine.stats.retried_jobs
+        print(f"jobs retried after a deadlock: {retried}")
+        await one.close()
+        await two.close()
+
+    asyncio.run(body())
