@@ -27,6 +27,7 @@ from hubbub.gateway.hub import Hub
 from hubbub.gateway.picows_gateway import Gateway
 from hubbub.gateway.session import CLOSE_GOING_AWAY, Services
 from hubbub.metrics import Metrics
+from hubbub.ports import Bus, Store
 from hubbub.services.accounts import Accounts
 from hubbub.services.chat import Chat
 from hubbub.services.presence import Presence
@@ -38,6 +39,8 @@ WEB_DIR = Path(__file__).parent / "web"
 @dataclass(frozen=True)
 class Config:
     data_dir: Path
+    database_url: str | None = None  # PostgreSQL; None = embedded SQLite in data_dir
+    redis_url: str | None = None  # Redis bus between nodes; None = in-process (one node)
     heartbeat_timeout: float = 30.0
     node_id: int = 0
     max_group_members: int = 100
@@ -51,10 +54,8 @@ class Node:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.store = SqliteStore(
-            config.data_dir, IdGenerator(config.node_id), on_commit=self.metrics.on_commit
-        )
-        self.bus = InProcessBus()
+        self.store = build_store(config, self.metrics)
+        self.bus = build_bus(config)
         self.hub = Hub()
         self.metrics.watch(self.hub)
         limits = Limits(max_group_members=config.max_group_members)
@@ -77,7 +78,9 @@ class Node:
         await self.presence.start()
         await self.gateway.start()
         self._retention = asyncio.create_task(self._retention_loop(), name="retention")
-        log.info("node %d ready; data in %s", self.config.node_id, self.config.data_dir)
+        where = "PostgreSQL" if self.config.database_url else f"SQLite in {self.config.data_dir}"
+        bus = "Redis" if self.config.redis_url else "in-process"
+        log.info("node %d ready; storage: %s; bus: %s", self.config.node_id, where, bus)
 
     async def close_sockets(self, timeout: float = 5.0) -> None:
         """Close every device socket with 1001 and wait (bounded) for the sessions."""
@@ -112,6 +115,25 @@ class Node:
             except Exception:
                 log.exception("retention run failed; will retry")
             await asyncio.sleep(self.config.retention_interval)
+
+
+def build_store(config: Config, metrics: Metrics) -> Store:
+    """The embedded SQLite default, or PostgreSQL when a database URL is given."""
+    ids = IdGenerator(config.node_id)
+    if config.database_url:
+        from hubbub.adapters.postgres import PostgresStore  # noqa: PLC0415 - optional engine
+
+        return PostgresStore(config.database_url, ids, on_commit=metrics.on_commit)
+    return SqliteStore(config.data_dir, ids, on_commit=metrics.on_commit)
+
+
+def build_bus(config: Config) -> Bus:
+    """In-process for one node; Redis pub/sub between nodes when a Redis URL is given."""
+    if config.redis_url:
+        from hubbub.adapters.redis_bus import RedisBus  # noqa: PLC0415 - optional engine
+
+        return RedisBus(config.redis_url, config.node_id)
+    return InProcessBus()
 
 
 def build_app(config: Config) -> tuple[Starlette, Node]:

@@ -97,6 +97,18 @@ def main() -> None:
     "again is dropped.",
 )
 @click.option(
+    "--database-url",
+    default=None,
+    envvar="HUBBUB_DATABASE_URL",
+    help="PostgreSQL (postgresql://user:pass@host/db) instead of the embedded SQLite.",
+)
+@click.option(
+    "--redis-url",
+    default=None,
+    envvar="HUBBUB_REDIS_URL",
+    help="Redis (redis://host:6379/0) to route frames between nodes; needs --database-url.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -112,6 +124,8 @@ def serve(
     max_group_members: int,
     retention_interval: float,
     ws_ping_interval: float,
+    database_url: str | None,
+    redis_url: str | None,
     log_level: str,
 ) -> None:
     """Run a complete single-node service (REST, WebSocket and web client)."""
@@ -127,7 +141,13 @@ def serve(
         max_group_members=max_group_members,
         retention_interval=retention_interval,
         ws_ping_interval=ws_ping_interval,
+        database_url=database_url,
+        redis_url=redis_url,
     )
+    if redis_url and not database_url:
+        raise click.BadParameter(
+            "nodes that share a Redis bus must share a database too", param_hint="--redis-url"
+        )
     app, node = build_app(config)
     uv_config: Any = uvicorn.Config(
         app,
@@ -143,6 +163,32 @@ def serve(
     )
     click.echo(f"Hubbub {__version__}: open http://{host}:{port}/ (data in {config.data_dir})")
     _Server(uv_config, node).run()
+
+
+@main.command()
+@click.option(
+    "--database-url",
+    required=True,
+    envvar="HUBBUB_DATABASE_URL",
+    help="The PostgreSQL database to bring up to date.",
+)
+def migrate(database_url: str) -> None:
+    """Apply the PostgreSQL schema migrations (nodes also apply them when they start)."""
+    import asyncio  # noqa: PLC0415
+
+    import asyncpg  # noqa: PLC0415
+
+    from hubbub.adapters.postgres.migrations import migrate as apply  # noqa: PLC0415
+
+    async def run() -> list[int]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await apply(conn)
+        finally:
+            await conn.close()
+
+    applied = asyncio.run(run())
+    click.echo(f"applied migrations {applied}" if applied else "schema already up to date")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""Nodes on real PostgreSQL and Redis servers that the tests start: the conformance kit
+against a node on PostgreSQL, and two nodes sharing a database and a Redis bus delivering
+to each other's devices."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hubbub.client import HubbubClient
+from tests.bus_fixtures import redis_server, redis_url  # noqa: F401 - fixtures
+from tests.pg_server import PostgresServer, create_database
+from tests.support import PASSWORD, ServerProcess, another_device, new_user, run
+
+KIT = Path(__file__).resolve().parents[3] / "shared" / "conformance"
+
+
+def _database(postgres_server: PostgresServer) -> str:
+    return create_database(postgres_server, f"hubbub_{uuid.uuid4().hex[:10]}")
+
+
+def test_conformance_kit_passes_on_postgres(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    if not KIT.is_dir():
+        pytest.skip(f"no conformance kit at {KIT}")
+    node = ServerProcess(tmp_path / "node", 2.0, "--database-url", _database(postgres_server))
+    node.start()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."],
+            cwd=KIT,
+            env={**os.environ, "HUBBUB_URL": node.url},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+        assert "Traceback" not in node.log(), node.log()[-3000:]
+    finally:
+        node.stop()
+
+
+def test_two_nodes_deliver_to_each_others_devices(
+    postgres_server: PostgresServer,
+    redis_url: str,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    dsn = _database(postgres_server)
+    shared = ("--database-url", dsn, "--redis-url", redis_url)
+    one = ServerProcess(tmp_path / "one", 2.0, *shared, "--node-id", "1").start()
+    two = ServerProcess(tmp_path / "two", 2.0, *shared, "--node-id", "2").start()
+
+    async def body() -> None:
+        a = await new_user(one.url)  # a lives on node one
+        b = await new_user(two.url)  # b on node two (same database)
+        await a.add_contact(b.user_id or "")
+        wa, wb = await a.connect(), await b.connect()
+        assert await wa.expect("presence", user_id=b.user_id, status="online")
+        sent = await wa.send_message("across the cluster", to=b.user_id)
+        got = await wb.expect("message", message_id=sent["message_id"])
+        assert got["body"] == "across the cluster" and got["seq"] == 1
+        await wb.ack(got["seq"])
+        receipt = await wa.expect("receipt", status="delivered")
+        assert receipt["user_id"] == b.user_id
+        await wb.read(got["conversation_id"], got["message_id"])
+        assert (await wa.expect("receipt", status="read"))["message_id"] == sent["message_id"]
+        await wb.typing(got["conversation_id"])
+        assert (await wa.expect("typing"))["user_id"] == b.user_id
+        reply = await wb.send_message("and back", to=a.user_id)
+        assert (await wa.expect("message", message_id=reply["message_id"]))["seq"] == 2
+        # a logout handled by node one closes b's socket held by node two
+        b_elsewhere = await another_device(b)
+        wx = await b_elsewhere.connect()
+        await HubbubClient(one.url, token=b_elsewhere.token).log_out()
+        assert (await wx.expect("__closed__"))["code"] == 4002
+        # ids from the two nodes never collide and stay time-ordered per conversation
+        history = await a.history(sent["conversation_id"])
+        assert [m["message_id"] for m in history] == [reply["message_id"], sent["message_id"]]
+        for ws in (wa, wb):
+            await ws.close()
+        b_again = HubbubClient(two.url)
+        await b_again.log_in(b.username, PASSWORD)  # type: ignore[attr-defined]
+        assert (await b_again.me())["user_id"] == b.user_id
+
+    try:
+        run(body())
+    finally:
+        one.stop()
+        two.stop()
+    for node in (one, two):
+        assert "Traceback" not in node.log(), node.log()[-3000:]
