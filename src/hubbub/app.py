@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.passwords import Argon2Hasher
 from hubbub.adapters.sqlite import SqliteStore
@@ -27,7 +28,7 @@ from hubbub.gateway.hub import Hub
 from hubbub.gateway.picows_gateway import Gateway
 from hubbub.gateway.session import CLOSE_GOING_AWAY, Services
 from hubbub.metrics import Metrics
-from hubbub.ports import Bus, Store
+from hubbub.ports import Bus, PresenceDirectory, Store
 from hubbub.services.accounts import Accounts
 from hubbub.services.chat import Chat
 from hubbub.services.presence import Presence
@@ -59,7 +60,9 @@ class Node:
         self.hub = Hub()
         self.metrics.watch(self.hub)
         limits = Limits(max_group_members=config.max_group_members)
-        self.presence = Presence(self.store, self.bus, config.heartbeat_timeout)
+        self.presence = Presence(
+            self.store, self.bus, config.heartbeat_timeout, build_presence_directory(config)
+        )
         self.services = Services(
             self.store,
             Accounts(self.store, Argon2Hasher(), self.bus),
@@ -134,6 +137,16 @@ def build_bus(config: Config) -> Bus:
 
         return RedisBus(config.redis_url, config.node_id)
     return InProcessBus()
+
+
+def build_presence_directory(config: Config) -> PresenceDirectory:
+    """Who is online: this node alone, or every node through Redis."""
+    if config.redis_url:
+        from hubbub.adapters.redis_presence import RedisPresenceDirectory  # noqa: PLC0415
+
+        timeout_ms = int(config.heartbeat_timeout * 1000)
+        return RedisPresenceDirectory(config.redis_url, config.node_id, timeout_ms)
+    return LocalPresenceDirectory()
 
 
 def build_app(config: Config) -> tuple[Starlette, Node]:

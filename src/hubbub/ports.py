@@ -181,6 +181,35 @@ class Bus(Protocol):
     def unwatch_device(self, device_id: int) -> None: ...
 
 
+class PresenceDirectory(Protocol):
+    """Who is online across all nodes. Each node tracks its own sockets (core.presence)
+    and reports its own transitions here; the directory says which of them are
+    transitions of the user as a whole, so watchers hear each change exactly once.
+
+    Guarantees: a user is online while some node reported activity within the timeout;
+    when a node dies, its users turn offline once their last reported activity is older
+    than the timeout, and `expired` hands each such user to exactly one live node."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def online(self, user_id: int, last_active: int) -> bool:
+        """This node has the user active. True if no node had before (announce online)."""
+
+    async def refresh(self, user_id: int, last_active: int) -> None:
+        """The user is still active here (called at most a few times per timeout)."""
+
+    async def offline(self, user_id: int, last_active: int) -> bool:
+        """This node no longer has the user active. True if this call is the one that
+        makes the user offline everywhere (announce offline)."""
+
+    async def status(self, user_id: int) -> tuple[bool, int] | None:
+        """(online, last_active_at) across nodes, or None if the directory knows nothing."""
+
+    async def expired(self, now_ms: int) -> list[tuple[int, int]]:
+        """Users whose every node went silent (a node died): (user_id, last_active),
+        each returned by one call on one node only, which announces them offline."""
+
+
 class Hasher(Protocol):
     def hash(self, password: str) -> str: ...
     def verify(self, password_hash: str, password: str) -> bool: ...

@@ -96,3 +96,44 @@ def test_two_nodes_deliver_to_each_others_devices(
         two.stop()
     for node in (one, two):
         assert "Traceback" not in node.log(), node.log()[-3000:]
+
+
+def test_presence_is_one_view_across_nodes_and_survives_a_dead_node(
+    postgres_server: PostgresServer,
+    redis_url: str,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    """Heartbeat timeout 2 s: a user on node two is online as seen from node one (REST
+    and events); when node two dies with the user's socket on it, node one's watchers
+    hear `offline` within the timeout (plus the sweep), exactly once."""
+    dsn = _database(postgres_server)
+    shared = ("--database-url", dsn, "--redis-url", redis_url)
+    one = ServerProcess(tmp_path / "one", 2.0, *shared, "--node-id", "1").start()
+    two = ServerProcess(tmp_path / "two", 2.0, *shared, "--node-id", "2").start()
+
+    async def body() -> None:
+        watcher = await new_user(one.url)
+        b = await new_user(two.url)
+        await watcher.add_contact(b.user_id or "")
+        ww = await watcher.connect()
+        wb = await b.connect()
+        await ww.expect("presence", user_id=b.user_id, status="online")
+        assert (await watcher.presence(b.user_id or ""))["status"] == "online"  # via node one
+        b2 = await another_device(b)
+        wb2 = await HubbubClient(one.url, token=b2.token).connect()  # b on both nodes now
+        await wb2.close()  # one device leaves: b stays online (no event)
+        two.kill9()  # the other device's node dies without a word
+        offline = await ww.expect("presence", timeout=8, user_id=b.user_id, status="offline")
+        assert offline["last_active_at"] > 0
+        assert (await watcher.presence(b.user_id or ""))["status"] == "offline"
+        later = await ww.collect(1.5)
+        assert [f for f in later if f["type"] == "presence"] == [], later  # once only
+        await ww.close()
+        del wb
+
+    try:
+        run(body())
+    finally:
+        one.stop()
+        two.stop()
+    assert "Traceback" not in one.log(), one.log()[-3000:]

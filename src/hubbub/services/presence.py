@@ -1,5 +1,6 @@
-"""Presence: the node's live view (core.presence rules) plus fan-out to watchers and
-"last seen" kept in the store."""
+"""Presence: the node's live view (core.presence rules), the cluster's view (a
+PresenceDirectory: this node only on the embedded default, Redis across nodes), fan-out
+of each change to the watchers, and "last seen" kept in the store."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 
 from hubbub.core import frames
 from hubbub.core.presence import PresenceTracker, Transition
-from hubbub.ports import Bus, Store
+from hubbub.ports import Bus, PresenceDirectory, Store
 
 log = logging.getLogger("hubbub.presence")
 
@@ -20,13 +21,18 @@ def _now_ms() -> int:
 
 
 class Presence:
-    def __init__(self, store: Store, bus: Bus, timeout_s: float) -> None:
+    def __init__(
+        self, store: Store, bus: Bus, timeout_s: float, directory: PresenceDirectory
+    ) -> None:
         self.store = store
         self.bus = bus
+        self.directory = directory
         self.timeout_s = timeout_s
         self.tracker = PresenceTracker(int(timeout_s * 1000))
-        # one worker announces transitions in order, so online/offline never swap
+        # one worker reports and announces in order, so online/offline never swap;
+        # None as the transition means "refresh": the user is still active here
         self._announcements: asyncio.Queue[Transition] = asyncio.Queue()
+        self._refreshed: dict[int, int] = {}  # user -> when the directory last heard
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -35,6 +41,7 @@ class Presence:
         return round(self.timeout_s / 3, 3)
 
     async def start(self) -> None:
+        await self.directory.start()
         self._tasks = [
             asyncio.create_task(self._expire_loop(), name="presence-expiry"),
             asyncio.create_task(self._announce_loop(), name="presence-announce"),
@@ -46,19 +53,32 @@ class Presence:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.directory.stop()
 
     def connected(self, user_id: int) -> None:
         self._announce(self.tracker.connected(user_id, _now_ms()))
 
     def activity(self, user_id: int) -> None:
-        self._announce(self.tracker.activity(user_id, _now_ms()))
+        now = _now_ms()
+        change = self.tracker.activity(user_id, now)
+        if change is not None:
+            self._announce(change)
+        elif now - self._refreshed.get(user_id, 0) > self.tracker.timeout_ms // 4:
+            # still online here: tell the directory now and then, not on every frame
+            self._refreshed[user_id] = now
+            self._announcements.put_nowait(Transition(user_id, True, -now))
 
     def disconnected(self, user_id: int, *, logged_out: bool) -> None:
         self._announce(self.tracker.disconnected(user_id, logged_out=logged_out))
 
     async def status(self, user_id: int) -> tuple[bool, int]:
         known = self.tracker.status(user_id)
-        if known is not None and (known[0] or known[1]):
+        if known is not None and known[0]:
+            return known
+        cluster = await self.directory.status(user_id)
+        if cluster is not None:
+            return cluster
+        if known is not None and known[1]:
             return known
         return False, await self.store.last_active(user_id)
 
@@ -70,16 +90,34 @@ class Presence:
         tick = min(max(self.timeout_s / 8, 0.05), 1.0)
         while True:
             await asyncio.sleep(tick)
-            for change in self.tracker.expire(_now_ms()):
+            now = _now_ms()
+            for change in self.tracker.expire(now):
+                self._refreshed.pop(change.user_id, None)
                 self._announce(change)
+            try:  # users whose nodes all went silent (a node died): this node tells
+                for user_id, last_active in await self.directory.expired(now):
+                    await self._tell_watchers(Transition(user_id, False, last_active))
+            except Exception:
+                log.exception("presence sweep failed; will retry")
 
     async def _announce_loop(self) -> None:
         while True:
             change = await self._announcements.get()
             try:
-                await self.store.set_last_active(change.user_id, change.last_active_at)
-                frame = frames.presence_frame(change.user_id, change.online, change.last_active_at)
-                for watcher in await self.store.watchers(change.user_id):
-                    self.bus.publish(watcher, frame)
+                if change.last_active_at < 0:  # a refresh (see activity)
+                    await self.directory.refresh(change.user_id, -change.last_active_at)
+                    continue
+                if change.online:
+                    news = await self.directory.online(change.user_id, change.last_active_at)
+                else:
+                    news = await self.directory.offline(change.user_id, change.last_active_at)
+                if news:
+                    await self._tell_watchers(change)
             except Exception:
                 log.exception("could not announce presence of user %s", change.user_id)
+
+    async def _tell_watchers(self, change: Transition) -> None:
+        await self.store.set_last_active(change.user_id, change.last_active_at)
+        frame = frames.presence_frame(change.user_id, change.online, change.last_active_at)
+        for watcher in await self.store.watchers(change.user_id):
+            self.bus.publish(watcher, frame)

@@ -1,0 +1,117 @@
+"""The PresenceDirectory on Redis, for many nodes.
+
+Per user a hash `{prefix}:p:{user_id}`: one field per node holding the user's last
+activity seen there (ms). A user is online while some field is younger than the timeout.
+A sorted set `{prefix}:p:deadlines` scores each user by its newest activity + timeout;
+every node sweeps it (`expired`), and ZREM decides which single node announces a user
+whose nodes all went silent (a node that died cannot announce its own users). Each
+change is one Lua script, so two nodes never both announce the same transition.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis.asyncio as redis
+
+_ONLINE = """
+local now, timeout, node = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local before = false
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if fields[i] ~= node and tonumber(fields[i + 1]) + timeout > now then before = true end
+end
+redis.call('HSET', KEYS[1], node, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], timeout * 4)
+redis.call('ZADD', KEYS[2], 'GT', tonumber(ARGV[4]) + timeout, ARGV[5])
+if before then return 0 end
+return 1
+"""
+
+_REFRESH = """
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4)
+redis.call('ZADD', KEYS[2], 'GT', tonumber(ARGV[4]) + tonumber(ARGV[2]), ARGV[5])
+return 1
+"""
+
+_OFFLINE = """
+local now, timeout, node = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+redis.call('HSET', KEYS[1], node, ARGV[4])
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if fields[i] ~= node and tonumber(fields[i + 1]) + timeout > now then return 0 end
+end
+return redis.call('ZREM', KEYS[2], ARGV[5])
+"""
+
+_CLAIM = """
+local now, timeout = tonumber(ARGV[1]), tonumber(ARGV[2])
+local score = redis.call('ZSCORE', KEYS[2], ARGV[3])
+if not score or tonumber(score) > now then return -1 end
+local newest = 0
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local seen = tonumber(fields[i + 1])
+  if seen + timeout > now then return -1 end
+  if seen > newest then newest = seen end
+end
+if redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then return newest end
+return -1
+"""
+
+
+class RedisPresenceDirectory:
+    def __init__(self, url: str, node_id: int, timeout_ms: int, prefix: str = "hubbub") -> None:
+        self.node = str(node_id)
+        self.timeout_ms = timeout_ms
+        self.prefix = prefix
+        self._redis = redis.Redis.from_url(url)
+        self._online = self._redis.register_script(_ONLINE)
+        self._refresh = self._redis.register_script(_REFRESH)
+        self._offline = self._redis.register_script(_OFFLINE)
+        self._claim = self._redis.register_script(_CLAIM)
+        self._deadlines = f"{prefix}:p:deadlines"
+
+    def _key(self, user_id: int) -> str:
+        return f"{self.prefix}:p:{user_id}"
+
+    async def start(self) -> None:
+        await self._redis.ping()
+
+    async def stop(self) -> None:
+        await self._redis.aclose()
+
+    def _args(self, user_id: int, last_active: int, now_ms: int) -> list[int | str]:
+        return [now_ms, self.timeout_ms, self.node, last_active, user_id]
+
+    async def online(self, user_id: int, last_active: int) -> bool:
+        keys = [self._key(user_id), self._deadlines]
+        return bool(await self._online(keys, self._args(user_id, last_active, last_active)))
+
+    async def refresh(self, user_id: int, last_active: int) -> None:
+        keys = [self._key(user_id), self._deadlines]
+        await self._refresh(keys, self._args(user_id, last_active, last_active))
+
+    async def offline(self, user_id: int, last_active: int) -> bool:
+        keys = [self._key(user_id), self._deadlines]
+        now = int(time.time() * 1000)
+        return bool(await self._offline(keys, self._args(user_id, last_active, now)))
+
+    async def status(self, user_id: int) -> tuple[bool, int] | None:
+        seen = await self._redis.hgetall(self._key(user_id))
+        if not seen:
+            return None
+        newest = max(int(v) for v in seen.values())
+        return newest + self.timeout_ms > int(time.time() * 1000), newest
+
+    async def expired(self, now_ms: int) -> list[tuple[int, int]]:
+        due = await self._redis.zrangebyscore(self._deadlines, "-inf", now_ms, start=0, num=200)
+        gone = []
+        for member in due:
+            user_id = int(member)  # type: ignore[arg-type]  # members are ids as bytes
+            keys = [self._key(user_id), self._deadlines]
+            newest = int(await self._claim(keys, [now_ms, self.timeout_ms, user_id]))
+            if newest >= 0:
+                gone.append((user_id, newest))
+        return gone
