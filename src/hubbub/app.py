@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from hubbub.adapters.discovery import Discovery, LocalDiscovery
 from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.passwords import Argon2Hasher
@@ -35,6 +36,7 @@ from hubbub.services.presence import Presence
 
 log = logging.getLogger("hubbub")
 WEB_DIR = Path(__file__).parent / "web"
+DEFAULT_PORT = 8080
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Config:
     max_group_members: int = 100
     retention_interval: float = 3600.0
     ws_ping_interval: float = 20.0
+    public_url: str | None = None  # advertised by discovery; None = the request's origin
 
 
 class Node:
@@ -74,12 +77,14 @@ class Node:
         )
         self.gateway = Gateway(self.services, config.ws_ping_interval)
         self._retention: asyncio.Task[None] | None = None
+        self.discovery = build_discovery(config, self.hub.connection_count)
 
     async def start(self) -> None:
         await self.store.open()
         await self.bus.start(self.hub)
         await self.presence.start()
         await self.gateway.start()
+        await self.discovery.start()
         self._retention = asyncio.create_task(self._retention_loop(), name="retention")
         where = "PostgreSQL" if self.config.database_url else f"SQLite in {self.config.data_dir}"
         bus = "Redis" if self.config.redis_url else "in-process"
@@ -94,6 +99,7 @@ class Node:
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
+        await self.discovery.stop()  # no new clients sent here
         await self.close_sockets()
         if self._retention:
             self._retention.cancel()
@@ -139,6 +145,16 @@ def build_bus(config: Config) -> Bus:
     return InProcessBus()
 
 
+def build_discovery(config: Config, load: Callable[[], int]) -> Discovery:
+    """This node alone, or the Redis node registry when a Redis URL is given."""
+    if config.redis_url:
+        from hubbub.adapters.redis_discovery import RedisDiscovery  # noqa: PLC0415
+
+        public = config.public_url or f"http://127.0.0.1:{DEFAULT_PORT}"
+        return RedisDiscovery(config.redis_url, config.node_id, public, load)
+    return LocalDiscovery(config.node_id, config.public_url, load)
+
+
 def build_presence_directory(config: Config) -> PresenceDirectory:
     """Who is online: this node alone, or every node through Redis."""
     if config.redis_url:
@@ -161,7 +177,7 @@ def build_app(config: Config) -> tuple[Starlette, Node]:
             await node.stop()
 
     routes = [
-        *build_routes(node.services),
+        *build_routes(node.services, node.discovery),
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     app = Starlette(

@@ -26,6 +26,7 @@ class _Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in getattr(self, "servers", []):
             server.close()  # stop accepting first
+        await self.node.discovery.stop()  # leave the registry before draining
         await self.node.close_sockets()
         await super().shutdown(sockets)
         captured = getattr(self, "_captured_signals", None)
@@ -109,6 +110,14 @@ def main() -> None:
     help="Redis (redis://host:6379/0) to route frames between nodes; needs --database-url.",
 )
 @click.option(
+    "--public-url",
+    default=None,
+    envvar="HUBBUB_PUBLIC_URL",
+    help="This node's URL as clients reach it (http[s]://host:port), answered by "
+    "GET /v1/discovery. Default: with --redis-url, http://HOST:PORT; alone, the "
+    "caller's own origin.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -126,6 +135,7 @@ def serve(
     ws_ping_interval: float,
     database_url: str | None,
     redis_url: str | None,
+    public_url: str | None,
     log_level: str,
 ) -> None:
     """Run a complete single-node service (REST, WebSocket and web client)."""
@@ -143,6 +153,7 @@ def serve(
         ws_ping_interval=ws_ping_interval,
         database_url=database_url,
         redis_url=redis_url,
+        public_url=public_url or (advertised_url(host, port) if redis_url else None),
     )
     if redis_url and not database_url:
         raise click.BadParameter(
@@ -163,6 +174,15 @@ def serve(
     )
     click.echo(f"Hubbub {__version__}: open http://{host}:{port}/ (data in {config.data_dir})")
     _Server(uv_config, node).run()
+
+
+def advertised_url(host: str, port: int) -> str:
+    """http://HOST:PORT as served; a wildcard address is advertised by host name."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 @main.command()

@@ -167,9 +167,32 @@ class HubbubClient:
         return result
 
     # -- the device's socket
-    async def connect(self, since: int = 0, *, heartbeat: bool = True) -> Connection:
+    async def discover(self) -> Frame | None:
+        """`GET /v1/discovery`: the node to connect to ({ws_url, http_url, node_id}), or
+        None when the server has no answer (an older server, 503, a network error)."""
+        try:
+            r = await self._http.get("/v1/discovery", timeout=5.0)
+            answer = r.json() if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        if not isinstance(answer, dict) or not isinstance(answer.get("ws_url"), str):
+            return None
+        return answer
+
+    async def connect(
+        self, since: int = 0, *, heartbeat: bool = True, discover: bool = True
+    ) -> Connection:
+        """Open the device's socket: on the node `/v1/discovery` names (when `discover`),
+        else, or when that fails, on this client's own server."""
         if not self.token:
             raise RuntimeError("log in first")
+        found = await self.discover() if discover else None
+        url = found["ws_url"] if found is not None else self.ws_url
+        if url != self.ws_url:
+            try:
+                return await Connection.open(url, self.token, since, heartbeat=heartbeat)
+            except (OSError, TimeoutError, websockets.InvalidURI, websockets.InvalidHandshake):
+                pass  # that node is gone or unreachable from here: use our own
         return await Connection.open(self.ws_url, self.token, since, heartbeat=heartbeat)
 
 
@@ -177,8 +200,9 @@ class Connection:
     """One device's WebSocket. Frames are kept in arrival order; `expect` takes the first
     that matches and leaves the others for later calls."""
 
-    def __init__(self, ws: Any, ready: Frame, heartbeat: bool) -> None:
+    def __init__(self, ws: Any, ready: Frame, heartbeat: bool, url: str = "") -> None:
         self.ws = ws
+        self.url = url  # the WebSocket URL it is connected to
         self.ready = ready
         self.close_code: int | None = None
         self._backlog: deque[Frame] = deque()
@@ -211,7 +235,7 @@ class Connection:
         if first.get("type") != "ready":
             await ws.close()
             raise ApiError(400, "bad_request", f"expected ready, got {first}")
-        return cls(ws, first, heartbeat)
+        return cls(ws, first, heartbeat, url)
 
     async def __aenter__(self) -> Connection:
         return self

@@ -61,7 +61,7 @@ def test_two_nodes_deliver_to_each_others_devices(
         a = await new_user(one.url)  # a lives on node one
         b = await new_user(two.url)  # b on node two (same database)
         await a.add_contact(b.user_id or "")
-        wa, wb = await a.connect(), await b.connect()
+        wa, wb = await a.connect(discover=False), await b.connect(discover=False)
         assert await wa.expect("presence", user_id=b.user_id, status="online")
         sent = await wa.send_message("across the cluster", to=b.user_id)
         got = await wb.expect("message", message_id=sent["message_id"])
@@ -77,7 +77,7 @@ def test_two_nodes_deliver_to_each_others_devices(
         assert (await wa.expect("message", message_id=reply["message_id"]))["seq"] == 2
         # a logout handled by node one closes b's socket held by node two
         b_elsewhere = await another_device(b)
-        wx = await b_elsewhere.connect()
+        wx = await b_elsewhere.connect(discover=False)
         await HubbubClient(one.url, token=b_elsewhere.token).log_out()
         assert (await wx.expect("__closed__"))["code"] == 4002
         # ids from the two nodes never collide and stay time-ordered per conversation
@@ -115,12 +115,12 @@ def test_presence_is_one_view_across_nodes_and_survives_a_dead_node(
         watcher = await new_user(one.url)
         b = await new_user(two.url)
         await watcher.add_contact(b.user_id or "")
-        ww = await watcher.connect()
-        wb = await b.connect()
+        ww = await watcher.connect(discover=False)  # pinned: not sent elsewhere
+        wb = await b.connect(discover=False)
         await ww.expect("presence", user_id=b.user_id, status="online")
         assert (await watcher.presence(b.user_id or ""))["status"] == "online"  # via node one
         b2 = await another_device(b)
-        wb2 = await HubbubClient(one.url, token=b2.token).connect()  # b on both nodes now
+        wb2 = await HubbubClient(one.url, token=b2.token).connect(discover=False)  # b on both
         await wb2.close()  # one device leaves: b stays online (no event)
         two.kill9()  # the other device's node dies without a word
         offline = await ww.expect("presence", timeout=8, user_id=b.user_id, status="offline")

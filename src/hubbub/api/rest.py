@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hubbub.adapters.discovery import Discovery, ws_url_of
 from hubbub.core.errors import HubbubError, bad_request
 from hubbub.core.frames import parse_id
 from hubbub.core.model import Conversation, ConversationSummary, Device, Message
@@ -97,7 +98,7 @@ def _summary(user_id: int, s: ConversationSummary) -> dict[str, Any]:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def build_routes(s: Services) -> list[Route]:
+def build_routes(s: Services, discovery: Discovery | None = None) -> list[Route]:
     async def auth(request: Request) -> Device:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -295,12 +296,24 @@ def build_routes(s: Services) -> list[Route]:
     async def healthz(request: Request) -> Response:
         return json_response({"status": "ok", "connections": s.hub.connection_count()})
 
+    async def discover(request: Request) -> Response:
+        node = await discovery.best() if discovery is not None else None
+        if node is None:
+            raise HubbubError("unavailable", "no healthy node to connect to")
+        # a node without a configured public URL answers the caller's own origin
+        http_url = node.get("http_url") or str(request.base_url).rstrip("/")
+        ws_url = node.get("ws_url") or ws_url_of(http_url)
+        return json_response(
+            {"ws_url": ws_url, "http_url": http_url, "node_id": str(node["node_id"])}
+        )
+
     async def metrics(request: Request) -> Response:
         return Response(s.metrics.render(), media_type=CONTENT_TYPE)
 
     return [
         Route("/healthz", healthz),
         Route("/metrics", metrics),
+        Route("/v1/discovery", discover, methods=["GET"]),
         Route("/v1/users", sign_up, methods=["POST"]),
         Route("/v1/users", find_user, methods=["GET"]),
         Route("/v1/users/{user_id}", get_user, methods=["GET"]),

@@ -1008,14 +1008,46 @@ function setBanner(text) {
   b.hidden = !text;
 }
 
-function connect() {
-  if (stopped || !auth) return;
+// Same-origin socket URL: the fallback whenever discovery has no usable answer.
+function sameOriginWs() {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/v1/ws`;
+}
+// GET /v1/discovery names the node to connect to; any failure (older server, 503,
+// network, a URL the page may not open) means same-origin.
+let skipDiscovery = false; // the last discovered node failed before `ready`
+async function discoverWs() {
+  if (skipDiscovery) { skipDiscovery = false; return null; }
+  try {
+    const ctl = new AbortController();
+    const t = setTimeout(() => ctl.abort(), 3000);
+    const res = await fetch('/v1/discovery', { signal: ctl.signal, cache: 'no-store' });
+    clearTimeout(t);
+    if (!res.ok) return null;
+    const d = await res.json();
+    const url = d && typeof d.ws_url === 'string' ? d.ws_url : '';
+    if (!/^wss?:\/\//.test(url)) return null;
+    if (location.protocol === 'https:' && url.startsWith('ws:')) return null; // mixed content
+    return url;
+  } catch { return null; }
+}
+let connecting = false;
+async function connect() {
+  if (stopped || !auth || connecting) return;
   clearTimeout(reconnectTimer);
-  const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/v1/ws`;
+  connecting = true;
+  let discovered;
+  try { discovered = await discoverWs(); } finally { connecting = false; }
+  if (stopped || !auth || (ws && ws.readyState <= WebSocket.OPEN)) return;
+  const url = discovered || sameOriginWs();
   let sock;
-  try { sock = new WebSocket(url); } catch { scheduleReconnect(); return; }
+  try { sock = new WebSocket(url); } catch {
+    if (discovered) skipDiscovery = true;
+    scheduleReconnect(discovered ? 0 : undefined);
+    return;
+  }
   ws = sock;
   wsReady = false;
+  let sawReady = false;
   const token = auth.token;
   sock.onopen = () => { if (sock === ws) sock.send(JSON.stringify({ type: 'hello', token, since: lastSeq })); };
   sock.onmessage = (ev) => {
@@ -1023,6 +1055,7 @@ function connect() {
     lastFrameAt = Date.now();
     let f;
     try { f = JSON.parse(ev.data); } catch { return; }
+    if (f && f.type === 'ready') sawReady = true;
     try { onFrame(f); } catch (e) { console.error('frame handling failed', e, f); }
   };
   sock.onclose = (ev) => {
@@ -1034,7 +1067,10 @@ function connect() {
       forceLogout(ev.code === 4002 ? 'You have been logged out.' : 'Your session is no longer valid. Please log in again.');
       return;
     }
-    scheduleReconnect(ev.code === 4008 ? 0 : undefined);
+    // a discovered node that never said `ready`: retry at once on the same origin
+    const fellThrough = discovered && !sawReady;
+    if (fellThrough) skipDiscovery = true;
+    scheduleReconnect(ev.code === 4008 || fellThrough ? 0 : undefined);
   };
   sock.onerror = () => { /* close follows */ };
 }
