@@ -59,16 +59,17 @@ class PostgresServer:
         )
 
     def start(self, timeout: float = 60.0) -> PostgresServer:
-        self._run(
-            str(self.bindir / "initdb"),
-            "-D",
-            str(self.datadir),
-            "-U",
-            self.user,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-locale",
-        )
+        if not (self.datadir / "PG_VERSION").exists():  # a restart reuses the cluster
+            self._run(
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                self.user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+            )
         options = (
             f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir}"
             " -c max_connections=200 -c shared_buffers=32MB"
@@ -107,13 +108,22 @@ class PostgresServer:
         path = self.root / "server.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server (pg_ctl stop -m fast: every session is cut) but keep its data:
+        start() brings it back on the same port and data dir."""
         if self.started:
             with contextlib.suppress(subprocess.CalledProcessError):
                 self._run(
                     str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "stop"
                 )
             self.started = False
+
+    def restart(self, timeout: float = 60.0) -> PostgresServer:
+        self.halt()
+        return self.start(timeout)
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -271,6 +271,7 @@ class Connection:
             for future in self._waiting.values():
                 if not future.done():
                     future.set_exception(ConnectionError(f"socket closed ({self.close_code})"))
+                    future.exception()  # a caller may never await it: don't log it as lost
             async with self._arrived:
                 self._backlog.append({"type": "__closed__", "code": self.close_code})
                 self._arrived.notify_all()

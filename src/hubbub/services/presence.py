@@ -97,6 +97,8 @@ class Presence:
             try:  # users whose nodes all went silent (a node died): this node tells
                 for user_id, last_active in await self.directory.expired(now):
                     await self._tell_watchers(Transition(user_id, False, last_active))
+            except (ConnectionError, OSError) as e:  # the directory's server is away
+                log.warning("presence sweep failed (%s); will retry", e)
             except Exception:
                 log.exception("presence sweep failed; will retry")
 
