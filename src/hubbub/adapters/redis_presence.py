@@ -1,7 +1,9 @@
 """The PresenceDirectory on Redis, for many nodes.
 
 Per user a hash `{prefix}:p:{user_id}`: one field per node holding the user's last
-activity seen there (ms). A user is online while some field is younger than the timeout.
+activity seen there (ms), negated once that node has reported the user offline (a
+logout must not leave the user online until the timeout). A user is online while some
+positive field is younger than the timeout.
 A sorted set `{prefix}:p:deadlines` scores each user by its newest activity + timeout;
 every node sweeps it (`expired`), and ZREM decides which single node announces a user
 whose nodes all went silent (a node that died cannot announce its own users). Each
@@ -19,7 +21,8 @@ local now, timeout, node = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local before = false
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
-  if fields[i] ~= node and tonumber(fields[i + 1]) + timeout > now then before = true end
+  local seen = tonumber(fields[i + 1])
+  if fields[i] ~= node and seen > 0 and seen + timeout > now then before = true end
 end
 redis.call('HSET', KEYS[1], node, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], timeout * 4)
@@ -37,10 +40,11 @@ return 1
 
 _OFFLINE = """
 local now, timeout, node = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-redis.call('HSET', KEYS[1], node, ARGV[4])
+redis.call('HSET', KEYS[1], node, -tonumber(ARGV[4]))
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
-  if fields[i] ~= node and tonumber(fields[i + 1]) + timeout > now then return 0 end
+  local seen = tonumber(fields[i + 1])
+  if seen > 0 and seen + timeout > now then return 0 end
 end
 return redis.call('ZREM', KEYS[2], ARGV[5])
 """
@@ -53,8 +57,8 @@ local newest = 0
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
   local seen = tonumber(fields[i + 1])
-  if seen + timeout > now then return -1 end
-  if seen > newest then newest = seen end
+  if seen > 0 and seen + timeout > now then return -1 end
+  if math.abs(seen) > newest then newest = math.abs(seen) end
 end
 if redis.call('ZREM', KEYS[2], ARGV[3]) == 1 then return newest end
 return -1
@@ -99,11 +103,12 @@ class RedisPresenceDirectory:
         return bool(await self._offline(keys, self._args(user_id, last_active, now)))
 
     async def status(self, user_id: int) -> tuple[bool, int] | None:
-        seen = await self._redis.hgetall(self._key(user_id))
+        seen = [int(v) for v in (await self._redis.hgetall(self._key(user_id))).values()]
         if not seen:
             return None
-        newest = max(int(v) for v in seen.values())
-        return newest + self.timeout_ms > int(time.time() * 1000), newest
+        now = int(time.time() * 1000)
+        online = any(v > 0 and v + self.timeout_ms > now for v in seen)
+        return online, max(abs(v) for v in seen)
 
     async def expired(self, now_ms: int) -> list[tuple[int, int]]:
         due = await self._redis.zrangebyscore(self._deadlines, "-inf", now_ms, start=0, num=200)
