@@ -56,6 +56,7 @@ class DeviceListener(WSListener):
         "gateway",
         "last_rx",
         "ping_sent",
+        "reading_paused",
         "session",
         "transport",
     )
@@ -64,6 +65,7 @@ class DeviceListener(WSListener):
         self.gateway = gateway
         self.last_rx = time.monotonic()
         self.ping_sent = 0.0
+        self.reading_paused = False
         self.session: DeviceSession | None = None
         self.transport: WSTransport | None = None
         self._fragments: list[bytes] | None = None
@@ -140,6 +142,9 @@ class DeviceListener(WSListener):
         """Called by the gateway's sweeper: ping a quiet socket, drop a dead one."""
         if self.transport is None or self._closing:
             return
+        if self.reading_paused:  # we stopped reading it (backpressure): not its silence
+            self.last_rx, self.ping_sent = now, 0.0
+            return
         limit = self.gateway.ping_idle_s
         if self.ping_sent:
             if now - self.ping_sent > limit:
@@ -150,10 +155,13 @@ class DeviceListener(WSListener):
 
     def pause_reading(self) -> None:
         if self.transport is not None:
+            self.reading_paused = True
             self.transport.underlying_transport.pause_reading()
 
     def resume_reading(self) -> None:
         if self.transport is not None:
+            self.reading_paused = False
+            self.last_rx = time.monotonic()
             self.transport.underlying_transport.resume_reading()
 
     def _flush(self) -> None:
