@@ -3,7 +3,8 @@ killed with -9 under load, Redis restarted under two nodes, PostgreSQL stopped a
 again under a node. Every wait is bounded; the checks are on what the store holds (a
 resume with `since`), not on timing.
 
-Clients reconnect to node one by its URL after node two dies (discovery is not used here).
+Clients of a node that dies reconnect through discovery (asking the surviving node's
+`/v1/discovery`), as real clients do.
 """
 
 from __future__ import annotations
@@ -56,6 +57,23 @@ async def _connect(url: str, token: str, since: int, deadline: float) -> Connect
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+async def _via_discovery(entry: str, token: str, since: int, deadline: float) -> Connection:
+    """Reconnect as a client does after a drop: ask `entry` which node to use (a dead
+    node drops out of discovery within its 3 s TTL; until then the client falls back to
+    the entry node), retried until `deadline`."""
+    api = HubbubClient(entry, token=token)
+    try:
+        while True:
+            try:
+                return await api.connect(since=since, heartbeat=False, discover=True)
+            except (ApiError, *DROPPED):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+    finally:
+        await api.aclose()
 
 
 async def _pinned(api: HubbubClient, since: int = 0) -> Connection:
@@ -128,7 +146,7 @@ async def _sender(pair: Pair, count: int, fallback: str, deadline: float) -> Non
                     await ws.close()
                     pair.sender_url = fallback
                     pair.sender_moved = True
-                    ws = await _connect(fallback, pair.sender.token or "", 0, deadline)
+                    ws = await _via_discovery(fallback, pair.sender.token or "", 0, deadline)
                     continue
                 previous = pair.acked.setdefault(cmid, sent["message_id"])
                 assert previous == sent["message_id"], "a resend was stored as a new message"
@@ -160,7 +178,7 @@ async def _receiver(pair: Pair, fallback: str, deadline: float) -> None:
                 await ws.close()
                 pair.receiver_url = fallback
                 pair.receiver_moved = True
-                ws = await _connect(fallback, pair.receiver.token or "", last_seq, deadline)
+                ws = await _via_discovery(fallback, pair.receiver.token or "", last_seq, deadline)
                 continue
             assert frame["seq"] == last_seq + 1, (last_seq, frame["seq"])
             last_seq = frame["seq"]
