@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from hubbub.adapters.discovery import NodeInfo, node_info
 
+STOP_TIMEOUT_S = 2.0
 log = logging.getLogger("hubbub.discovery")
 
 NODE_KEY = "hubbub:node:{}"
@@ -49,6 +50,7 @@ class RedisDiscovery:
         self.key = NODE_KEY.format(node_id)
         self._redis: aioredis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -65,21 +67,31 @@ class RedisDiscovery:
         self._task = asyncio.create_task(self._loop(), name="discovery")
 
     async def stop(self) -> None:
+        """Leave the registry, bounded: shutdown must never wait on Redis. The beat loop
+        is asked to stop, not cancelled: a redis-py command cancelled halfway can leave
+        its connection waiting for a reply forever (that hung SIGTERM, 1 run in ~15)."""
+        self._stopping.set()
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
             self._task = None
         if self._redis is not None:
             try:
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.delete(self.key)
-                    pipe.zrem(NODES, str(self.node_id))
-                    await pipe.execute()
+                await asyncio.wait_for(self._deregister(), STOP_TIMEOUT_S)
             except Exception:
                 log.warning("discovery: could not deregister (the key expires anyway)")
-            await self._redis.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._redis.aclose(), STOP_TIMEOUT_S)
             self._redis = None
+
+    async def _deregister(self) -> None:
+        assert self._redis is not None
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.key)
+            pipe.zrem(NODES, str(self.node_id))
+            await pipe.execute()
 
     async def beat(self) -> None:
         info = node_info(self.node_id, self.public_url, self.load())
@@ -91,8 +103,10 @@ class RedisDiscovery:
             await pipe.execute()
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+                return  # asked to stop between beats
             try:
                 await self.beat()
             except asyncio.CancelledError:

@@ -12,6 +12,8 @@ change is one Lua script, so two nodes never both announce the same transition.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 
 import redis.asyncio as redis
@@ -70,7 +72,7 @@ class RedisPresenceDirectory:
         self.node = str(node_id)
         self.timeout_ms = timeout_ms
         self.prefix = prefix
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
         self._online = self._redis.register_script(_ONLINE)
         self._refresh = self._redis.register_script(_REFRESH)
         self._offline = self._redis.register_script(_OFFLINE)
@@ -84,7 +86,9 @@ class RedisPresenceDirectory:
         await self._redis.ping()
 
     async def stop(self) -> None:
-        await self._redis.aclose()
+        # bounded: shutdown must never wait on Redis
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._redis.aclose(), 2.0)
 
     def _args(self, user_id: int, last_active: int, now_ms: int) -> list[int | str]:
         return [now_ms, self.timeout_ms, self.node, last_active, user_id]
