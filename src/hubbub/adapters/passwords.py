@@ -18,6 +18,3 @@ class Argon2Hasher:
             return bool(self._hasher.verify(password_hash, password))
         except (VerificationError, InvalidHashError):
             return False
-
-    def needs_rehash(self, password_hash: str) -> bool:
-        return bool(self._hasher.check_needs_rehash(password_hash))
