@@ -1,38 +1,52 @@
-"""The composition root: reads the configuration, builds every adapter and service once,
-and wires them into the ASGI app. Nothing else constructs long-lived objects."""
+"""The composition root: reads the configuration, builds every adapter and service once
+with exactly what it needs, and wires them into the ASGI app. It is the only module (with
+cli.py) that names concrete adapters; nothing else constructs long-lived objects."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from hubbub.adapters.discovery import Discovery, LocalDiscovery
+from hubbub.adapters.local_discovery import LocalDiscovery
 from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.passwords import Argon2Hasher
 from hubbub.adapters.sqlite import SqliteStore
-from hubbub.api.rest import build_routes, on_http_error, on_hubbub_error, on_unexpected
-from hubbub.core.errors import HubbubError
+from hubbub.api.accounts import AccountsApi
+from hubbub.api.conversations import ConversationsApi
+from hubbub.api.groups import GroupsApi
+from hubbub.api.http import exception_handlers
+from hubbub.api.operations import OperationsApi
+from hubbub.api.people import PeopleApi
+from hubbub.api.routes import build_routes, endpoint_table
+from hubbub.core.clock import now_ms
 from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
 from hubbub.gateway.hub import Hub
 from hubbub.gateway.picows_gateway import Gateway
-from hubbub.gateway.session import CLOSE_GOING_AWAY, Services
+from hubbub.gateway.session import SessionDeps
 from hubbub.metrics import Metrics
-from hubbub.ports import Bus, PresenceDirectory, Store
+from hubbub.ports import Bus, Discovery, PresenceDirectory, Store
 from hubbub.services.accounts import Accounts
-from hubbub.services.chat import Chat
+from hubbub.services.conversations import Conversations
+from hubbub.services.counters import Counters
+from hubbub.services.groups import Groups
+from hubbub.services.messaging import Messaging
+from hubbub.services.people import People
 from hubbub.services.presence import Presence
+from hubbub.services.sync import Sync
+
+if TYPE_CHECKING:
+    from hubbub.adapters.redis_bus import RedisBus
 
 log = logging.getLogger("hubbub")
 WEB_DIR = Path(__file__).parent / "web"
@@ -53,31 +67,49 @@ class Config:
 
 
 class Node:
-    """One running Hubbub node: the services and their lifecycle."""
+    """One running Hubbub node: its adapters, services and edges, and their lifecycle."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.metrics = Metrics()
-        self.store = build_store(config, self.metrics)
-        self.bus = build_bus(config)
-        self.hub = Hub()
-        self.metrics.watch(self.hub)
+        self.metrics = metrics = Metrics()
+        counters = Counters()
         limits = Limits(max_group_members=config.max_group_members)
-        self.presence = Presence(
-            self.store, self.bus, config.heartbeat_timeout, build_presence_directory(config)
+        # adapters
+        self.store = store = build_store(config, metrics)
+        self.bus = bus = build_bus(config, metrics)
+        self.hub = hub = Hub(counters)
+        self.discovery = build_discovery(config, hub.connection_count)
+        # services
+        self.presence = presence = Presence(
+            store, bus, config.heartbeat_timeout, build_presence_directory(config)
         )
-        self.services = Services(
-            self.store,
-            Accounts(self.store, Argon2Hasher(), self.bus),
-            Chat(self.store, self.bus, limits),
-            self.presence,
-            self.hub,
-            self.metrics,
-            self.bus,
+        accounts = Accounts(store, Argon2Hasher(), bus)
+        messaging = Messaging(store, bus, limits, counters)
+        people = People(store, presence)
+        # edges
+        self.gateway = Gateway(
+            SessionDeps(
+                accounts=accounts,
+                sync=Sync(store, bus),
+                messaging=messaging,
+                presence=presence,
+                hub=hub,
+                sessions=set(),
+                observe_send=metrics.send_latency.observe,
+                count_refusal=metrics.count_refusal,
+            ),
+            config.ws_ping_interval,
         )
-        self.gateway = Gateway(self.services, config.ws_ping_interval)
+        self.endpoints = endpoint_table(
+            AccountsApi(accounts, people),
+            PeopleApi(people),
+            ConversationsApi(Conversations(store, messaging, limits), messaging),
+            GroupsApi(Groups(store, bus, messaging, limits)),
+            OperationsApi(self.discovery, hub.connection_count, metrics.render),
+        )
+        self.authenticate = accounts.authenticate
+        watch_node(metrics, counters, hub)
         self._retention: asyncio.Task[None] | None = None
-        self.discovery = build_discovery(config, self.hub.connection_count)
 
     async def start(self) -> None:
         await self.store.open()
@@ -90,17 +122,12 @@ class Node:
         bus = "Redis" if self.config.redis_url else "in-process"
         log.info("node %d ready; storage: %s; bus: %s", self.config.node_id, where, bus)
 
-    async def close_sockets(self, timeout: float = 5.0) -> None:
-        """Close every device socket with 1001 and wait (bounded) for the sessions."""
-        for session in list(self.services.sessions):
-            session.close(CLOSE_GOING_AWAY, "server shutting down")
-        deadline = time.monotonic() + timeout
-        while self.services.sessions and time.monotonic() < deadline:  # noqa: ASYNC110 (once, at shutdown)
-            await asyncio.sleep(0.02)
+    async def close_sockets(self) -> None:
+        await self.gateway.close_sessions()
 
     async def stop(self) -> None:
         await self.discovery.stop()  # no new clients sent here
-        await self.close_sockets()
+        await self.gateway.close_sessions()
         if self._retention:
             self._retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -112,7 +139,7 @@ class Node:
         log.info("node stopped cleanly")
 
     async def purge_once(self) -> tuple[int, int]:
-        entries, messages = await self.store.purge_expired(int(time.time() * 1000))
+        entries, messages = await self.store.purge_expired(now_ms())
         if entries or messages:
             log.info("retention removed %d inbox entries and %d messages", entries, messages)
         return entries, messages
@@ -126,22 +153,56 @@ class Node:
             await asyncio.sleep(self.config.retention_interval)
 
 
+def watch_node(metrics: Metrics, counters: Counters, hub: Hub) -> None:
+    """The numbers /metrics reads from the node at scrape time."""
+    metrics.count(
+        "hubbub_messages_stored",
+        "Messages stored (repeats of a client_msg_id excluded)",
+        lambda: counters.messages_stored,
+    )
+    metrics.count(
+        "hubbub_deliveries",
+        "Inbox entries handed to device connections",
+        lambda: counters.deliveries,
+    )
+    metrics.gauge("hubbub_connections", "Open device WebSockets", hub.connection_count)
+    metrics.gauge(
+        "hubbub_connected_users", "Users with at least one open WebSocket", hub.user_count
+    )
+    metrics.gauge(
+        "hubbub_outgoing_queued_bytes", "Bytes waiting in device send queues", hub.queued_bytes
+    )
+
+
+def watch_bus(metrics: Metrics, bus: RedisBus) -> None:
+    metrics.count("hubbub_bus_published", "Frames Redis acknowledged", lambda: bus.published)
+    metrics.count(
+        "hubbub_bus_dropped", "Frames the bus lost (Redis away, queue full)", lambda: bus.dropped
+    )
+    metrics.count("hubbub_bus_received", "Frames received from Redis", lambda: bus.received)
+    metrics.count("hubbub_bus_reconnects", "Reconnections to Redis", lambda: bus.reconnects)
+
+
 def build_store(config: Config, metrics: Metrics) -> Store:
     """The embedded SQLite default, or PostgreSQL when a database URL is given."""
     ids = IdGenerator(config.node_id)
     if config.database_url:
         from hubbub.adapters.postgres import PostgresStore  # noqa: PLC0415 - optional engine
 
-        return PostgresStore(config.database_url, ids, on_commit=metrics.on_commit)
+        return PostgresStore(
+            config.database_url, ids, on_commit=metrics.on_commit, on_retry=metrics.on_retry
+        )
     return SqliteStore(config.data_dir, ids, on_commit=metrics.on_commit)
 
 
-def build_bus(config: Config) -> Bus:
+def build_bus(config: Config, metrics: Metrics) -> Bus:
     """In-process for one node; Redis pub/sub between nodes when a Redis URL is given."""
     if config.redis_url:
         from hubbub.adapters.redis_bus import RedisBus  # noqa: PLC0415 - optional engine
 
-        return RedisBus(config.redis_url, config.node_id)
+        bus = RedisBus(config.redis_url, config.node_id)
+        watch_bus(metrics, bus)
+        return bus
     return InProcessBus()
 
 
@@ -165,6 +226,13 @@ def build_presence_directory(config: Config) -> PresenceDirectory:
     return LocalPresenceDirectory()
 
 
+async def migrate_database(database_url: str) -> list[int]:
+    """Apply the PostgreSQL schema migrations; the versions applied now."""
+    from hubbub.adapters.postgres.migrations import migrate_url  # noqa: PLC0415
+
+    return await migrate_url(database_url)
+
+
 def build_app(config: Config) -> tuple[Starlette, Node]:
     node = Node(config)
 
@@ -177,17 +245,12 @@ def build_app(config: Config) -> tuple[Starlette, Node]:
             await node.stop()
 
     routes = [
-        *build_routes(node.services, node.discovery),
+        *build_routes(node.endpoints, node.authenticate),
         Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={
-            HubbubError: on_hubbub_error,
-            HTTPException: on_http_error,
-            Exception: on_unexpected,
-        },
+        exception_handlers=exception_handlers(node.metrics.count_refusal),
     )
-    app.state.metrics = node.metrics
     return app, node

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from pathlib import Path
@@ -11,7 +12,7 @@ import click
 import uvicorn
 
 from hubbub import __version__
-from hubbub.app import Config, Node, build_app
+from hubbub.app import Config, Node, build_app, migrate_database
 
 
 class _Server(uvicorn.Server):
@@ -194,20 +195,7 @@ def advertised_url(host: str, port: int) -> str:
 )
 def migrate(database_url: str) -> None:
     """Apply the PostgreSQL schema migrations (nodes also apply them when they start)."""
-    import asyncio  # noqa: PLC0415
-
-    import asyncpg  # noqa: PLC0415
-
-    from hubbub.adapters.postgres.migrations import migrate as apply  # noqa: PLC0415
-
-    async def run() -> list[int]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            return await apply(conn)
-        finally:
-            await conn.close()
-
-    applied = asyncio.run(run())
+    applied = asyncio.run(migrate_database(database_url))
     click.echo(f"applied migrations {applied}" if applied else "schema already up to date")
 
 

@@ -1,29 +1,27 @@
 """Live numbers in the Prometheus text format (GET /metrics).
 
 Each node has its own registry (so several nodes in one test process do not collide).
-The per-message counts are plain integers read at scrape time (a prometheus Counter
-takes a lock on every increment, and a group message makes a hundred deliveries);
-gauges are read from the hub only when scraped.
+Hot counts are plain integers read at scrape time (see services/counters.py); gauges and
+the other read-at-scrape counts are functions handed in by the composition root, so this
+module knows no other part of the node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hubbub.gateway.hub import Hub
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
-        self.messages_stored = 0  # repeats of a client_msg_id excluded
+        self._counts = _ReadAtScrape()
+        r.register(self._counts)
         self.send_latency = Histogram(
             "hubbub_send_to_sent_seconds",
             "From a send frame's arrival to its `sent` ack",
@@ -42,45 +40,45 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.storage_retries = Counter(
+            "hubbub_storage_retried_jobs",
+            "Writes rolled back by a deadlock or serialization failure and retried",
+            registry=r,
+        )
         self.errors = Counter(
             "hubbub_errors", "Refusals sent to clients, by error code", ["code"], registry=r
         )
-        self.connections = Gauge("hubbub_connections", "Open device WebSockets", registry=r)
-        self.connected_users = Gauge(
-            "hubbub_connected_users", "Users with at least one open WebSocket", registry=r
-        )
-        self.queued_bytes = Gauge(
-            "hubbub_outgoing_queued_bytes", "Bytes waiting in device send queues", registry=r
-        )
 
-    def watch(self, hub: Hub) -> None:
-        self.registry.register(_HotCounts(self, hub))
-        self.connections.set_function(hub.connection_count)
-        self.connected_users.set_function(hub.user_count)
-        self.queued_bytes.set_function(hub.queued_bytes)
+    def gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A gauge whose value is `read()` at scrape time."""
+        Gauge(name, documentation, registry=self.registry).set_function(read)
+
+    def count(self, name: str, documentation: str, read: Callable[[], int]) -> None:
+        """A counter (monotonic) whose value is `read()` at scrape time."""
+        self._counts.add(name, documentation, read)
 
     def on_commit(self, jobs: int, seconds: float) -> None:
-        """Called by the storage writer thread after each batch."""
+        """Called by the storage writer after each batch."""
         self.commit_batch.observe(jobs)
         self.commit_seconds.observe(seconds)
+
+    def on_retry(self) -> None:
+        self.storage_retries.inc()
+
+    def count_refusal(self, code: str) -> None:
+        self.errors.labels(code).inc()
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
 
 
-class _HotCounts(Collector):
-    def __init__(self, metrics: Metrics, hub: Hub) -> None:
-        self.metrics = metrics
-        self.hub = hub
+class _ReadAtScrape(Collector):
+    def __init__(self) -> None:
+        self._reads: list[tuple[str, str, Callable[[], int]]] = []
+
+    def add(self, name: str, documentation: str, read: Callable[[], int]) -> None:
+        self._reads.append((name, documentation, read))
 
     def collect(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(
-            "hubbub_messages_stored",
-            "Messages stored (repeats of a client_msg_id excluded)",
-            value=self.metrics.messages_stored,
-        )
-        yield CounterMetricFamily(
-            "hubbub_deliveries",
-            "Inbox entries handed to device connections",
-            value=self.hub.delivered,
-        )
+        for name, documentation, read in self._reads:
+            yield CounterMetricFamily(name, documentation, value=read())

@@ -1,15 +1,24 @@
-"""The seams between the core and the engines. One adapter per engine implements each
-(SQLite now; PostgreSQL and Redis can follow without touching the services).
+"""The seams between the services and the engines. Each port has one adapter per engine:
 
-Guarantees are part of the interface; the contract tests in tests/contract run the same
-suite against every adapter.
+| port              | embedded default (one node)     | cluster                         |
+|-------------------|---------------------------------|---------------------------------|
+| Store             | adapters/sqlite                 | adapters/postgres               |
+| Bus               | adapters/memory_bus             | adapters/redis_bus              |
+| PresenceDirectory | adapters/local_presence         | adapters/redis_presence         |
+| Discovery         | adapters/local_discovery        | adapters/redis_discovery        |
+| Hasher            | adapters/passwords (argon2id)   | the same                        |
+
+Guarantees are part of the interface: the contract suites in tests/contract run the same
+tests against every adapter of a port. Only the composition root (app.py) names adapters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Protocol
 
+from hubbub.core.discovery import NodeInfo
 from hubbub.core.model import (
     Conversation,
     ConversationSummary,
@@ -42,8 +51,9 @@ class Store(Protocol):
 
     async def user_by_id(self, user_id: int) -> User | None: ...
     async def user_by_name(self, username: str) -> User | None: ...
-    async def password_hash(self, username: str) -> tuple[int, str] | None: ...
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+    async def password_hash(self, username: str) -> tuple[int, str] | None:
+        """(user_id, password hash) of the username, or None."""
+
     async def update_profile(
         self,
         user_id: int,
@@ -75,12 +85,21 @@ class Store(Protocol):
         """Get or create; raises not_found if the peer does not exist."""
 
     async def create_group(
-        self, owner_id: int, name: str, member_ids: Sequence[int], max_members: int
-    ) -> Conversation: ...
+        self, owner_id: int, name: str, member_ids: Sequence[int]
+    ) -> Conversation:
+        """`member_ids` as core.membership.founding_members made them (owner first, each
+        once, within the limit); raises not_found if one of them does not exist."""
+
     async def add_member(
         self, group_id: int, actor_id: int, user_id: int, max_members: int
-    ) -> Conversation: ...
-    async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation: ...
+    ) -> Conversation:
+        """Applies core.membership's rules inside the transaction (membership changes of
+        one group are serialized, so the limit holds under concurrent adds)."""
+
+    async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation:
+        """Applies core.membership.after_removal inside the transaction; returns the group
+        as it is afterwards (the heir as owner if the owner left)."""
+
     async def conversation(self, conversation_id: int) -> Conversation | None: ...
     async def conversations(
         self, user_id: int, not_before_ms: int = 0
@@ -205,11 +224,31 @@ class PresenceDirectory(Protocol):
     async def status(self, user_id: int) -> tuple[bool, int] | None:
         """(online, last_active_at) across nodes, or None if the directory knows nothing."""
 
+    async def statuses(self, user_ids: Sequence[int]) -> dict[int, tuple[bool, int]]:
+        """`status` of many users in one round trip; users it knows nothing of are absent."""
+
     async def expired(self, now_ms: int) -> list[tuple[int, int]]:
         """Users whose every node went silent (a node died): (user_id, last_active),
         each returned by one call on one node only, which announces them offline."""
 
 
+class Discovery(Protocol):
+    """Which node a client should connect its WebSocket to.
+
+    `best()` answers `{node_id, ws_url, http_url, connections, updated_ms}` for the
+    healthy node with the fewest connections (not in `exclude`), or None when no node is
+    healthy. `ws_url`/`http_url` are None when the node has no public URL configured; the
+    caller then answers the request's own origin. A node that stops or dies leaves the
+    answers within its registration's time to live."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def best(self, exclude: AbstractSet[int] = ...) -> NodeInfo | None: ...
+
+
 class Hasher(Protocol):
+    """Password hashing. Both calls are CPU-bound: callers run them off the event loop."""
+
     def hash(self, password: str) -> str: ...
-    def verify(self, password_hash: str, password: str) -> bool: ...
+    def verify(self, password_hash: str, password: str) -> bool:
+        """False for a wrong password or an unreadable hash; never raises for either."""

@@ -10,7 +10,7 @@ import time
 
 import redis.asyncio as aioredis
 
-from hubbub.adapters.discovery import LocalDiscovery
+from hubbub.adapters.local_discovery import LocalDiscovery
 from hubbub.adapters.redis_discovery import RedisDiscovery
 from tests.bus_fixtures import redis_server, redis_url  # noqa: F401
 

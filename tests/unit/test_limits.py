@@ -80,11 +80,6 @@ def test_username_refused(name: str) -> None:
     assert refused(check_username, name) == "bad_request"
 
 
-@pytest.mark.parametrize("name", [None, 123, b"abc", ["abc"]])
-def test_username_not_a_string_refused(name: object) -> None:
-    assert refused(check_username, name) == "bad_request"
-
-
 # -- passwords --------------------------------------------------------------------------
 
 
@@ -102,11 +97,6 @@ def test_password_refused(password: str) -> None:
     assert refused(check_password, password) == "bad_request"
 
 
-@pytest.mark.parametrize("password", [None, 12345678, b"12345678"])
-def test_password_not_a_string_refused(password: object) -> None:
-    assert refused(check_password, password) == "bad_request"
-
-
 # -- retention --------------------------------------------------------------------------
 
 
@@ -116,6 +106,6 @@ def test_retention_accepted(days: int | None) -> None:
     assert check_retention_days(days) == days
 
 
-@pytest.mark.parametrize("days", [0, -1, 3651, True, False, "5", 5.0, [5]])
-def test_retention_refused(days: object) -> None:
+@pytest.mark.parametrize("days", [0, -1, 3651])
+def test_retention_refused(days: int) -> None:
     assert refused(check_retention_days, days) == "bad_request"

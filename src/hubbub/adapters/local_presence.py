@@ -3,6 +3,8 @@ every local transition is a transition of the user."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class LocalPresenceDirectory:
     async def start(self) -> None:
@@ -22,6 +24,9 @@ class LocalPresenceDirectory:
 
     async def status(self, user_id: int) -> tuple[bool, int] | None:
         return None  # the service asks its tracker, then the store
+
+    async def statuses(self, user_ids: Sequence[int]) -> dict[int, tuple[bool, int]]:
+        return {}
 
     async def expired(self, now_ms: int) -> list[tuple[int, int]]:
         return []

@@ -20,7 +20,7 @@ from collections.abc import Set as AbstractSet
 
 import redis.asyncio as aioredis
 
-from hubbub.adapters.discovery import NodeInfo, node_info
+from hubbub.core.discovery import NodeInfo, node_info
 
 STOP_TIMEOUT_S = 2.0
 log = logging.getLogger("hubbub.discovery")

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+from collections.abc import Sequence
 
 import redis.asyncio as redis
+
+from hubbub.core.clock import now_ms
 
 _ONLINE = """
 local now, timeout, node = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -103,16 +105,25 @@ class RedisPresenceDirectory:
 
     async def offline(self, user_id: int, last_active: int) -> bool:
         keys = [self._key(user_id), self._deadlines]
-        now = int(time.time() * 1000)
+        now = now_ms()
         return bool(await self._offline(keys, self._args(user_id, last_active, now)))
 
     async def status(self, user_id: int) -> tuple[bool, int] | None:
-        seen = [int(v) for v in (await self._redis.hgetall(self._key(user_id))).values()]
-        if not seen:
-            return None
-        now = int(time.time() * 1000)
-        online = any(v > 0 and v + self.timeout_ms > now for v in seen)
-        return online, max(abs(v) for v in seen)
+        return (await self.statuses([user_id])).get(user_id)
+
+    async def statuses(self, user_ids: Sequence[int]) -> dict[int, tuple[bool, int]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.hgetall(self._key(user_id))
+            replies = await pipe.execute()
+        now = now_ms()
+        out = {}
+        for user_id, fields in zip(user_ids, replies, strict=True):
+            seen = [int(v) for v in fields.values()]
+            if seen:
+                online = any(v > 0 and v + self.timeout_ms > now for v in seen)
+                out[user_id] = (online, max(abs(v) for v in seen))
+        return out
 
     async def expired(self, now_ms: int) -> list[tuple[int, int]]:
         due = await self._redis.zrangebyscore(self._deadlines, "-inf", now_ms, start=0, num=200)

@@ -12,7 +12,9 @@ from typing import Any
 
 import msgspec
 
+from hubbub.core.decoding import explain
 from hubbub.core.errors import ErrorCode, HubbubError, bad_request
+from hubbub.core.model import Message
 
 
 class Hello(msgspec.Struct, tag="hello", tag_field="type"):
@@ -63,16 +65,16 @@ def decode_client_frame(raw: str | bytes) -> ClientFrame:
     try:
         frame: ClientFrame = _decoder.decode(raw)
     except msgspec.ValidationError as e:
-        raise FrameError("bad_request", _explain(str(e)), _probe_client_msg_id(raw)) from None
+        raise FrameError("bad_request", _explain(e), _probe_client_msg_id(raw)) from None
     except msgspec.DecodeError:
         raise FrameError("bad_request", "frame is not valid JSON") from None
     return frame
 
 
-def _explain(msgspec_message: str) -> str:
-    if "`$.type`" in msgspec_message:
+def _explain(error: msgspec.ValidationError) -> str:
+    if "`$.type`" in str(error):
         return "unknown or missing frame type"
-    return msgspec_message.replace("`$.", "`").replace("`$`", "frame")
+    return explain(error, "frame")
 
 
 def _probe_client_msg_id(raw: str | bytes) -> str | None:
@@ -124,11 +126,11 @@ def sent_frame(client_msg_id: str, message_id: int, conversation_id: int, ts: in
     )
 
 
-def message_frame_prefix(message_json: bytes) -> bytes:
+def shared_message_part(message: Message) -> bytes:
     """The part of a `message` frame shared by every recipient: the message object
     without its opening brace. Each inbox entry adds only its own `seq`
     (see `message_frame`), so a group message is encoded once, not once per member."""
-    return message_json[1:]
+    return encode(message)[1:]
 
 
 def message_frame(seq: int, shared: bytes) -> bytes:

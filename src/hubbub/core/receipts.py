@@ -1,4 +1,5 @@
-"""Receipt rules: many covered messages fold into one watermark per conversation."""
+"""Receipt rules: many covered messages fold into one watermark per conversation, and
+nobody gets a receipt for their own messages."""
 
 from __future__ import annotations
 
@@ -30,3 +31,12 @@ def fold_receipts(
         Receipt(status, cid, mid, reader_id, now_ms, frozenset(senders[cid]))
         for cid, mid in top.items()
     ]
+
+
+def read_receipt(
+    reader_id: int, conversation_id: int, message_id: int, senders: Iterable[int], now_ms: int
+) -> Receipt:
+    """The reader has read the conversation up to `message_id`; `senders` wrote the
+    messages the read newly covers (the reader's own are not told)."""
+    notify = frozenset(s for s in senders if s != reader_id)
+    return Receipt("read", conversation_id, message_id, reader_id, now_ms, notify)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from hubbub.gateway.connection import DeviceConnection
+from hubbub.services.counters import Counters
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, counters: Counters) -> None:
         self._by_user: dict[int, list[DeviceConnection]] = {}
         self._by_device: dict[int, list[DeviceConnection]] = {}
-        self.delivered = 0  # inbox entries handed to connections (for /metrics)
+        self._counters = counters
 
     def register(self, conn: DeviceConnection) -> None:
         self._by_user.setdefault(conn.user_id, []).append(conn)
@@ -33,7 +34,7 @@ class Hub:
             else:
                 conn.push(frame)
         if seq:
-            self.delivered += len(conns)
+            self._counters.deliveries += len(conns)
 
     def close_device(self, device_id: int, code: int, reason: str) -> None:
         for conn in list(self._by_device.get(device_id, ())):
@@ -49,6 +50,3 @@ class Hub:
 
     def queued_bytes(self) -> int:
         return sum(c.queued_bytes for conns in self._by_device.values() for c in conns)
-
-    def devices_online(self, user_id: int) -> int:
-        return len(self._by_user.get(user_id, ()))

@@ -19,13 +19,14 @@ from picows import WSAutoPingStrategy, WSFrame, WSListener, WSMsgType, WSTranspo
 from picows.picows import WSProtocol  # type: ignore[attr-defined]  # public in api.py, not in the stub
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from hubbub.gateway.session import DeviceSession, Services
+from hubbub.gateway.session import CLOSE_GOING_AWAY, DeviceSession, SessionDeps
 
 WS_PATH = b"/v1/ws"
 MAX_MESSAGE_BYTES = 4 << 20  # a 100,000-character body escaped as JSON fits with room
 READ_BUFFER_BYTES = 1024  # grows on demand; small keeps idle connections cheap
 PING_IDLE_S = 20.0  # default: a WebSocket ping after this much silence from the client,
 # and the socket is dropped if nothing comes back within as long again
+HANDSHAKE_TIMEOUT_S = 10.0  # for the upgrade request's headers, once the path is known
 _REQUEST_LINE_LIMIT = 8192
 # an adapter, not a Logger: given a Logger, picows makes a child Logger per connection
 _picows_log = logging.LoggerAdapter(logging.getLogger("hubbub.picows"), {})
@@ -83,7 +84,7 @@ class DeviceListener(WSListener):
             if headers is not None:
                 headers.clear()
         self.gateway.listeners.add(self)
-        self.session = DeviceSession(self, self.gateway.services)
+        self.session = DeviceSession(self, self.gateway.session_deps)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         self.last_rx = time.monotonic()  # anything from the client proves it is there
@@ -182,14 +183,23 @@ class Gateway:
     """The node's WebSocket edge: the front door for uvicorn, and one sweeper task that
     keeps every socket honest (picows' own auto-ping costs a task per connection)."""
 
-    def __init__(self, services: Services, ping_idle_s: float = PING_IDLE_S) -> None:
-        self.services = services
+    def __init__(self, session_deps: SessionDeps, ping_idle_s: float = PING_IDLE_S) -> None:
+        self.session_deps = session_deps
         self.ping_idle_s = ping_idle_s
         self.listeners: set[DeviceListener] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep(), name="websocket-liveness")
+
+    async def close_sessions(self, timeout: float = 5.0) -> None:
+        """Close every device socket with 1001 and wait (bounded) for the sessions."""
+        sessions = self.session_deps.sessions
+        for session in list(sessions):
+            session.close(CLOSE_GOING_AWAY, "server shutting down")
+        deadline = time.monotonic() + timeout
+        while sessions and time.monotonic() < deadline:  # noqa: ASYNC110 (once, at shutdown)
+            await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
         if self._sweeper:
@@ -237,20 +247,22 @@ def front_door(gateway: Gateway) -> type[asyncio.Protocol]:
         def _hand_to_picows(self) -> None:
             assert self._transport is not None
             proto = WSProtocol(
-                None,
-                None,
-                False,
+                None,  # host and port: server side
+                None,  # path: server side
+                False,  # is_client_side
                 listener_for,
                 _picows_log,
                 True,  # disconnect_on_exception
-                10.0,  # websocket handshake timeout
-                False,  # picows' auto-ping: a task per socket; Gateway._sweep does it for all
-                PING_IDLE_S,
-                PING_IDLE_S,
+                HANDSHAKE_TIMEOUT_S,
+                # picows' auto-ping is off (it costs a task per socket; Gateway._sweep pings
+                # for every socket), so its idle and reply timeouts and strategy are unused
+                False,
+                0.0,
+                0.0,
                 WSAutoPingStrategy.PING_WHEN_IDLE,
-                True,  # auto pong
+                True,  # answer pings with pongs
                 MAX_MESSAGE_BYTES,
-                None,
+                None,  # extra response headers
                 READ_BUFFER_BYTES,
             )
             self._transport.set_protocol(proto)

@@ -2,10 +2,10 @@
 from the socket layer (`on_text`, `on_closed`) and writing through an `Outlet`, so it
 runs without a task of its own; picows_gateway.py is the glue to the socket library.
 
-The message hot path for a `send` frame, top to bottom:
-  on_text -> on_frame -> decode (core.frames) -> _send -> Chat.send (validate; store:
-  dedupe, id, persist, group commit + fsync) -> push `sent` -> Chat.deliver -> bus ->
-  hub -> each device's connection -> socket.
+The session decides nothing about the domain: it decodes a frame (core.frames), calls the
+use case (services/), and writes what comes back as frames. A `send` frame, top to bottom:
+  on_text -> on_frame -> decode -> _send -> Messaging.post (validate; store: dedupe, id,
+  persist, group commit + fsync; fan-out to every participant's devices) -> push `sent`.
 Frames that wait on the store run as tasks in arrival order; the store commits in that
 order, so one device's sends keep their order.
 """
@@ -15,19 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from hubbub.core import frames
 from hubbub.core.errors import HubbubError
-from hubbub.core.frames import Ack, FrameError, Hello, Ping, Read, Send, Typing
+from hubbub.core.frames import Ack, FrameError, Hello, Ping, Read, Send, Typing, parse_id
+from hubbub.core.model import Device
 from hubbub.gateway.connection import DeviceConnection, Outlet
 from hubbub.gateway.hub import Hub
-from hubbub.metrics import Metrics
-from hubbub.ports import Bus, Store
 from hubbub.services.accounts import CLOSE_LOGGED_OUT, Accounts
-from hubbub.services.chat import Chat
+from hubbub.services.messaging import Messaging
 from hubbub.services.presence import Presence
+from hubbub.services.sync import Sync
 
 log = logging.getLogger("hubbub.gateway")
 
@@ -36,33 +37,23 @@ CLOSE_BAD_TOKEN = 4001  # the token is unknown or logged out
 CLOSE_GOING_AWAY = 1001  # the server is shutting down
 CLOSE_SERVER_ERROR = 1011
 HELLO_TIMEOUT_S = 10.0
-WATCH_TIMEOUT_S = 10.0  # a networked bus that cannot subscribe in this long fails the hello
 REPLAY_PAGE = 500
 MAX_IN_FLIGHT = 256  # frames of one device waiting on the store before we stop reading
 MAX_EARLY_FRAMES = 256  # frames sent after `hello`, before `ready`, kept to run in order
 
 
-class Services:
-    """What a session needs, built once by the composition root."""
+@dataclass(frozen=True, slots=True)
+class SessionDeps:
+    """What every session of the node uses, built once by the composition root."""
 
-    def __init__(
-        self,
-        store: Store,
-        accounts: Accounts,
-        chat: Chat,
-        presence: Presence,
-        hub: Hub,
-        metrics: Metrics,
-        bus: Bus,
-    ) -> None:
-        self.store = store
-        self.bus = bus
-        self.metrics = metrics
-        self.accounts = accounts
-        self.chat = chat
-        self.presence = presence
-        self.hub = hub
-        self.sessions: set[DeviceSession] = set()
+    accounts: Accounts
+    sync: Sync
+    messaging: Messaging
+    presence: Presence
+    hub: Hub
+    sessions: set[DeviceSession]  # open sessions, for shutdown
+    observe_send: Callable[[float], None]  # seconds from a send's arrival to its `sent`
+    count_refusal: Callable[[str], None]  # an error code sent to a client
 
 
 class DeviceSession:
@@ -76,13 +67,13 @@ class DeviceSession:
         "_tasks",
         "closed",
         "conn",
+        "d",
         "outlet",
-        "s",
     )
 
-    def __init__(self, outlet: Outlet, services: Services) -> None:
+    def __init__(self, outlet: Outlet, deps: SessionDeps) -> None:
         self.outlet = outlet
-        self.s = services
+        self.d = deps
         self.conn: DeviceConnection | None = None
         self.closed = False
         self._hello_started = False
@@ -93,7 +84,7 @@ class DeviceSession:
         self._hello_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             HELLO_TIMEOUT_S, self._hello_timeout
         )
-        services.sessions.add(self)
+        deps.sessions.add(self)
 
     # -- callbacks from the socket layer ------------------------------------------------
 
@@ -117,7 +108,7 @@ class DeviceSession:
         if self.closed:
             return
         self.closed = True
-        self.s.sessions.discard(self)
+        self.d.sessions.discard(self)
         if self._hello_timer:
             self._hello_timer.cancel()
         if self._catch_up_task:
@@ -125,10 +116,10 @@ class DeviceSession:
         conn = self.conn
         if conn is None:
             return
-        self.s.hub.unregister(conn)
-        self._unwatch(conn.user_id, conn.device_id)
+        self.d.hub.unregister(conn)
+        self.d.sync.unsubscribe(conn.device)
         logged_out = conn.close_request is not None and conn.close_request[0] == CLOSE_LOGGED_OUT
-        self.s.presence.disconnected(conn.user_id, logged_out=logged_out)
+        self.d.presence.disconnected(conn.user_id, logged_out=logged_out)
         log.info(
             "device %s of user %s disconnected%s",
             conn.device_id,
@@ -174,12 +165,12 @@ class DeviceSession:
         if not isinstance(hello, Hello) or hello.since < 0:
             self.outlet.close(CLOSE_BAD_HELLO, "the first frame must be a valid hello")
             return
-        device = await self.s.accounts.authenticate(hello.token)
+        device = await self.d.accounts.authenticate(hello.token)
         if device is None:
             log.info("refused a WebSocket hello with an unknown token")
             self.outlet.close(CLOSE_BAD_TOKEN, "unknown or logged-out token")
             return
-        head = await self.s.store.inbox_head(device.user_id)
+        head = await self.d.sync.head(device.user_id)
         if self.closed:
             return
         # a device that claims more than exists (say, a restored backup) starts from head
@@ -188,23 +179,22 @@ class DeviceSession:
         )
         conn.push(
             frames.ready_frame(
-                device.user_id, device.device_id, head, self.s.presence.heartbeat_interval
+                device.user_id, device.device_id, head, self.d.presence.heartbeat_interval
             )
         )
-        # register, then subscribe, then replay (in _catch_up): a frame published before the
-        # subscription is in the store already, one published after it reaches the hub
-        self.s.hub.register(conn)
+        # register, then subscribe, then replay (services/sync.py says why this order)
+        self.d.hub.register(conn)
         try:
-            await asyncio.wait_for(self._watch(device.user_id, device.device_id), WATCH_TIMEOUT_S)
+            await self.d.sync.subscribe(device)
         except BaseException:
-            self.s.hub.unregister(conn)
+            self.d.hub.unregister(conn)
             raise
         if self.closed:  # the socket went away while we subscribed
-            self.s.hub.unregister(conn)
-            self._unwatch(device.user_id, device.device_id)
+            self.d.hub.unregister(conn)
+            self.d.sync.unsubscribe(device)
             return
         self.conn = conn
-        self.s.presence.connected(device.user_id)
+        self.d.presence.connected(device.user_id)
         log.info(
             "device %s of user %s connected (since %d, head %d)",
             device.device_id,
@@ -216,18 +206,6 @@ class DeviceSession:
         early, self._early = self._early or [], None
         for frame in early:
             self.on_frame(conn, frame)
-
-    async def _watch(self, user_id: int, device_id: int) -> None:
-        await self.s.bus.watch_user(user_id)
-        try:
-            await self.s.bus.watch_device(device_id)
-        except BaseException:
-            self.s.bus.unwatch_user(user_id)
-            raise
-
-    def _unwatch(self, user_id: int, device_id: int) -> None:
-        self.s.bus.unwatch_user(user_id)
-        self.s.bus.unwatch_device(device_id)
 
     def _start_catch_up(self, conn: DeviceConnection) -> None:
         if self._catch_up_task is None:
@@ -241,11 +219,10 @@ class DeviceSession:
         """Replay the inbox from the store, page by page, then go live."""
         try:
             while True:
-                entries = await self.s.store.inbox_since(conn.user_id, conn.last_seq, REPLAY_PAGE)
-                for entry in entries:
-                    shared = frames.message_frame_prefix(frames.encode(entry.message))
-                    conn.replay(entry.seq, frames.message_frame(entry.seq, shared))
-                if len(entries) == REPLAY_PAGE:
+                page = await self.d.sync.replay(conn.user_id, conn.last_seq, REPLAY_PAGE)
+                for seq, frame in page:
+                    conn.replay(seq, frame)
+                if len(page) == REPLAY_PAGE:
                     await conn.drained()
                     continue
                 if conn.finish_catch_up():
@@ -259,36 +236,38 @@ class DeviceSession:
     # -- client frames ---------------------------------------------------------------------
 
     def on_frame(self, conn: DeviceConnection, raw: bytes) -> None:
-        self.s.presence.activity(conn.user_id)  # any frame is a heartbeat
+        self.d.presence.activity(conn.user_id)  # any frame is a heartbeat
         try:
             frame = frames.decode_client_frame(raw)
         except FrameError as e:
             self._refuse(conn, e, e.client_msg_id)
             return
-        chat = self.s.chat
         if isinstance(frame, Send):
             self._spawn(self._send(conn, frame, time.perf_counter()))
         elif isinstance(frame, Ack):
-            self._spawn(self._guarded(conn, chat.ack(conn.user_id, conn.device_id, frame.seq)))
-        elif isinstance(frame, Read):
-            work = chat.read(conn.user_id, frame.conversation_id, frame.message_id)
+            work = self.d.messaging.ack(conn.user_id, conn.device_id, frame.seq)
             self._spawn(self._guarded(conn, work))
+        elif isinstance(frame, Read):
+            self._spawn(self._guarded(conn, self._read(conn.device, frame)))
         elif isinstance(frame, Typing):
-            self._spawn(self._guarded(conn, chat.typing(conn.user_id, frame.conversation_id)))
+            self._spawn(self._guarded(conn, self._typing(conn.device, frame)))
         elif isinstance(frame, Ping):
             conn.push(frames.PONG_FRAME)
         else:
             conn.push(frames.error_frame("bad_request", "hello was already received"))
 
     async def _send(self, conn: DeviceConnection, frame: Send, arrived: float) -> None:
-        chat = self.s.chat
         try:
-            stored = await chat.send(
+            stored = await self.d.messaging.post(
                 conn.user_id,
                 frame.client_msg_id,
                 frame.body,
-                to=frame.to,
-                conversation_id=frame.conversation_id,
+                to=parse_id(frame.to, "to") if frame.to is not None else None,
+                conversation_id=(
+                    parse_id(frame.conversation_id, "conversation_id")
+                    if frame.conversation_id is not None
+                    else None
+                ),
             )
         except HubbubError as e:
             self._refuse(conn, e, frame.client_msg_id)
@@ -305,15 +284,24 @@ class DeviceSession:
                 stored.message.ts,
             )
         )
-        self.s.metrics.send_latency.observe(time.perf_counter() - arrived)
-        if not stored.duplicate:
-            self.s.metrics.messages_stored += 1
-            chat.deliver(stored)
+        self.d.observe_send(time.perf_counter() - arrived)
+
+    async def _read(self, device: Device, frame: Read) -> None:
+        await self.d.messaging.read(
+            device.user_id,
+            parse_id(frame.conversation_id, "conversation_id"),
+            parse_id(frame.message_id, "message_id"),
+        )
+
+    async def _typing(self, device: Device, frame: Typing) -> None:
+        await self.d.messaging.typing(
+            device.user_id, parse_id(frame.conversation_id, "conversation_id")
+        )
 
     def _refuse(
         self, conn: DeviceConnection, error: HubbubError, client_msg_id: str | None
     ) -> None:
-        self.s.metrics.errors.labels(error.code).inc()
+        self.d.count_refusal(error.code)
         conn.push(frames.error_frame(error.code, error.message, client_msg_id))
 
     async def _guarded(self, conn: DeviceConnection, work: Coroutine[Any, Any, None]) -> None:

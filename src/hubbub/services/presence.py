@@ -7,17 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+from collections.abc import Sequence
 
 from hubbub.core import frames
+from hubbub.core.clock import now_ms
 from hubbub.core.presence import PresenceTracker, Transition
 from hubbub.ports import Bus, PresenceDirectory, Store
 
 log = logging.getLogger("hubbub.presence")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Presence:
@@ -56,10 +53,10 @@ class Presence:
         await self.directory.stop()
 
     def connected(self, user_id: int) -> None:
-        self._announce(self.tracker.connected(user_id, _now_ms()))
+        self._announce(self.tracker.connected(user_id, now_ms()))
 
     def activity(self, user_id: int) -> None:
-        now = _now_ms()
+        now = now_ms()
         change = self.tracker.activity(user_id, now)
         if change is not None:
             self._announce(change)
@@ -82,6 +79,26 @@ class Presence:
             return known
         return False, await self.store.last_active(user_id)
 
+    async def statuses(self, user_ids: Sequence[int]) -> dict[int, tuple[bool, int]]:
+        """`status` of many users with one directory round trip; users nobody has seen
+        since the node started are absent (their last_active_at is the stored one)."""
+        out: dict[int, tuple[bool, int]] = {}
+        ask = []
+        for user_id in user_ids:
+            known = self.tracker.status(user_id)
+            if known is not None and known[0]:
+                out[user_id] = known
+            else:
+                ask.append(user_id)
+        cluster = await self.directory.statuses(ask) if ask else {}
+        for user_id in ask:
+            known = self.tracker.status(user_id)
+            if user_id in cluster:
+                out[user_id] = cluster[user_id]
+            elif known is not None and known[1]:
+                out[user_id] = known
+        return out
+
     def _announce(self, change: Transition | None) -> None:
         if change is not None:
             self._announcements.put_nowait(change)
@@ -90,7 +107,7 @@ class Presence:
         tick = min(max(self.timeout_s / 8, 0.05), 1.0)
         while True:
             await asyncio.sleep(tick)
-            now = _now_ms()
+            now = now_ms()
             for change in self.tracker.expire(now):
                 self._refreshed.pop(change.user_id, None)
                 self._announce(change)

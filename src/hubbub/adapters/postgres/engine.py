@@ -49,19 +49,6 @@ class _Job:
     attempts: int = 0
 
 
-@dataclass(slots=True)
-class CommitStats:
-    """Read by the metrics endpoint; written only by the writer task."""
-
-    commits: int = 0
-    jobs: int = 0
-    last_batch: int = 0
-    max_batch: int = 0
-    fsync_seconds: float = 0.0
-    failed_commits: int = 0
-    retried_jobs: int = 0
-
-
 class PostgresEngine:
     def __init__(
         self,
@@ -70,12 +57,13 @@ class PostgresEngine:
         pool_size: int = 4,
         max_batch: int = 512,
         on_commit: Callable[[int, float], None] | None = None,
+        on_retry: Callable[[], None] | None = None,
     ) -> None:
         self.dsn = dsn
         self.pool_size = pool_size
         self.max_batch = max_batch
         self.on_commit = on_commit  # (jobs in the batch, seconds of COMMIT)
-        self.stats = CommitStats()
+        self.on_retry = on_retry  # a job was rolled back by a deadlock or conflict: retried
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._retry: deque[_Job] = deque()
         self._pool: asyncpg.Pool | None = None
@@ -179,22 +167,18 @@ class PostgresEngine:
             started = time.perf_counter()
             await conn.execute("COMMIT")
             elapsed = time.perf_counter() - started
-            self.stats.fsync_seconds += elapsed
             if self.on_commit:
                 self.on_commit(len(batch), elapsed)
         except Exception as error:  # the commit failed or the connection is gone
             log.exception("commit of %d jobs failed", len(batch))
-            self.stats.failed_commits += 1
             await self._reset()
             failure = HubbubError("unavailable", "storage failed to commit; nothing was stored")
             failure.__cause__ = error
             outcomes = [(job, None, failure) for job in batch]
             retry = []
-        self.stats.commits += 1
-        self.stats.jobs += len(batch)
-        self.stats.last_batch = len(batch)
-        self.stats.max_batch = max(self.stats.max_batch, len(batch))
-        self.stats.retried_jobs += len(retry)
+        if self.on_retry:
+            for _ in retry:
+                self.on_retry()
         self._retry.extend(retry)
         for job, result, err in outcomes:
             if job.future.cancelled():

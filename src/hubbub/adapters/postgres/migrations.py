@@ -131,3 +131,12 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
             )
         applied.append(version)
     return applied
+
+
+async def migrate_url(dsn: str) -> list[int]:
+    """`migrate` on a connection of its own (the `hubbub migrate` command)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

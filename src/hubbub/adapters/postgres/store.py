@@ -13,17 +13,25 @@ Tables are laid out for partitioning by conversation or user: see migrations.py.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import asyncpg
 
 from hubbub.adapters.postgres.engine import PostgresEngine
 from hubbub.adapters.postgres.migrations import migrate
-from hubbub.core.errors import HubbubError, bad_request, forbidden, not_found
-from hubbub.core.ids import EPOCH_MS, NODE_BITS, SEQ_BITS, IdGenerator, first_id_at, id_time_ms
+from hubbub.adapters.rows import (
+    MESSAGE_COLUMNS,
+    USER_COLUMNS,
+    message_from_row,
+    repeated_send,
+    user_from_row,
+)
+from hubbub.core.clock import DAY_MS, now_ms
+from hubbub.core.errors import HubbubError, bad_request, not_found
+from hubbub.core.ids import EPOCH_MS, NODE_BITS, SEQ_BITS, IdGenerator, first_id_at
 from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
+from hubbub.core.membership import after_removal, group_for_change, may_add
 from hubbub.core.model import (
     Conversation,
     ConversationKind,
@@ -35,34 +43,10 @@ from hubbub.core.model import (
     StoredMessage,
     User,
 )
-from hubbub.core.receipts import fold_receipts
+from hubbub.core.receipts import fold_receipts, read_receipt
 
-DAY_MS = 86_400_000
 _MAX_ID = (1 << 63) - 1
-_MESSAGE_COLUMNS = "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id"
-_USER_COLUMNS = "user_id, username, display_name, retention_days"
 Conn: TypeAlias = asyncpg.Connection
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _message(row: Sequence[Any]) -> Message:
-    message_id, conversation_id, kind, sender_id, body, client_msg_id = row
-    return Message(
-        str(message_id),
-        str(conversation_id),
-        kind,
-        str(sender_id),
-        body,
-        id_time_ms(message_id),
-        client_msg_id,
-    )
-
-
-def _user(row: Sequence[Any]) -> User:
-    return User(row[0], row[1], row[2], row[3])
 
 
 class PostgresStore:
@@ -74,11 +58,12 @@ class PostgresStore:
         pool_size: int = 4,
         max_batch: int = 512,
         on_commit: Callable[[int, float], None] | None = None,
+        on_retry: Callable[[], None] | None = None,
     ) -> None:
         self.dsn = dsn
         self.ids = ids
         self.engine = PostgresEngine(
-            dsn, pool_size=pool_size, max_batch=max_batch, on_commit=on_commit
+            dsn, pool_size=pool_size, max_batch=max_batch, on_commit=on_commit, on_retry=on_retry
         )
 
     async def open(self) -> None:
@@ -93,7 +78,7 @@ class PostgresStore:
         await self.engine.stop()
 
     def _new_id(self) -> int:
-        return self.ids.next_id(_now_ms())
+        return self.ids.next_id(now_ms())
 
     # -- accounts and devices ----------------------------------------------------------
 
@@ -109,7 +94,7 @@ class PostgresStore:
                 username,
                 display_name,
                 password_hash,
-                _now_ms(),
+                now_ms(),
             )
             if inserted is None:
                 raise HubbubError("conflict", "that username is taken")
@@ -119,17 +104,17 @@ class PostgresStore:
 
     async def user_by_id(self, user_id: int) -> User | None:
         async def q(c: Conn) -> User | None:
-            row = await c.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = $1", user_id)
-            return _user(row) if row else None
+            row = await c.fetchrow(f"SELECT {USER_COLUMNS} FROM users WHERE user_id = $1", user_id)
+            return user_from_row(row) if row else None
 
         return await self.engine.read(q)
 
     async def user_by_name(self, username: str) -> User | None:
         async def q(c: Conn) -> User | None:
             row = await c.fetchrow(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE username = $1", username
+                f"SELECT {USER_COLUMNS} FROM users WHERE username = $1", username
             )
-            return _user(row) if row else None
+            return user_from_row(row) if row else None
 
         return await self.engine.read(q)
 
@@ -141,14 +126,6 @@ class PostgresStore:
             return (row[0], row[1]) if row else None
 
         return await self.engine.read(q)
-
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        async def update(c: Conn) -> None:
-            await c.execute(
-                "UPDATE users SET password_hash = $1 WHERE user_id = $2", password_hash, user_id
-            )
-
-        await self.engine.write(update)
 
     async def update_profile(
         self,
@@ -162,7 +139,7 @@ class PostgresStore:
             row = await c.fetchrow(
                 "UPDATE users SET display_name = coalesce($2, display_name),"
                 " retention_days = CASE WHEN $3 THEN $4::integer ELSE retention_days END"
-                f" WHERE user_id = $1 RETURNING {_USER_COLUMNS}",
+                f" WHERE user_id = $1 RETURNING {USER_COLUMNS}",
                 user_id,
                 display_name,
                 set_retention,
@@ -170,7 +147,7 @@ class PostgresStore:
             )
             if row is None:
                 raise not_found("no such user")
-            return _user(row)
+            return user_from_row(row)
 
         return await self.engine.write(update)
 
@@ -185,7 +162,7 @@ class PostgresStore:
                 user_id,
                 name,
                 token_hash,
-                _now_ms(),
+                now_ms(),
             )
             return Device(device_id, user_id, name)
 
@@ -206,7 +183,7 @@ class PostgresStore:
         async def revoke(c: Conn) -> None:
             await c.execute(
                 "UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL",
-                _now_ms(),
+                now_ms(),
                 device_id,
             )
 
@@ -222,7 +199,7 @@ class PostgresStore:
                 "INSERT INTO contacts VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 owner_id,
                 contact_id,
-                _now_ms(),
+                now_ms(),
             )
 
         await self.engine.write(put)
@@ -245,7 +222,7 @@ class PostgresStore:
                 ' WHERE k.owner_id = $1 ORDER BY u.username COLLATE "C"',
                 owner_id,
             )
-            return [(_user(r[:4]), int(r[4])) for r in rows]
+            return [(user_from_row(r[:4]), int(r[4])) for r in rows]
 
         return await self.engine.read(q)
 
@@ -279,16 +256,14 @@ class PostgresStore:
         return await self.engine.write(lambda c: _direct(c, user_id, peer_id, self._new_id))
 
     async def create_group(
-        self, owner_id: int, name: str, member_ids: Sequence[int], max_members: int
+        self, owner_id: int, name: str, member_ids: Sequence[int]
     ) -> Conversation:
         group_id = self._new_id()
-        members = list(dict.fromkeys([owner_id, *member_ids]))
+        members = tuple(member_ids)
 
         async def create(c: Conn) -> Conversation:
-            if len(members) > max_members:
-                raise HubbubError("group_full", f"a group has at most {max_members} members")
             await _require_users(c, members)
-            now = _now_ms()
+            now = now_ms()
             await c.execute(
                 "INSERT INTO conversations (conversation_id, kind, name, owner_id, created_at)"
                 " VALUES ($1, 'group', $2, $3, $4)",
@@ -301,10 +276,10 @@ class PostgresStore:
                 "INSERT INTO members (conversation_id, user_id, joined_at)"
                 " SELECT $1, unnest($2::bigint[]), $3",
                 group_id,
-                members,
+                list(members),
                 now,
             )
-            return Conversation(group_id, "group", tuple(members), name, owner_id)
+            return Conversation(group_id, "group", members, name, owner_id)
 
         return await self.engine.write(create)
 
@@ -312,17 +287,15 @@ class PostgresStore:
         self, group_id: int, actor_id: int, user_id: int, max_members: int
     ) -> Conversation:
         async def add(c: Conn) -> Conversation:
-            group = await _group_for(c, group_id, actor_id, lock=True)
-            if user_id in group.member_ids:
+            group = group_for_change(await _locked_group(c, group_id), actor_id)
+            if not may_add(group, user_id, max_members):
                 return group
             await _require_users(c, [user_id])
-            if len(group.member_ids) >= max_members:
-                raise HubbubError("group_full", f"a group has at most {max_members} members")
             await c.execute(
                 "INSERT INTO members (conversation_id, user_id, joined_at) VALUES ($1, $2, $3)",
                 group_id,
                 user_id,
-                _now_ms(),
+                now_ms(),
             )
             return await _conversation(c, group_id) or group
 
@@ -330,28 +303,20 @@ class PostgresStore:
 
     async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation:
         async def remove(c: Conn) -> Conversation:
-            group = await _group_for(c, group_id, actor_id, lock=True)
-            if actor_id not in (user_id, group.owner_id):
-                raise forbidden("only the owner may remove other members")
-            if user_id not in group.member_ids:
-                raise not_found("that user is not a member")
+            before = group_for_change(await _locked_group(c, group_id), actor_id)
+            after = after_removal(before, actor_id, user_id)
             await c.execute(
                 "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2",
                 group_id,
                 user_id,
             )
-            if user_id == group.owner_id:  # the longest-standing member inherits the group
-                heir = await c.fetchval(
-                    "SELECT user_id FROM members WHERE conversation_id = $1"
-                    " ORDER BY joined_at, user_id LIMIT 1",
-                    group_id,
-                )
+            if after.owner_id != before.owner_id:
                 await c.execute(
                     "UPDATE conversations SET owner_id = $1 WHERE conversation_id = $2",
-                    heir,
+                    after.owner_id,
                     group_id,
                 )
-            return await _conversation(c, group_id) or group
+            return after
 
         return await self.engine.write(remove)
 
@@ -385,7 +350,7 @@ class PostgresStore:
                 )
                 conv = Conversation(cid, kind, tuple(r[0] for r in marks), name, owner_id)
                 last = await c.fetchrow(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+                    f"SELECT {MESSAGE_COLUMNS} FROM messages m"
                     " JOIN conversations c USING (conversation_id)"
                     " WHERE m.conversation_id = $1 AND m.message_id = $2 AND m.message_id >= $3",
                     cid,
@@ -406,7 +371,7 @@ class PostgresStore:
                 )
                 out.append(
                     ConversationSummary(
-                        conv, _message(last) if last else None, unread, read_upto, receipts
+                        conv, message_from_row(last) if last else None, unread, read_upto, receipts
                     )
                 )
             return out
@@ -421,7 +386,7 @@ class PostgresStore:
 
         async def q(c: Conn) -> list[Message]:
             rows = await c.fetch(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+                f"SELECT {MESSAGE_COLUMNS} FROM messages m"
                 " JOIN conversations c USING (conversation_id)"
                 " WHERE m.conversation_id = $1 AND m.message_id < $2 AND m.message_id >= $3"
                 " ORDER BY m.message_id DESC LIMIT $4",
@@ -430,7 +395,7 @@ class PostgresStore:
                 lower,
                 limit,
             )
-            return [_message(r) for r in rows]
+            return [message_from_row(r) for r in rows]
 
         return await self.engine.read(q)
 
@@ -515,14 +480,8 @@ class PostgresStore:
                 cid,
                 message_id,
             )
-            message = Message(
-                str(message_id),
-                str(cid),
-                conv.kind,
-                str(sender_id),
-                body,
-                id_time_ms(message_id),
-                client_msg_id,
+            message = message_from_row(
+                (message_id, cid, conv.kind, sender_id, body, client_msg_id)
             )
             return StoredMessage(message, message_id, cid, inbox)
 
@@ -538,7 +497,7 @@ class PostgresStore:
     async def inbox_since(self, user_id: int, since: int, limit: int) -> list[InboxEntry]:
         async def q(c: Conn) -> list[InboxEntry]:
             rows = await c.fetch(
-                f"SELECT i.seq, {_MESSAGE_COLUMNS} FROM inbox i"
+                f"SELECT i.seq, {MESSAGE_COLUMNS} FROM inbox i"
                 " JOIN messages m ON m.conversation_id = i.conversation_id"
                 " AND m.message_id = i.message_id"
                 " JOIN conversations c ON c.conversation_id = m.conversation_id"
@@ -547,7 +506,7 @@ class PostgresStore:
                 since,
                 limit,
             )
-            return [InboxEntry(int(r[0]), _message(tuple(r)[1:])) for r in rows]
+            return [InboxEntry(int(r[0]), message_from_row(tuple(r)[1:])) for r in rows]
 
         return await self.engine.read(q)
 
@@ -578,7 +537,7 @@ class PostgresStore:
                 seq,
             )
             return fold_receipts(
-                "delivered", user_id, [(r[0], r[1], r[2]) for r in covered], _now_ms()
+                "delivered", user_id, [(r[0], r[1], r[2]) for r in covered], now_ms()
             )
 
         return await self.engine.write(ack)
@@ -617,13 +576,8 @@ class PostgresStore:
                 conversation_id,
                 user_id,
             )
-            return Receipt(
-                "read",
-                conversation_id,
-                message_id,
-                user_id,
-                _now_ms(),
-                frozenset(int(s[0]) for s in senders),
+            return read_receipt(
+                user_id, conversation_id, message_id, (int(s[0]) for s in senders), now_ms()
             )
 
         return await self.engine.write(read)
@@ -688,7 +642,7 @@ async def _direct(c: Conn, user_id: int, peer_id: int, new_id: Callable[[], int]
     found = await c.fetchval("SELECT conversation_id FROM conversations WHERE direct_key = $1", key)
     if found is None:
         await _require_users(c, [peer_id])
-        now = _now_ms()
+        now = now_ms()
         created = await c.fetchval(
             "INSERT INTO conversations (conversation_id, kind, direct_key, created_at)"
             " VALUES ($1, 'direct', $2, $3) ON CONFLICT (direct_key) DO NOTHING"
@@ -716,17 +670,11 @@ async def _direct(c: Conn, user_id: int, peer_id: int, new_id: Callable[[], int]
     return conv
 
 
-async def _group_for(c: Conn, group_id: int, actor_id: int, *, lock: bool) -> Conversation:
-    if lock:  # membership changes of one group are serialized (group_full holds across nodes)
-        await c.execute(
-            "SELECT 1 FROM conversations WHERE conversation_id = $1 FOR UPDATE", group_id
-        )
-    group = await _conversation(c, group_id)
-    if group is None or group.kind != "group":
-        raise not_found("no such group")
-    if actor_id not in group.member_ids:
-        raise forbidden("only members may change a group")
-    return group
+async def _locked_group(c: Conn, group_id: int) -> Conversation | None:
+    """The conversation, its row locked: membership changes of one group are serialized
+    across nodes, so group_full holds under concurrent adds."""
+    await c.execute("SELECT 1 FROM conversations WHERE conversation_id = $1 FOR UPDATE", group_id)
+    return await _conversation(c, group_id)
 
 
 async def _require_users(c: Conn, user_ids: Sequence[int]) -> None:
@@ -743,23 +691,17 @@ async def _original(
     c: Conn, sender_id: int, client_msg_id: str, message_id: int, cid: int
 ) -> StoredMessage:
     row = await c.fetchrow(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN conversations c USING (conversation_id)"
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c USING (conversation_id)"
         " WHERE m.conversation_id = $1 AND m.message_id = $2",
         cid,
         message_id,
     )
-    if row:
-        message = _message(row)
-    else:  # retention removed the row; the key (and so the answer) outlives it
-        conv = await _conversation(c, cid)
-        kind = conv.kind if conv else "direct"
-        message = Message(
-            str(message_id),
-            str(cid),
-            kind,
-            str(sender_id),
-            "",
-            id_time_ms(message_id),
-            client_msg_id,
-        )
-    return StoredMessage(message, message_id, cid, {}, duplicate=True)
+    conv = None if row else await _conversation(c, cid)
+    return repeated_send(
+        row,
+        sender_id=sender_id,
+        client_msg_id=client_msg_id,
+        message_id=message_id,
+        conversation_id=cid,
+        kind=conv.kind if conv else "direct",
+    )

@@ -37,17 +37,6 @@ class _Job:
     future: asyncio.Future[Any]
 
 
-@dataclass(slots=True)
-class CommitStats:
-    """Read by the metrics endpoint; written only by the writer thread."""
-
-    commits: int = 0
-    jobs: int = 0
-    last_batch: int = 0
-    max_batch: int = 0
-    fsync_seconds: float = 0.0
-
-
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
@@ -75,7 +64,6 @@ class SqliteEngine:
         self.on_rollback = on_rollback  # a whole batch failed to commit: drop caches
         self.on_commit = on_commit  # (jobs in the batch, seconds of COMMIT), writer thread
         self.max_batch = max_batch
-        self.stats = CommitStats()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: threading.Thread | None = None
@@ -174,7 +162,6 @@ class SqliteEngine:
             started = time.perf_counter()
             conn.execute("COMMIT")
             elapsed = time.perf_counter() - started
-            self.stats.fsync_seconds += elapsed
             if self.on_commit:
                 self.on_commit(len(batch), elapsed)
         except Exception as error:  # the commit itself failed (disk full, I/O error)
@@ -186,10 +173,6 @@ class SqliteEngine:
             failure = HubbubError("unavailable", "storage failed to commit; nothing was stored")
             failure.__cause__ = error
             outcomes = [(job, None, failure) for job in batch]
-        self.stats.commits += 1
-        self.stats.jobs += len(batch)
-        self.stats.last_batch = len(batch)
-        self.stats.max_batch = max(self.stats.max_batch, len(batch))
         assert self._loop is not None
         self._loop.call_soon_threadsafe(_complete, outcomes)
 

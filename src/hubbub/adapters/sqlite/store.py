@@ -4,15 +4,23 @@ writes through the group-commit writer, reads on reader threads."""
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from hubbub.adapters.rows import (
+    MESSAGE_COLUMNS,
+    USER_COLUMNS,
+    message_from_row,
+    repeated_send,
+    user_from_row,
+)
 from hubbub.adapters.sqlite.engine import SqliteEngine
 from hubbub.adapters.sqlite.migrations import migrate
-from hubbub.core.errors import HubbubError, bad_request, forbidden, not_found
-from hubbub.core.ids import IdGenerator, first_id_at, id_time_ms
+from hubbub.core.clock import DAY_MS, now_ms
+from hubbub.core.errors import HubbubError, bad_request, not_found
+from hubbub.core.ids import IdGenerator, first_id_at
 from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
+from hubbub.core.membership import after_removal, group_for_change, may_add
 from hubbub.core.model import (
     Conversation,
     ConversationKind,
@@ -24,34 +32,8 @@ from hubbub.core.model import (
     StoredMessage,
     User,
 )
-from hubbub.core.receipts import fold_receipts
+from hubbub.core.receipts import fold_receipts, read_receipt
 
-DAY_MS = 86_400_000
-_MESSAGE_COLUMNS = "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id"
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _message(row: sqlite3.Row | tuple[int, int, str, int, str, str]) -> Message:
-    message_id, conversation_id, kind, sender_id, body, client_msg_id = row
-    return Message(
-        str(message_id),
-        str(conversation_id),
-        kind,
-        str(sender_id),
-        body,
-        id_time_ms(message_id),
-        client_msg_id,
-    )
-
-
-def _user(row: tuple[int, str, str, int | None]) -> User:
-    return User(row[0], row[1], row[2], row[3])
-
-
-_USER_COLUMNS = "user_id, username, display_name, retention_days"
 # a user's inbox head: the newest seq, or the floor retention pinned before deleting entries
 _HEAD_SQL = (
     "SELECT max(inbox_head, coalesce((SELECT max(seq) FROM inbox WHERE user_id = ?), 0))"
@@ -100,7 +82,7 @@ class SqliteStore:
         await self.engine.stop()
 
     def _new_id(self) -> int:
-        return self.ids.next_id(_now_ms())
+        return self.ids.next_id(now_ms())
 
     # -- accounts and devices ----------------------------------------------------------
 
@@ -112,7 +94,7 @@ class SqliteStore:
                 c.execute(
                     "INSERT INTO users (user_id, username, display_name, password_hash,"
                     " created_at) VALUES (?, ?, ?, ?, ?)",
-                    (user_id, username, display_name, password_hash, _now_ms()),
+                    (user_id, username, display_name, password_hash, now_ms()),
                 )
             except sqlite3.IntegrityError:
                 raise HubbubError("conflict", "that username is taken") from None
@@ -123,18 +105,18 @@ class SqliteStore:
     async def user_by_id(self, user_id: int) -> User | None:
         def q(c: sqlite3.Connection) -> User | None:
             row = c.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,)
+                f"SELECT {USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,)
             ).fetchone()
-            return _user(row) if row else None
+            return user_from_row(row) if row else None
 
         return await self.engine.read(q)
 
     async def user_by_name(self, username: str) -> User | None:
         def q(c: sqlite3.Connection) -> User | None:
             row = c.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE username = ?", (username,)
+                f"SELECT {USER_COLUMNS} FROM users WHERE username = ?", (username,)
             ).fetchone()
-            return _user(row) if row else None
+            return user_from_row(row) if row else None
 
         return await self.engine.read(q)
 
@@ -146,13 +128,6 @@ class SqliteStore:
             return (row[0], row[1]) if row else None
 
         return await self.engine.read(q)
-
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        await self.engine.write(
-            lambda c: c.execute(
-                "UPDATE users SET password_hash = ? WHERE user_id = ?", (password_hash, user_id)
-            )
-        )
 
     async def update_profile(
         self,
@@ -173,11 +148,11 @@ class SqliteStore:
                     (retention_days, user_id),
                 )
             row = c.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,)
+                f"SELECT {USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,)
             ).fetchone()
             if row is None:
                 raise not_found("no such user")
-            return _user(row)
+            return user_from_row(row)
 
         return await self.engine.write(update)
 
@@ -188,7 +163,7 @@ class SqliteStore:
             c.execute(
                 "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (device_id, user_id, name, token_hash, _now_ms()),
+                (device_id, user_id, name, token_hash, now_ms()),
             )
             return Device(device_id, user_id, name)
 
@@ -209,7 +184,7 @@ class SqliteStore:
         await self.engine.write(
             lambda c: c.execute(
                 "UPDATE devices SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL",
-                (_now_ms(), device_id),
+                (now_ms(), device_id),
             )
         )
 
@@ -220,7 +195,7 @@ class SqliteStore:
             if not c.execute("SELECT 1 FROM users WHERE user_id = ?", (contact_id,)).fetchone():
                 raise not_found("no such user")
             c.execute(
-                "INSERT OR IGNORE INTO contacts VALUES (?, ?, ?)", (owner_id, contact_id, _now_ms())
+                "INSERT OR IGNORE INTO contacts VALUES (?, ?, ?)", (owner_id, contact_id, now_ms())
             )
 
         await self.engine.write(put)
@@ -240,7 +215,7 @@ class SqliteStore:
                 " WHERE k.owner_id = ? ORDER BY u.username",
                 (owner_id,),
             ).fetchall()
-            return [(_user(r[:4]), r[4]) for r in rows]
+            return [(user_from_row(r[:4]), r[4]) for r in rows]
 
         return await self.engine.read(q)
 
@@ -286,16 +261,14 @@ class SqliteStore:
         return conv
 
     async def create_group(
-        self, owner_id: int, name: str, member_ids: Sequence[int], max_members: int
+        self, owner_id: int, name: str, member_ids: Sequence[int]
     ) -> Conversation:
         group_id = self._new_id()
-        members = list(dict.fromkeys([owner_id, *member_ids]))
+        members = tuple(member_ids)
 
         def create(c: sqlite3.Connection) -> Conversation:
-            if len(members) > max_members:
-                raise HubbubError("group_full", f"a group has at most {max_members} members")
             _require_users(c, members)
-            now = _now_ms()
+            now = now_ms()
             c.execute(
                 "INSERT INTO conversations (conversation_id, kind, name, owner_id, created_at)"
                 " VALUES (?, 'group', ?, ?, ?)",
@@ -305,7 +278,7 @@ class SqliteStore:
                 "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
                 [(group_id, m, now) for m in members],
             )
-            return Conversation(group_id, "group", tuple(members), name, owner_id)
+            return Conversation(group_id, "group", members, name, owner_id)
 
         return await self.engine.write(create)
 
@@ -313,15 +286,13 @@ class SqliteStore:
         self, group_id: int, actor_id: int, user_id: int, max_members: int
     ) -> Conversation:
         def add(c: sqlite3.Connection) -> Conversation:
-            group = _group_for(c, group_id, actor_id)
-            if user_id in group.member_ids:
+            group = group_for_change(_conversation(c, group_id), actor_id)
+            if not may_add(group, user_id, max_members):
                 return group
             _require_users(c, [user_id])
-            if len(group.member_ids) >= max_members:
-                raise HubbubError("group_full", f"a group has at most {max_members} members")
             c.execute(
                 "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
-                (group_id, user_id, _now_ms()),
+                (group_id, user_id, now_ms()),
             )
             return _conversation(c, group_id) or group
 
@@ -329,25 +300,17 @@ class SqliteStore:
 
     async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation:
         def remove(c: sqlite3.Connection) -> Conversation:
-            group = _group_for(c, group_id, actor_id)
-            if actor_id not in (user_id, group.owner_id):
-                raise forbidden("only the owner may remove other members")
-            if user_id not in group.member_ids:
-                raise not_found("that user is not a member")
+            before = group_for_change(_conversation(c, group_id), actor_id)
+            after = after_removal(before, actor_id, user_id)
             c.execute(
                 "DELETE FROM members WHERE conversation_id = ? AND user_id = ?", (group_id, user_id)
             )
-            if user_id == group.owner_id:  # the longest-standing member inherits the group
-                heir = c.execute(
-                    "SELECT user_id FROM members WHERE conversation_id = ?"
-                    " ORDER BY joined_at, user_id LIMIT 1",
-                    (group_id,),
-                ).fetchone()
+            if after.owner_id != before.owner_id:
                 c.execute(
                     "UPDATE conversations SET owner_id = ? WHERE conversation_id = ?",
-                    (heir[0] if heir else None, group_id),
+                    (after.owner_id, group_id),
                 )
-            return _conversation(c, group_id) or group
+            return after
 
         return await self.engine.write(remove)
 
@@ -372,7 +335,7 @@ class SqliteStore:
                 conv = _conversation(c, conversation_id)
                 assert conv is not None
                 last = c.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+                    f"SELECT {MESSAGE_COLUMNS} FROM messages m"
                     " JOIN conversations c USING (conversation_id)"
                     " WHERE m.message_id = ? AND m.message_id >= ?",
                     (last_message_id, lower),
@@ -389,7 +352,7 @@ class SqliteStore:
                 )
                 out.append(
                     ConversationSummary(
-                        conv, _message(last) if last else None, unread, read_upto, receipts
+                        conv, message_from_row(last) if last else None, unread, read_upto, receipts
                     )
                 )
             return out
@@ -404,13 +367,13 @@ class SqliteStore:
 
         def q(c: sqlite3.Connection) -> list[Message]:
             rows = c.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages m"
+                f"SELECT {MESSAGE_COLUMNS} FROM messages m"
                 " JOIN conversations c USING (conversation_id)"
                 " WHERE m.conversation_id = ? AND m.message_id < ? AND m.message_id >= ?"
                 " ORDER BY m.message_id DESC LIMIT ?",
                 (conversation_id, upper, lower, limit),
             ).fetchall()
-            return [_message(r) for r in rows]
+            return [message_from_row(r) for r in rows]
 
         return await self.engine.read(q)
 
@@ -465,14 +428,8 @@ class SqliteStore:
                 [(member, seq, message_id) for member, seq in inbox.items()],
             )
             self._heads.update(inbox)  # last: a job that raised above changed nothing
-            message = Message(
-                str(message_id),
-                str(cid),
-                conv.kind,
-                str(sender_id),
-                body,
-                id_time_ms(message_id),
-                client_msg_id,
+            message = message_from_row(
+                (message_id, cid, conv.kind, sender_id, body, client_msg_id)
             )
             return StoredMessage(message, message_id, cid, inbox)
 
@@ -488,13 +445,13 @@ class SqliteStore:
     async def inbox_since(self, user_id: int, since: int, limit: int) -> list[InboxEntry]:
         def q(c: sqlite3.Connection) -> list[InboxEntry]:
             rows = c.execute(
-                f"SELECT i.seq, {_MESSAGE_COLUMNS} FROM inbox i"
+                f"SELECT i.seq, {MESSAGE_COLUMNS} FROM inbox i"
                 " JOIN messages m ON m.message_id = i.message_id"
                 " JOIN conversations c ON c.conversation_id = m.conversation_id"
                 " WHERE i.user_id = ? AND i.seq > ? ORDER BY i.seq LIMIT ?",
                 (user_id, since, limit),
             ).fetchall()
-            return [InboxEntry(r[0], _message(r[1:])) for r in rows]
+            return [InboxEntry(r[0], message_from_row(r[1:])) for r in rows]
 
         return await self.engine.read(q)
 
@@ -519,7 +476,7 @@ class SqliteStore:
                 " WHERE i.user_id = ? AND i.seq > ? AND i.seq <= ?",
                 (user_id, delivered, seq),
             ).fetchall()
-            return fold_receipts("delivered", user_id, covered, _now_ms())
+            return fold_receipts("delivered", user_id, covered, now_ms())
 
         return await self.engine.write(ack)
 
@@ -550,13 +507,8 @@ class SqliteStore:
                 "UPDATE members SET read_upto = ? WHERE conversation_id = ? AND user_id = ?",
                 (message_id, conversation_id, user_id),
             )
-            return Receipt(
-                "read",
-                conversation_id,
-                message_id,
-                user_id,
-                _now_ms(),
-                frozenset(s[0] for s in senders),
+            return read_receipt(
+                user_id, conversation_id, message_id, (s[0] for s in senders), now_ms()
             )
 
         return await self.engine.write(read)
@@ -646,7 +598,7 @@ def _direct(
         assert conv is not None
         return conv, False
     _require_users(c, [peer_id])
-    now = _now_ms()
+    now = now_ms()
     conversation_id = new_id()
     c.execute(
         "INSERT INTO conversations (conversation_id, kind, direct_key, created_at)"
@@ -659,15 +611,6 @@ def _direct(
         [(conversation_id, m, now) for m in members],
     )
     return Conversation(conversation_id, "direct", members), True
-
-
-def _group_for(c: sqlite3.Connection, group_id: int, actor_id: int) -> Conversation:
-    group = _conversation(c, group_id)
-    if group is None or group.kind != "group":
-        raise not_found("no such group")
-    if actor_id not in group.member_ids:
-        raise forbidden("only members may change a group")
-    return group
 
 
 def _require_users(c: sqlite3.Connection, user_ids: Sequence[int]) -> None:
@@ -684,22 +627,16 @@ def _original(
     c: sqlite3.Connection, sender_id: int, client_msg_id: str, message_id: int, cid: int
 ) -> StoredMessage:
     row = c.execute(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN conversations c USING (conversation_id)"
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c USING (conversation_id)"
         " WHERE m.message_id = ?",
         (message_id,),
     ).fetchone()
-    if row:
-        message = _message(row)
-    else:  # retention removed the row; the key (and so the answer) outlives it
-        conv = _conversation(c, cid)
-        kind = conv.kind if conv else "direct"
-        message = Message(
-            str(message_id),
-            str(cid),
-            kind,
-            str(sender_id),
-            "",
-            id_time_ms(message_id),
-            client_msg_id,
-        )
-    return StoredMessage(message, message_id, cid, {}, duplicate=True)
+    conv = None if row else _conversation(c, cid)
+    return repeated_send(
+        row,
+        sender_id=sender_id,
+        client_msg_id=client_msg_id,
+        message_id=message_id,
+        conversation_id=cid,
+        kind=conv.kind if conv else "direct",
+    )

@@ -1,0 +1,62 @@
+"""REST handlers for accounts and devices: sign up, log in and out, the caller's profile
+and settings."""
+
+from __future__ import annotations
+
+from hubbub.api.http import Call
+from hubbub.api.schemas import (
+    LogIn,
+    MeOut,
+    Rename,
+    RetentionSetting,
+    SessionOut,
+    Settings,
+    SignUp,
+    UserOut,
+)
+from hubbub.core.model import User
+from hubbub.services.accounts import Accounts
+from hubbub.services.people import People
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(str(user.user_id), user.username, user.display_name)
+
+
+class AccountsApi:
+    def __init__(self, accounts: Accounts, people: People) -> None:
+        self.accounts = accounts
+        self.people = people
+
+    async def sign_up(self, call: Call) -> UserOut:
+        body: SignUp = call.body
+        return user_out(
+            await self.accounts.sign_up(body.username, body.password, body.display_name)
+        )
+
+    async def log_in(self, call: Call) -> SessionOut:
+        body: LogIn = call.body
+        token, device = await self.accounts.log_in(body.username, body.password, body.device_name)
+        return SessionOut(token, str(device.user_id), str(device.device_id))
+
+    async def log_out(self, call: Call) -> None:
+        await self.accounts.log_out(call.device)
+
+    async def me(self, call: Call) -> MeOut:
+        user = await self.people.user(call.user_id)
+        return MeOut(
+            str(user.user_id),
+            user.username,
+            user.display_name,
+            str(call.device.device_id),
+            Settings(user.history_retention_days),
+        )
+
+    async def rename(self, call: Call) -> UserOut:
+        body: Rename = call.body
+        return user_out(await self.accounts.rename(call.user_id, body.display_name))
+
+    async def put_settings(self, call: Call) -> Settings:
+        body: RetentionSetting = call.body
+        user = await self.accounts.set_retention(call.user_id, body.history_retention_days)
+        return Settings(user.history_retention_days)

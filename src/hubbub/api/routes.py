@@ -1,0 +1,101 @@
+"""The route table: every REST endpoint, one row each (method, path, handler, body and
+answer types, the errors it may give). The Starlette routes and the OpenAPI document are
+both made from these rows (api/http.py, api/openapi.py)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from hubbub.api import schemas as s
+from hubbub.api.accounts import AccountsApi
+from hubbub.api.conversations import ConversationsApi
+from hubbub.api.docs import docs_routes
+from hubbub.api.groups import GroupsApi
+from hubbub.api.http import Authenticate, Endpoint, Query, to_route
+from hubbub.api.openapi import openapi_document
+from hubbub.api.operations import METRICS_MEDIA_TYPE, OperationsApi
+from hubbub.api.people import PeopleApi
+
+
+def endpoint_table(
+    accounts: AccountsApi,
+    people: PeopleApi,
+    conversations: ConversationsApi,
+    groups: GroupsApi,
+    operations: OperationsApi,
+) -> list[Endpoint]:
+    a, p, c, g, o = accounts, people, conversations, groups, operations
+    return [
+        # operations
+        Endpoint("GET", "/healthz", o.healthz, "Health", "operations",
+                 answer=s.HealthOut, authenticated=False),
+        Endpoint("GET", "/metrics", o.metrics, "Metrics in the Prometheus text format",
+                 "operations", answer=str, authenticated=False, media_type=METRICS_MEDIA_TYPE),
+        Endpoint("GET", "/v1/discovery", o.discover,
+                 "Which node to connect the WebSocket to", "operations",
+                 answer=s.DiscoveryOut, authenticated=False, errors=("unavailable",)),
+        # accounts and devices
+        Endpoint("POST", "/v1/users", a.sign_up, "Sign up", "accounts", body=s.SignUp,
+                 answer=s.UserOut, status=201, authenticated=False, errors=("conflict",)),
+        Endpoint("POST", "/v1/sessions", a.log_in, "Log in: a new device and its token",
+                 "accounts", body=s.LogIn, answer=s.SessionOut, status=201,
+                 authenticated=False, errors=("unauthorized",)),
+        Endpoint("DELETE", "/v1/sessions/current", a.log_out,
+                 "Log out this device (its WebSocket is closed with 4002)", "accounts"),
+        Endpoint("GET", "/v1/me", a.me, "The caller's profile and settings", "accounts",
+                 answer=s.MeOut),
+        Endpoint("PATCH", "/v1/me", a.rename, "Change the display name", "accounts",
+                 body=s.Rename, answer=s.UserOut),
+        Endpoint("PUT", "/v1/me/settings", a.put_settings, "History retention", "accounts",
+                 body=s.RetentionSetting, answer=s.Settings),
+        # people
+        Endpoint("GET", "/v1/users", p.find_user, "Find a user by username", "people",
+                 answer=s.UserOut, errors=("not_found",),
+                 query=(Query("username", "The exact username", {"type": "string"}, True),)),
+        Endpoint("GET", "/v1/users/{user_id}", p.get_user, "A user", "people",
+                 answer=s.UserOut, errors=("not_found",)),
+        Endpoint("GET", "/v1/users/{user_id}/presence", p.presence,
+                 "A user's presence and last seen", "people", answer=s.PresenceOut,
+                 errors=("not_found",)),
+        Endpoint("GET", "/v1/contacts", p.contacts, "The caller's contacts with presence",
+                 "people", answer=s.ContactsOut),
+        Endpoint("PUT", "/v1/contacts/{user_id}", p.put_contact,
+                 "Follow a user's presence", "people", errors=("not_found",)),
+        Endpoint("DELETE", "/v1/contacts/{user_id}", p.delete_contact,
+                 "Stop following a user's presence", "people"),
+        # groups
+        Endpoint("POST", "/v1/groups", g.create, "Create a group", "groups",
+                 body=s.NewGroup, answer=s.GroupOut, status=201,
+                 errors=("not_found", "group_full")),
+        Endpoint("GET", "/v1/groups/{group_id}", g.get, "A group, to its members", "groups",
+                 answer=s.GroupOut, errors=("not_found",)),
+        Endpoint("POST", "/v1/groups/{group_id}/members", g.add_member, "Add a member",
+                 "groups", body=s.UserRef, errors=("forbidden", "not_found", "group_full")),
+        Endpoint("DELETE", "/v1/groups/{group_id}/members/{user_id}", g.remove_member,
+                 "Remove a member (the owner removes anyone; anyone may leave)", "groups",
+                 errors=("forbidden", "not_found")),
+        # conversations and messages
+        Endpoint("GET", "/v1/conversations", c.list,
+                 "The caller's conversations, newest activity first", "conversations",
+                 answer=s.ConversationsOut),
+        Endpoint("POST", "/v1/conversations/direct", c.direct,
+                 "Get or start the direct conversation with a user", "conversations",
+                 body=s.UserRef, answer=s.DirectOut, errors=("not_found",)),
+        Endpoint("GET", "/v1/conversations/{conversation_id}/messages", c.history,
+                 "History, newest first", "conversations", answer=s.MessagesOut,
+                 errors=("not_found",),
+                 query=(Query("before", "Only ids below this message id",
+                              {"type": "string", "pattern": "^[0-9]{1,19}$"}),
+                        Query("limit", "At most this many (default 20, max 100)",
+                              {"type": "integer", "minimum": 1}))),
+        Endpoint("POST", "/v1/conversations/{conversation_id}/messages", c.post_message,
+                 "Post a message (idempotent on client_msg_id)", "conversations",
+                 body=s.NewMessage, answer=s.PostedOut, status=201,
+                 errors=("not_found", "too_large")),
+    ]
+
+
+def build_routes(endpoints: list[Endpoint], authenticate: Authenticate) -> list[BaseRoute]:
+    """The Starlette routes of the table, then the OpenAPI document and its viewer."""
+    document = openapi_document(endpoints)
+    return [*(to_route(e, authenticate) for e in endpoints), *docs_routes(document)]

@@ -1,0 +1,200 @@
+"""The REST API's bodies and answers as typed structs. Request bodies are decoded into
+these in one pass (a wrong type or a missing field is `bad_request`); answers are encoded
+from them; the OpenAPI document (api/openapi.py) is generated from the same types.
+
+Unknown fields in a request body are ignored (clients may be newer than the server).
+Rules beyond types (lengths, the username alphabet, id syntax) are checked by the
+services with core.limits, the same checks the WebSocket frames get; `Meta` here only
+documents them for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from hubbub.core.errors import ErrorCode
+from hubbub.core.model import Message
+
+Id = Annotated[
+    str,
+    Meta(
+        description="A 64-bit id as a decimal string (below 2^63)",
+        examples=["383409284328718337"],
+        extra_json_schema={"pattern": "^[0-9]{1,19}$"},
+    ),
+]
+Username = Annotated[
+    str,
+    Meta(
+        description="3..32 characters of a-z 0-9 _ . -",
+        extra_json_schema={"pattern": "^[a-z0-9_.\\-]{3,32}$"},
+    ),
+]
+Password = Annotated[str, Meta(extra_json_schema={"minLength": 8, "maxLength": 1024})]
+DisplayName = Annotated[str, Meta(extra_json_schema={"minLength": 1, "maxLength": 64})]
+Millis = Annotated[int, Meta(description="Milliseconds since the Unix epoch")]
+Status = Literal["online", "offline"]
+
+
+# -- request bodies -----------------------------------------------------------------------
+
+
+class SignUp(Struct):
+    username: Username
+    password: Password
+    display_name: DisplayName | None = None
+
+
+class LogIn(Struct):
+    username: str
+    password: str
+    device_name: Annotated[str, Meta(extra_json_schema={"maxLength": 64})] | None = None
+
+
+class Rename(Struct):
+    display_name: DisplayName
+
+
+class RetentionSetting(Struct):
+    history_retention_days: Annotated[
+        int | None,
+        Meta(description="null keeps history for ever", extra_json_schema={"minimum": 1}),
+    ]
+
+
+class NewGroup(Struct):
+    name: Annotated[str, Meta(extra_json_schema={"minLength": 1, "maxLength": 128})]
+    members: list[Id] = []
+
+
+class UserRef(Struct):
+    user_id: Id
+
+
+class NewMessage(Struct):
+    client_msg_id: Annotated[str, Meta(extra_json_schema={"minLength": 1, "maxLength": 64})]
+    body: Annotated[
+        str,
+        Meta(
+            description="1..100,000 Unicode code points; no U+0000",
+            extra_json_schema={"minLength": 1, "maxLength": 100000},
+        ),
+    ]
+
+
+# -- answers ------------------------------------------------------------------------------
+
+
+class UserOut(Struct):
+    user_id: Id
+    username: str
+    display_name: str
+
+
+class SessionOut(Struct):
+    token: str
+    user_id: Id
+    device_id: Id
+
+
+class Settings(Struct):
+    history_retention_days: int | None
+
+
+class MeOut(Struct):
+    user_id: Id
+    username: str
+    display_name: str
+    device_id: Id
+    settings: Settings
+
+
+class PresenceOut(Struct):
+    user_id: Id
+    status: Status
+    last_active_at: Millis
+
+
+class ContactOut(Struct):
+    user_id: Id
+    username: str
+    display_name: str
+    status: Status
+    last_active_at: Millis
+
+
+class ContactsOut(Struct):
+    contacts: list[ContactOut]
+
+
+class GroupOut(Struct):
+    group_id: Id
+    conversation_id: Id
+    name: str | None
+    owner_id: Id | None
+    members: list[Id]
+
+
+class DirectOut(Struct):
+    conversation_id: Id
+    kind: Literal["direct"]
+    peer_id: Id
+
+
+class ReceiptMarks(Struct):
+    """Another member's watermarks: the newest message of the conversation its devices
+    got, and the newest it read (null: none yet)."""
+
+    user_id: Id
+    delivered_upto: Id | None
+    read_upto: Id | None
+
+
+class ConversationOut(Struct):
+    conversation_id: Id
+    kind: Literal["direct", "group"]
+    peer_id: Id | UnsetType = UNSET  # direct only
+    group_id: Id | UnsetType = UNSET  # groups only
+    name: str | UnsetType | None = UNSET  # groups only
+    members: list[Id] | UnsetType = UNSET  # groups only
+    last_message: Message | None = None
+    unread_count: int = 0
+    read_upto: Id | None = None
+    receipts: list[ReceiptMarks] = []
+
+
+class ConversationsOut(Struct):
+    conversations: list[ConversationOut]
+
+
+class MessagesOut(Struct):
+    messages: list[Message]
+
+
+class PostedOut(Struct):
+    message_id: Id
+    conversation_id: Id
+    ts: Millis
+    client_msg_id: str
+
+
+class HealthOut(Struct):
+    status: Literal["ok"]
+    connections: int
+
+
+class DiscoveryOut(Struct):
+    ws_url: str
+    http_url: str
+    node_id: Id
+
+
+class ErrorDetail(Struct):
+    code: ErrorCode
+    message: str
+
+
+class ErrorOut(Struct):
+    error: ErrorDetail

@@ -1,0 +1,61 @@
+"""Other users: looking them up, their presence ("online" or "last seen"), and the
+contacts whose presence a user follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hubbub.core.errors import not_found
+from hubbub.core.model import User
+from hubbub.ports import Store
+from hubbub.services.presence import Presence
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A user's presence: online, and the time of their last frame (0: never seen)."""
+
+    user: User
+    online: bool
+    last_active_at: int
+
+
+class People:
+    def __init__(self, store: Store, presence: Presence) -> None:
+        self.store = store
+        self.presence = presence
+
+    async def user(self, user_id: int) -> User:
+        user = await self.store.user_by_id(user_id)
+        if user is None:
+            raise not_found("no such user")
+        return user
+
+    async def by_name(self, username: str) -> User:
+        user = await self.store.user_by_name(username)
+        if user is None:
+            raise not_found("no such user")
+        return user
+
+    async def seen(self, user_id: int) -> Seen:
+        user = await self.user(user_id)
+        online, last_active = await self.presence.status(user.user_id)
+        return Seen(user, online, last_active)
+
+    async def add_contact(self, owner_id: int, contact_id: int) -> None:
+        """From now on the owner receives the contact's presence events."""
+        await self.store.put_contact(owner_id, contact_id)
+
+    async def remove_contact(self, owner_id: int, contact_id: int) -> None:
+        await self.store.delete_contact(owner_id, contact_id)
+
+    async def contacts(self, owner_id: int) -> list[Seen]:
+        """The owner's contacts with their presence: one store query and one directory
+        round trip, however many contacts there are."""
+        stored = await self.store.contacts(owner_id)
+        live = await self.presence.statuses([user.user_id for user, _ in stored])
+        out = []
+        for user, stored_last_active in stored:
+            online, last_active = live.get(user.user_id, (False, 0))
+            out.append(Seen(user, online, max(last_active, stored_last_active)))
+        return out
