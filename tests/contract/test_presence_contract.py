@@ -111,3 +111,28 @@ def test_a_silent_node_users_are_handed_to_exactly_one_live_node(
         await two.stop()
 
     run(body())
+
+
+def test_statuses_answers_many_users_at_once_as_status_does(
+    nodes: tuple[PresenceDirectory, ...],
+) -> None:
+    one, two = nodes
+
+    async def body() -> None:
+        await one.start()
+        await two.start()
+        now = _now()
+        await one.online(21, now)
+        await two.online(22, now)
+        await two.offline(22, now)
+        many = await two.statuses([21, 22, 23])
+        for user_id in (21, 22, 23):
+            single = await one.status(user_id)
+            assert many.get(user_id) == single, user_id  # the same view, one round trip
+        assert 23 not in many  # never seen
+        assert await one.statuses([]) == {}
+        await one.offline(21, now)
+        await one.stop()
+        await two.stop()
+
+    run(body())
