@@ -18,13 +18,13 @@ from typing import TypeAlias
 
 import asyncpg
 
+from hubbub.adapters.postgres import sql
 from hubbub.adapters.postgres.engine import PostgresEngine
 from hubbub.adapters.postgres.migrations import migrate
 from hubbub.adapters.rows import (
     MESSAGE_COLUMNS,
     USER_COLUMNS,
     message_from_row,
-    repeated_send,
     user_from_row,
 )
 from hubbub.core.clock import DAY_MS, now_ms
@@ -34,7 +34,6 @@ from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
 from hubbub.core.membership import after_removal, group_for_change, may_add
 from hubbub.core.model import (
     Conversation,
-    ConversationKind,
     ConversationSummary,
     Device,
     InboxEntry,
@@ -253,7 +252,7 @@ class PostgresStore:
     # -- conversations and groups --------------------------------------------------------
 
     async def direct_conversation(self, user_id: int, peer_id: int) -> Conversation:
-        return await self.engine.write(lambda c: _direct(c, user_id, peer_id, self._new_id))
+        return await self.engine.write(lambda c: sql.direct(c, user_id, peer_id, self._new_id))
 
     async def create_group(
         self, owner_id: int, name: str, member_ids: Sequence[int]
@@ -262,7 +261,7 @@ class PostgresStore:
         members = tuple(member_ids)
 
         async def create(c: Conn) -> Conversation:
-            await _require_users(c, members)
+            await sql.require_users(c, members)
             now = now_ms()
             await c.execute(
                 "INSERT INTO conversations (conversation_id, kind, name, owner_id, created_at)"
@@ -287,23 +286,23 @@ class PostgresStore:
         self, group_id: int, actor_id: int, user_id: int, max_members: int
     ) -> Conversation:
         async def add(c: Conn) -> Conversation:
-            group = group_for_change(await _locked_group(c, group_id), actor_id)
+            group = group_for_change(await sql.locked_group(c, group_id), actor_id)
             if not may_add(group, user_id, max_members):
                 return group
-            await _require_users(c, [user_id])
+            await sql.require_users(c, [user_id])
             await c.execute(
                 "INSERT INTO members (conversation_id, user_id, joined_at) VALUES ($1, $2, $3)",
                 group_id,
                 user_id,
                 now_ms(),
             )
-            return await _conversation(c, group_id) or group
+            return await sql.conversation(c, group_id) or group
 
         return await self.engine.write(add)
 
     async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation:
         async def remove(c: Conn) -> Conversation:
-            before = group_for_change(await _locked_group(c, group_id), actor_id)
+            before = group_for_change(await sql.locked_group(c, group_id), actor_id)
             after = after_removal(before, actor_id, user_id)
             await c.execute(
                 "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2",
@@ -321,62 +320,14 @@ class PostgresStore:
         return await self.engine.write(remove)
 
     async def conversation(self, conversation_id: int) -> Conversation | None:
-        return await self.engine.read(lambda c: _conversation(c, conversation_id), snapshot=True)
+        return await self.engine.read(lambda c: sql.conversation(c, conversation_id), snapshot=True)
 
     async def conversations(
         self, user_id: int, not_before_ms: int = 0
     ) -> list[ConversationSummary]:
         lower = first_id_at(not_before_ms)
 
-        async def q(c: Conn) -> list[ConversationSummary]:
-            rows = await c.fetch(
-                "SELECT c.conversation_id, c.kind, c.name, c.owner_id, mem.read_upto,"
-                " c.last_message_id FROM members mem JOIN conversations c USING (conversation_id)"
-                " WHERE mem.user_id = $1"
-                " ORDER BY greatest(c.last_message_id, c.conversation_id) DESC",
-                user_id,
-            )
-            out = []
-            for cid, kind, name, owner_id, read_upto, last_message_id in rows:
-                # every member's watermarks at once, in membership order
-                marks = await c.fetch(
-                    "SELECT mem.user_id, mem.read_upto, coalesce((SELECT max(i.message_id)"
-                    " FROM inbox i WHERE i.user_id = mem.user_id"
-                    " AND i.conversation_id = mem.conversation_id"
-                    " AND i.seq <= u.delivered_seq), 0)"
-                    " FROM members mem JOIN users u USING (user_id)"
-                    " WHERE mem.conversation_id = $1 ORDER BY mem.joined_at, mem.user_id",
-                    cid,
-                )
-                conv = Conversation(cid, kind, tuple(r[0] for r in marks), name, owner_id)
-                last = await c.fetchrow(
-                    f"SELECT {MESSAGE_COLUMNS} FROM messages m"
-                    " JOIN conversations c USING (conversation_id)"
-                    " WHERE m.conversation_id = $1 AND m.message_id = $2 AND m.message_id >= $3",
-                    cid,
-                    last_message_id,
-                    lower,
-                )
-                unread = await c.fetchval(
-                    "SELECT count(*) FROM messages WHERE conversation_id = $1"
-                    " AND message_id > $2 AND sender_id != $3",
-                    cid,
-                    max(read_upto, lower - 1),
-                    user_id,
-                )
-                receipts = tuple(
-                    (member, max(got, member_read), member_read)
-                    for member, member_read, got in marks
-                    if member != user_id
-                )
-                out.append(
-                    ConversationSummary(
-                        conv, message_from_row(last) if last else None, unread, read_upto, receipts
-                    )
-                )
-            return out
-
-        return await self.engine.read(q, snapshot=True)
+        return await self.engine.read(lambda c: sql.summaries(c, user_id, lower), snapshot=True)
 
     async def history(
         self, conversation_id: int, before: int | None, limit: int, not_before_ms: int
@@ -419,13 +370,13 @@ class PostgresStore:
                 client_msg_id,
             )
             if seen:
-                return await _original(c, sender_id, client_msg_id, seen[0], seen[1])
+                return await sql.original(c, sender_id, client_msg_id, seen[0], seen[1])
             # 2. the conversation, and the sender's right to write in it
             if to_user is not None:
-                conv = await _direct(c, sender_id, to_user, self._new_id)
+                conv = await sql.direct(c, sender_id, to_user, self._new_id)
             else:
                 assert conversation_id is not None
-                found = await _conversation(c, conversation_id)
+                found = await sql.conversation(c, conversation_id)
                 if found is None or sender_id not in found.member_ids:
                     raise not_found("no such conversation")
                 conv = found
@@ -448,7 +399,7 @@ class PostgresStore:
                     sender_id,
                     client_msg_id,
                 )
-                return await _original(c, sender_id, client_msg_id, won[0], won[1])
+                return await sql.original(c, sender_id, client_msg_id, won[0], won[1])
             await c.execute(
                 "INSERT INTO messages VALUES ($1, $2, $3, $4, $5)",
                 cid,
@@ -480,9 +431,7 @@ class PostgresStore:
                 cid,
                 message_id,
             )
-            message = message_from_row(
-                (message_id, cid, conv.kind, sender_id, body, client_msg_id)
-            )
+            message = message_from_row((message_id, cid, conv.kind, sender_id, body, client_msg_id))
             return StoredMessage(message, message_id, cid, inbox)
 
         return await self.engine.write(append)
@@ -607,101 +556,6 @@ class PostgresStore:
                 " WHERE i.conversation_id = m.conversation_id"
                 " AND i.message_id = m.message_id)"
             )
-            return _rowcount(status), _rowcount(messages)
+            return sql.rowcount(status), sql.rowcount(messages)
 
         return await self.engine.write(purge)
-
-
-# -- SQL helpers (run inside a job or a read) ---------------------------------------------
-
-
-def _rowcount(status: str) -> int:
-    """The row count of a command tag like 'DELETE 3'."""
-    return int(status.rsplit(" ", 1)[-1])
-
-
-async def _conversation(c: Conn, conversation_id: int) -> Conversation | None:
-    row = await c.fetchrow(
-        "SELECT kind, name, owner_id FROM conversations WHERE conversation_id = $1",
-        conversation_id,
-    )
-    if row is None:
-        return None
-    kind: ConversationKind = row[0]
-    members = await c.fetch(
-        "SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY joined_at, user_id",
-        conversation_id,
-    )
-    return Conversation(conversation_id, kind, tuple(int(r[0]) for r in members), row[1], row[2])
-
-
-async def _direct(c: Conn, user_id: int, peer_id: int, new_id: Callable[[], int]) -> Conversation:
-    """Get or create the direct conversation of two users (race-safe across nodes)."""
-    low, high = sorted((user_id, peer_id))
-    key = f"{low}:{high}"
-    found = await c.fetchval("SELECT conversation_id FROM conversations WHERE direct_key = $1", key)
-    if found is None:
-        await _require_users(c, [peer_id])
-        now = now_ms()
-        created = await c.fetchval(
-            "INSERT INTO conversations (conversation_id, kind, direct_key, created_at)"
-            " VALUES ($1, 'direct', $2, $3) ON CONFLICT (direct_key) DO NOTHING"
-            " RETURNING conversation_id",
-            new_id(),
-            key,
-            now,
-        )
-        if created is not None:
-            members = list(dict.fromkeys((user_id, peer_id)))
-            await c.execute(
-                "INSERT INTO members (conversation_id, user_id, joined_at)"
-                " SELECT $1, unnest($2::bigint[]), $3",
-                created,
-                members,
-                now,
-            )
-            return Conversation(created, "direct", tuple(members))
-        # another node created it and committed meanwhile (ON CONFLICT waited for it)
-        found = await c.fetchval(
-            "SELECT conversation_id FROM conversations WHERE direct_key = $1", key
-        )
-    conv = await _conversation(c, found)
-    assert conv is not None
-    return conv
-
-
-async def _locked_group(c: Conn, group_id: int) -> Conversation | None:
-    """The conversation, its row locked: membership changes of one group are serialized
-    across nodes, so group_full holds under concurrent adds."""
-    await c.execute("SELECT 1 FROM conversations WHERE conversation_id = $1 FOR UPDATE", group_id)
-    return await _conversation(c, group_id)
-
-
-async def _require_users(c: Conn, user_ids: Sequence[int]) -> None:
-    rows = await c.fetch(
-        "SELECT user_id FROM users WHERE user_id = ANY($1::bigint[])", list(user_ids)
-    )
-    found = {int(r[0]) for r in rows}
-    missing = [u for u in user_ids if u not in found]
-    if missing:
-        raise not_found(f"no such user: {', '.join(map(str, missing))}")
-
-
-async def _original(
-    c: Conn, sender_id: int, client_msg_id: str, message_id: int, cid: int
-) -> StoredMessage:
-    row = await c.fetchrow(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c USING (conversation_id)"
-        " WHERE m.conversation_id = $1 AND m.message_id = $2",
-        cid,
-        message_id,
-    )
-    conv = None if row else await _conversation(c, cid)
-    return repeated_send(
-        row,
-        sender_id=sender_id,
-        client_msg_id=client_msg_id,
-        message_id=message_id,
-        conversation_id=cid,
-        kind=conv.kind if conv else "direct",
-    )

@@ -11,9 +11,9 @@ from hubbub.adapters.rows import (
     MESSAGE_COLUMNS,
     USER_COLUMNS,
     message_from_row,
-    repeated_send,
     user_from_row,
 )
+from hubbub.adapters.sqlite import sql
 from hubbub.adapters.sqlite.engine import SqliteEngine
 from hubbub.adapters.sqlite.migrations import migrate
 from hubbub.core.clock import DAY_MS, now_ms
@@ -23,7 +23,6 @@ from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
 from hubbub.core.membership import after_removal, group_for_change, may_add
 from hubbub.core.model import (
     Conversation,
-    ConversationKind,
     ConversationSummary,
     Device,
     InboxEntry,
@@ -252,7 +251,7 @@ class SqliteStore:
         low, high = sorted((user_id, peer_id))
         conv = self._directs.get((low, high))
         if conv is None:
-            conv, created = _direct(c, user_id, peer_id, self._new_id)
+            conv, created = sql.direct(c, user_id, peer_id, self._new_id)
             # a row this job inserted may still be rolled back with it: cache it next time
             # (found, it belongs to an earlier job, undone only if the whole commit fails,
             # and then the engine empties the cache)
@@ -267,7 +266,7 @@ class SqliteStore:
         members = tuple(member_ids)
 
         def create(c: sqlite3.Connection) -> Conversation:
-            _require_users(c, members)
+            sql.require_users(c, members)
             now = now_ms()
             c.execute(
                 "INSERT INTO conversations (conversation_id, kind, name, owner_id, created_at)"
@@ -286,21 +285,21 @@ class SqliteStore:
         self, group_id: int, actor_id: int, user_id: int, max_members: int
     ) -> Conversation:
         def add(c: sqlite3.Connection) -> Conversation:
-            group = group_for_change(_conversation(c, group_id), actor_id)
+            group = group_for_change(sql.conversation(c, group_id), actor_id)
             if not may_add(group, user_id, max_members):
                 return group
-            _require_users(c, [user_id])
+            sql.require_users(c, [user_id])
             c.execute(
                 "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
                 (group_id, user_id, now_ms()),
             )
-            return _conversation(c, group_id) or group
+            return sql.conversation(c, group_id) or group
 
         return await self.engine.write(add)
 
     async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation:
         def remove(c: sqlite3.Connection) -> Conversation:
-            before = group_for_change(_conversation(c, group_id), actor_id)
+            before = group_for_change(sql.conversation(c, group_id), actor_id)
             after = after_removal(before, actor_id, user_id)
             c.execute(
                 "DELETE FROM members WHERE conversation_id = ? AND user_id = ?", (group_id, user_id)
@@ -315,49 +314,14 @@ class SqliteStore:
         return await self.engine.write(remove)
 
     async def conversation(self, conversation_id: int) -> Conversation | None:
-        return await self.engine.read(lambda c: _conversation(c, conversation_id))
+        return await self.engine.read(lambda c: sql.conversation(c, conversation_id))
 
     async def conversations(
         self, user_id: int, not_before_ms: int = 0
     ) -> list[ConversationSummary]:
         lower = first_id_at(not_before_ms)
 
-        def q(c: sqlite3.Connection) -> list[ConversationSummary]:
-            rows = c.execute(
-                "SELECT c.conversation_id, mem.read_upto, c.last_message_id"
-                " FROM members mem JOIN conversations c USING (conversation_id)"
-                " WHERE mem.user_id = ?"
-                " ORDER BY max(c.last_message_id, c.conversation_id) DESC",
-                (user_id,),
-            ).fetchall()
-            out = []
-            for conversation_id, read_upto, last_message_id in rows:
-                conv = _conversation(c, conversation_id)
-                assert conv is not None
-                last = c.execute(
-                    f"SELECT {MESSAGE_COLUMNS} FROM messages m"
-                    " JOIN conversations c USING (conversation_id)"
-                    " WHERE m.message_id = ? AND m.message_id >= ?",
-                    (last_message_id, lower),
-                ).fetchone()
-                unread = c.execute(
-                    "SELECT count(*) FROM messages WHERE conversation_id = ?"
-                    " AND message_id > ? AND sender_id != ?",
-                    (conversation_id, max(read_upto, lower - 1), user_id),
-                ).fetchone()[0]
-                receipts = tuple(
-                    _watermarks(c, conversation_id, member)
-                    for member in conv.member_ids
-                    if member != user_id
-                )
-                out.append(
-                    ConversationSummary(
-                        conv, message_from_row(last) if last else None, unread, read_upto, receipts
-                    )
-                )
-            return out
-
-        return await self.engine.read(q)
+        return await self.engine.read(lambda c: sql.summaries(c, user_id, lower))
 
     async def history(
         self, conversation_id: int, before: int | None, limit: int, not_before_ms: int
@@ -396,13 +360,13 @@ class SqliteStore:
                 (sender_id, client_msg_id),
             ).fetchone()
             if seen:
-                return _original(c, sender_id, client_msg_id, seen[0], seen[1])
+                return sql.original(c, sender_id, client_msg_id, seen[0], seen[1])
             # 2. the conversation, and the sender's right to write in it
             if to_user is not None:
                 conv = self._direct_cached(c, sender_id, to_user)
             else:
                 assert conversation_id is not None
-                found = _conversation(c, conversation_id)
+                found = sql.conversation(c, conversation_id)
                 if found is None or sender_id not in found.member_ids:
                     raise not_found("no such conversation")
                 conv = found
@@ -428,9 +392,7 @@ class SqliteStore:
                 [(member, seq, message_id) for member, seq in inbox.items()],
             )
             self._heads.update(inbox)  # last: a job that raised above changed nothing
-            message = message_from_row(
-                (message_id, cid, conv.kind, sender_id, body, client_msg_id)
-            )
+            message = message_from_row((message_id, cid, conv.kind, sender_id, body, client_msg_id))
             return StoredMessage(message, message_id, cid, inbox)
 
         return await self.engine.write(append)
@@ -544,99 +506,3 @@ class SqliteStore:
             return entries, messages
 
         return await self.engine.write(purge)
-
-
-# -- SQL helpers (run inside a job, on the engine's threads) ------------------------------
-
-
-def _conversation(c: sqlite3.Connection, conversation_id: int) -> Conversation | None:
-    row = c.execute(
-        "SELECT kind, name, owner_id FROM conversations WHERE conversation_id = ?",
-        (conversation_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    kind: ConversationKind = row[0]
-    members = tuple(
-        r[0]
-        for r in c.execute(
-            "SELECT user_id FROM members WHERE conversation_id = ? ORDER BY joined_at, user_id",
-            (conversation_id,),
-        )
-    )
-    return Conversation(conversation_id, kind, members, row[1], row[2])
-
-
-def _watermarks(c: sqlite3.Connection, conversation_id: int, member: int) -> tuple[int, int, int]:
-    """A member's receipt watermarks in a conversation: the newest message it has read,
-    and the newest its devices have fetched (an inbox entry at or below its acked seq)."""
-    row = c.execute(
-        "SELECT mem.read_upto, u.delivered_seq FROM members mem JOIN users u USING (user_id)"
-        " WHERE mem.conversation_id = ? AND mem.user_id = ?",
-        (conversation_id, member),
-    ).fetchone()
-    read_upto, delivered_seq = row if row else (0, 0)
-    got = c.execute(
-        "SELECT m.message_id FROM messages m JOIN inbox i ON i.message_id = m.message_id"
-        " WHERE m.conversation_id = ? AND i.user_id = ? AND i.seq <= ?"
-        " ORDER BY m.message_id DESC LIMIT 1",
-        (conversation_id, member, delivered_seq),
-    ).fetchone()
-    return member, max(got[0] if got else 0, read_upto), read_upto
-
-
-def _direct(
-    c: sqlite3.Connection, user_id: int, peer_id: int, new_id: Callable[[], int]
-) -> tuple[Conversation, bool]:
-    """Get or create the direct conversation of two users; True if created now."""
-    low, high = sorted((user_id, peer_id))
-    key = f"{low}:{high}"
-    row = c.execute("SELECT conversation_id FROM conversations WHERE direct_key = ?", (key,))
-    found = row.fetchone()
-    if found:
-        conv = _conversation(c, found[0])
-        assert conv is not None
-        return conv, False
-    _require_users(c, [peer_id])
-    now = now_ms()
-    conversation_id = new_id()
-    c.execute(
-        "INSERT INTO conversations (conversation_id, kind, direct_key, created_at)"
-        " VALUES (?, 'direct', ?, ?)",
-        (conversation_id, key, now),
-    )
-    members = tuple(dict.fromkeys((user_id, peer_id)))
-    c.executemany(
-        "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
-        [(conversation_id, m, now) for m in members],
-    )
-    return Conversation(conversation_id, "direct", members), True
-
-
-def _require_users(c: sqlite3.Connection, user_ids: Sequence[int]) -> None:
-    marks = ",".join("?" * len(user_ids))
-    found = {
-        r[0] for r in c.execute(f"SELECT user_id FROM users WHERE user_id IN ({marks})", user_ids)
-    }
-    missing = [u for u in user_ids if u not in found]
-    if missing:
-        raise not_found(f"no such user: {', '.join(map(str, missing))}")
-
-
-def _original(
-    c: sqlite3.Connection, sender_id: int, client_msg_id: str, message_id: int, cid: int
-) -> StoredMessage:
-    row = c.execute(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c USING (conversation_id)"
-        " WHERE m.message_id = ?",
-        (message_id,),
-    ).fetchone()
-    conv = None if row else _conversation(c, cid)
-    return repeated_send(
-        row,
-        sender_id=sender_id,
-        client_msg_id=client_msg_id,
-        message_id=message_id,
-        conversation_id=cid,
-        kind=conv.kind if conv else "direct",
-    )
