@@ -118,7 +118,7 @@ async def until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
 def test_hello_gets_ready_then_the_inbox_then_live_frames(tmp_path: Path) -> None:
     async def body() -> None:
         async with world(tmp_path) as w:
-            alice, alice_token = await w.device("alice")
+            alice, _ = await w.device("alice")
             bob, bob_token = await w.device("bob")
             for i in range(3):
                 await w.messaging.post(alice, f"early{i}", f"m{i}", to=bob)
@@ -167,7 +167,7 @@ def test_refusals_at_hello(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_frames_pipelined_behind_hello_run_in_order_once_ready(tmp_path: Path) -> None:
     async def body() -> None:
         async with world(tmp_path) as w:
-            alice, token = await w.device("alice")
+            _alice, token = await w.device("alice")
             bob, _ = await w.device("bob")
             out = RecordingOutlet()
             s = w.open(out)
@@ -190,7 +190,7 @@ def test_frames_pipelined_behind_hello_run_in_order_once_ready(tmp_path: Path) -
 def test_a_device_with_too_many_frames_in_flight_is_no_longer_read(tmp_path: Path) -> None:
     async def body() -> None:
         async with world(tmp_path) as w:
-            alice, token = await w.device("alice")
+            _alice, token = await w.device("alice")
             bob, _ = await w.device("bob")
             out = RecordingOutlet()
             s = w.open(out)
@@ -234,7 +234,7 @@ def test_catch_up_and_live_traffic_merge_without_gaps_or_repeats(tmp_path: Path)
 def test_a_refused_send_names_its_client_msg_id_and_the_session_lives_on(tmp_path: Path) -> None:
     async def body() -> None:
         async with world(tmp_path) as w:
-            alice, token = await w.device("alice")
+            _alice, token = await w.device("alice")
             bob, _ = await w.device("bob")
             out = RecordingOutlet()
             s = w.open(out)
