@@ -39,7 +39,7 @@ class RecordingOutlet:
     paused: int = 0
     resumed: int = 0
 
-    def send(self, frame: bytes) -> None:
+    def write(self, frame: bytes) -> None:
         self.frames.append(json.loads(frame))
 
     def close(self, code: int, reason: str) -> None:

@@ -27,7 +27,7 @@ class RecordingOutlet:
         self.closes: list[tuple[int, str]] = []
         self.on_send: Callable[[bytes], None] | None = None
 
-    def send(self, frame: bytes) -> None:
+    def write(self, frame: bytes) -> None:
         self.sent.append(frame)
         if self.on_send is not None:
             self.on_send(frame)

@@ -27,7 +27,7 @@ CLOSE_TOO_SLOW = 4008  # the outgoing queue overflowed: resume with `since`
 class Outlet(Protocol):
     """The socket side of a connection (gateway/picows_gateway.py implements it)."""
 
-    def send(self, frame: bytes) -> None:
+    def write(self, frame: bytes) -> None:
         """Write one text frame now (buffered by the transport; never blocks)."""
 
     def close(self, code: int, reason: str) -> None:
@@ -89,7 +89,7 @@ class DeviceConnection:
         if self.close_request is not None:
             return
         if not self._paused and not self._queue:
-            self._outlet.send(frame)
+            self._outlet.write(frame)
             return
         if self._queue is None:
             self._queue = deque()
@@ -155,7 +155,7 @@ class DeviceConnection:
         while self._queue and not self._paused:
             frame = self._queue.popleft()
             self._queued_bytes -= len(frame)
-            self._outlet.send(frame)
+            self._outlet.write(frame)
         if not self._queue and not self._paused:  # that last send may have paused us again
             self._wake_drained()
 

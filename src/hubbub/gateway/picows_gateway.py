@@ -43,7 +43,7 @@ def _text_frame(payload: bytes) -> bytes:
 
 
 class DeviceListener(WSListener):
-    """One WebSocket: frames in to the session, frames out through `send` / `close`.
+    """One WebSocket: frames in to the session, frames out through `write` / `close`.
 
     Frames sent during one turn of the event loop leave in ONE write at its end (a group
     fan-out of a commit batch puts dozens of frames on each socket in one callback), so
@@ -130,7 +130,7 @@ class DeviceListener(WSListener):
             self.session.on_text(payload)
 
     # -- the Outlet the session writes through
-    def send(self, frame: bytes) -> None:
+    def write(self, frame: bytes) -> None:
         if self.transport is None or self._closing:
             return
         if self._outgoing is None:
