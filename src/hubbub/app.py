@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -24,13 +26,16 @@ from hubbub.adapters.sqlite import SqliteStore
 from hubbub.api.accounts import AccountsApi
 from hubbub.api.conversations import ConversationsApi
 from hubbub.api.groups import GroupsApi
+from hubbub.api.headers import SecurityHeaders
 from hubbub.api.http import exception_handlers
 from hubbub.api.operations import OperationsApi
 from hubbub.api.people import PeopleApi
 from hubbub.api.routes import build_routes, endpoint_table
+from hubbub.core.addresses import TrustedProxies
 from hubbub.core.clock import now_ms
 from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
+from hubbub.gateway.front_door import ConnectionGate, EdgeLimits, front_door
 from hubbub.gateway.hub import Hub
 from hubbub.gateway.picows_gateway import Gateway
 from hubbub.gateway.session import SessionDeps
@@ -64,6 +69,9 @@ class Config:
     retention_interval: float = 3600.0
     ws_ping_interval: float = 20.0
     public_url: str | None = None  # advertised by discovery; None = the request's origin
+    trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For names the client
+    allowed_hosts: tuple[str, ...] = ()  # host names discovery may answer with
+    edge: EdgeLimits = field(default_factory=EdgeLimits)  # max_connections: see edge_limits
 
 
 class Node:
@@ -100,12 +108,17 @@ class Node:
             ),
             config.ws_ping_interval,
         )
+        trusted = TrustedProxies(config.trusted_proxies)
+        gate = ConnectionGate(edge_limits(config.edge), trusted)
+        self.front_door = front_door(self.gateway.listener_for, gate, trusted)
         self.endpoints = endpoint_table(
             AccountsApi(accounts, people),
             PeopleApi(people),
             ConversationsApi(Conversations(store, messaging, limits), messaging),
             GroupsApi(Groups(store, bus, messaging, limits)),
-            OperationsApi(self.discovery, hub.connection_count, metrics.render),
+            OperationsApi(
+                self.discovery, hub.connection_count, metrics.render, config.allowed_hosts
+            ),
         )
         self.authenticate = accounts.authenticate
         watch_node(metrics, counters, hub)
@@ -151,6 +164,15 @@ class Node:
             except Exception:
                 log.exception("retention run failed; will retry")
             await asyncio.sleep(self.config.retention_interval)
+
+
+def edge_limits(limits: EdgeLimits, reserve: int = 256) -> EdgeLimits:
+    """The connection cap within this process's file descriptors, keeping `reserve` of them
+    for the database, the log, and the health check of a full node."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return limits
+    return replace(limits, max_connections=min(limits.max_connections, max(soft - reserve, 1)))
 
 
 def watch_node(metrics: Metrics, counters: Counters, hub: Hub) -> None:
@@ -252,5 +274,6 @@ def build_app(config: Config) -> tuple[Starlette, Node]:
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers(node.metrics.count_refusal),
+        middleware=[Middleware(SecurityHeaders)],
     )
     return app, node

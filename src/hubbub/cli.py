@@ -13,6 +13,10 @@ import uvicorn
 
 from hubbub import __version__
 from hubbub.app import Config, Node, build_app, migrate_database
+from hubbub.core.addresses import TrustedProxies
+from hubbub.gateway.front_door import EdgeLimits
+
+_EDGE = EdgeLimits()  # the defaults the options show
 
 
 class _Server(uvicorn.Server):
@@ -119,44 +123,91 @@ def main() -> None:
     "caller's own origin.",
 )
 @click.option(
+    "--trusted-proxies",
+    default="",
+    envvar="HUBBUB_TRUSTED_PROXIES",
+    help="Comma-separated addresses or CIDR blocks of proxies whose X-Forwarded-For names "
+    "the client (rate limits and connection caps key on the client's address).",
+)
+@click.option(
+    "--allowed-hosts",
+    default="",
+    envvar="HUBBUB_ALLOWED_HOSTS",
+    help="Comma-separated host names GET /v1/discovery may answer with when there is no "
+    "--public-url (IP addresses and localhost always may).",
+)
+@click.option(
+    "--max-connections",
+    default=_EDGE.max_connections,
+    show_default=True,
+    type=click.IntRange(1),
+    envvar="HUBBUB_MAX_CONNECTIONS",
+    help="Open connections in total (also kept under the file-descriptor limit); past it "
+    "only GET /healthz is served.",
+)
+@click.option(
+    "--max-connections-per-address",
+    default=_EDGE.max_connections_per_address,
+    show_default=True,
+    type=click.IntRange(1),
+    envvar="HUBBUB_MAX_CONNECTIONS_PER_ADDRESS",
+)
+@click.option(
+    "--request-timeout",
+    default=_EDGE.head_timeout_s,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    envvar="HUBBUB_REQUEST_TIMEOUT",
+    help="Seconds for a request's line and headers to arrive (and for a stalled body).",
+)
+@click.option(
+    "--keep-alive-timeout",
+    default=_EDGE.keep_alive_s,
+    show_default=True,
+    type=click.IntRange(1),
+    envvar="HUBBUB_KEEP_ALIVE_TIMEOUT",
+    help="Seconds an idle keep-alive HTTP connection stays open.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     envvar="HUBBUB_LOG_LEVEL",
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def serve(
-    host: str,
-    port: int,
-    data_dir: Path,
-    heartbeat_timeout: float,
-    node_id: int,
-    max_group_members: int,
-    retention_interval: float,
-    ws_ping_interval: float,
-    database_url: str | None,
-    redis_url: str | None,
-    public_url: str | None,
-    log_level: str,
-) -> None:
+def serve(**o: Any) -> None:
     """Run a complete single-node service (REST, WebSocket and web client)."""
-    if heartbeat_timeout <= 0:
+    host, port, redis_url, log_level = o["host"], o["port"], o["redis_url"], o["log_level"]
+    if o["heartbeat_timeout"] <= 0:
         raise click.BadParameter("must be positive", param_hint="--heartbeat-timeout")
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = Config(
-        data_dir=data_dir.resolve(),
-        heartbeat_timeout=heartbeat_timeout,
-        node_id=node_id,
-        max_group_members=max_group_members,
-        retention_interval=retention_interval,
-        ws_ping_interval=ws_ping_interval,
-        database_url=database_url,
+        data_dir=o["data_dir"].resolve(),
+        heartbeat_timeout=o["heartbeat_timeout"],
+        node_id=o["node_id"],
+        max_group_members=o["max_group_members"],
+        retention_interval=o["retention_interval"],
+        ws_ping_interval=o["ws_ping_interval"],
+        database_url=o["database_url"],
         redis_url=redis_url,
-        public_url=public_url or (advertised_url(host, port) if redis_url else None),
+        public_url=o["public_url"] or (advertised_url(host, port) if redis_url else None),
+        trusted_proxies=_listed(o["trusted_proxies"]),
+        allowed_hosts=_listed(o["allowed_hosts"]),
+        edge=EdgeLimits(
+            head_timeout_s=o["request_timeout"],
+            body_idle_timeout_s=o["request_timeout"],
+            keep_alive_s=o["keep_alive_timeout"],
+            max_connections=o["max_connections"],
+            max_connections_per_address=o["max_connections_per_address"],
+        ),
     )
-    if redis_url and not database_url:
+    try:
+        TrustedProxies(config.trusted_proxies)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--trusted-proxies") from None
+    if redis_url and not o["database_url"]:
         raise click.BadParameter(
             "nodes that share a Redis bus must share a database too", param_hint="--redis-url"
         )
@@ -167,7 +218,8 @@ def serve(
         port=port,
         loop="uvloop",
         # REST on uvicorn's httptools protocol; /v1/ws handed to picows on the same port
-        http=node.gateway.front_door(),
+        http=node.front_door,
+        timeout_keep_alive=config.edge.keep_alive_s,
         ws="none",
         log_level=log_level,
         lifespan="on",
@@ -175,6 +227,10 @@ def serve(
     )
     click.echo(f"Hubbub {__version__}: open http://{host}:{port}/ (data in {config.data_dir})")
     _Server(uv_config, node).run()
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def advertised_url(host: str, port: int) -> str:

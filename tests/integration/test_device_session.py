@@ -19,17 +19,20 @@ import pytest
 from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.passwords import Argon2Hasher
+from hubbub.adapters.redis_bus import RedisBus
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
 from hubbub.gateway import session as session_module
 from hubbub.gateway.hub import Hub
 from hubbub.gateway.session import DeviceSession, SessionDeps
+from hubbub.ports import Bus
 from hubbub.services.accounts import Accounts, token_hash
 from hubbub.services.counters import Counters
 from hubbub.services.messaging import Messaging
 from hubbub.services.presence import Presence
 from hubbub.services.sync import Sync
+from tests.bus_fixtures import redis_server, redis_url  # noqa: F401 - fixtures
 
 
 @dataclass
@@ -38,9 +41,12 @@ class RecordingOutlet:
     closes: list[tuple[int, str]] = field(default_factory=list)
     paused: int = 0
     resumed: int = 0
+    on_write: Callable[[dict[str, Any]], None] | None = None  # the client reacting
 
     def write(self, frame: bytes) -> None:
         self.frames.append(json.loads(frame))
+        if self.on_write is not None:
+            self.on_write(self.frames[-1])
 
     def close(self, code: int, reason: str) -> None:
         self.closes.append((code, reason))
@@ -73,10 +79,10 @@ class World:
 
 
 @asynccontextmanager
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, bus: Bus | None = None) -> AsyncIterator[World]:
     store = SqliteStore(tmp_path / "data", IdGenerator(1))
     await store.open()
-    bus = InProcessBus()
+    bus = bus or InProcessBus()
     counters = Counters()
     hub = Hub(counters)
     await bus.start(hub)
@@ -248,5 +254,37 @@ def test_a_refused_send_names_its_client_msg_id_and_the_session_lives_on(tmp_pat
             errors = {e["client_msg_id"]: e["code"] for e in out.of("error")}
             assert errors == {"empty": "bad_request", "nobody": "not_found", "e1": "bad_request"}
             assert out.closes == []
+
+    asyncio.run(body())
+
+
+def test_a_burst_right_after_ready_runs_whole_on_a_networked_bus(
+    tmp_path: Path, redis_url: str  # noqa: F811 - the fixture
+) -> None:
+    """The web client's outbox after a reconnect: `ready` arrives, then hundreds of sends
+    at once, while the bus subscription (a Redis round trip) may still be under way."""
+
+    async def body() -> None:
+        async with world(tmp_path, RedisBus(redis_url, 1)) as w:
+            _, token = await w.device("alice")
+            bob, _ = await w.device("bob")
+            out = RecordingOutlet()
+            s = w.open(out)
+
+            def burst() -> None:  # one write's worth of frames
+                for i in range(300):
+                    s.on_text(send(f"o{i}", bob))
+
+            def client(f: dict[str, Any]) -> None:  # reacts as soon as a client could
+                if f["type"] == "ready":
+                    asyncio.get_running_loop().call_soon(burst)
+
+            out.on_write = client
+            s.on_text(hello(token))
+            await until(lambda: len(out.of("sent")) == 300 or bool(out.closes))
+            assert out.closes == []
+            assert [f["client_msg_id"] for f in out.of("sent")] == [f"o{i}" for i in range(300)]
+            await until(lambda: len(out.of("message")) == 300)  # its own copies, in order
+            assert [m["seq"] for m in out.of("message")] == list(range(1, 301))
 
     asyncio.run(body())

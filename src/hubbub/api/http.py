@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -97,12 +97,24 @@ def json_response(data: Any, status: int = 200) -> Response:
     return Response(_encode(data), status, media_type=JSON)
 
 
-def error_response(code: str, message: str, status: int) -> Response:
-    return json_response({"error": {"code": code, "message": message}}, status)
+def error_response(
+    code: str, message: str, status: int, retry_after_ms: int | None = None
+) -> Response:
+    response = json_response({"error": {"code": code, "message": message}}, status)
+    if retry_after_ms is not None:  # whole seconds, rounded up (RFC 9110 Retry-After)
+        response.headers["retry-after"] = str(max(1, -(-retry_after_ms // 1000)))
+    return response
 
 
 async def read_body(request: Request, decoder: msgspec.json.Decoder[Any]) -> Any:
-    """The JSON body decoded into its struct; bounded in size while it is read."""
+    """The JSON body decoded into its struct; bounded in size while it is read. Only a
+    JSON content type (or none) is read as JSON: a form or text/plain body is not JSON,
+    and a cross-site form can send nothing else."""
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not is_json(content_type):
+        raise HubbubError(
+            "bad_request", "send the body as Content-Type: application/json", status=415
+        )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise HubbubError("too_large", f"request body over {MAX_BODY_BYTES} bytes")
@@ -116,6 +128,12 @@ async def read_body(request: Request, decoder: msgspec.json.Decoder[Any]) -> Any
     return decode_body(b"".join(chunks), decoder)
 
 
+def is_json(content_type: str) -> bool:
+    """application/json or application/*+json, with or without parameters."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == JSON or (media.startswith("application/") and media.endswith("+json"))
+
+
 def decode_body(raw: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
     """One msgspec pass: valid JSON of the struct's shape, or bad_request saying why."""
     try:
@@ -124,6 +142,8 @@ def decode_body(raw: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
         raise bad_request(explain(e, "the request body")) from None
     except msgspec.DecodeError:
         raise bad_request("the request body is not valid JSON") from None
+    except RecursionError:
+        raise bad_request("the request body is nested too deeply") from None
 
 
 def to_route(endpoint: Endpoint, authenticate: Authenticate) -> Route:
@@ -162,7 +182,7 @@ def exception_handlers(
     async def on_hubbub_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HubbubError)
         count_refusal(exc.code)
-        return error_response(exc.code, exc.message, exc.http_status)
+        return error_response(exc.code, exc.message, exc.http_status, exc.retry_after_ms)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -173,9 +193,17 @@ def exception_handlers(
         count_refusal(code)
         return error_response(code, str(exc.detail), status)
 
+    async def on_gone(request: Request, exc: Exception) -> Response:
+        return Response(status_code=499)  # the client left (or the edge cut it off): unsent
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         count_refusal("internal")
         return error_response("internal", "server error", 500)
 
-    return {HubbubError: on_hubbub_error, HTTPException: on_http_error, Exception: on_unexpected}
+    return {
+        HubbubError: on_hubbub_error,
+        HTTPException: on_http_error,
+        ClientDisconnect: on_gone,
+        Exception: on_unexpected,
+    }

@@ -26,6 +26,7 @@ _STATUS_TEXT = {
     404: "Not found, or not visible to the caller (`not_found`)",
     409: "Conflicts with the current state (`conflict`, `group_full`)",
     413: "Too large (`too_large`)",
+    415: "The body is not Content-Type: application/json (`bad_request`)",
     429: "Rate limited (`rate_limited`); see Retry-After",
     500: "Server error (`internal`)",
     503: "Storage or the cluster is unavailable (`unavailable`); retry later",
@@ -97,7 +98,8 @@ def _operation(e: Endpoint) -> dict[str, Any]:
             "content": {JSON: {"schema": {"$ref": _REF.format(name=e.body.__name__)}}},
         }
     op["responses"] = {str(e.status if e.answer is not None else 204): _success(e)}
-    for status in sorted({HTTP_STATUS[code] for code in _errors(e)}):
+    statuses = {HTTP_STATUS[code] for code in _errors(e)} | ({415} if e.body else set())
+    for status in sorted(statuses):
         op["responses"][str(status)] = {
             "description": _STATUS_TEXT[status],
             "content": {JSON: {"schema": {"$ref": _REF.format(name="ErrorOut")}}},

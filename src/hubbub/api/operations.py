@@ -3,8 +3,10 @@ client should connect its WebSocket to)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Collection
 
+import msgspec
 from starlette.responses import Response
 
 from hubbub.api.http import Call
@@ -22,10 +24,12 @@ class OperationsApi:
         discovery: Discovery,
         connection_count: Callable[[], int],
         render_metrics: Callable[[], bytes],
+        allowed_hosts: Collection[str] = (),
     ) -> None:
         self.discovery = discovery
         self.connection_count = connection_count
         self.render_metrics = render_metrics
+        self.allowed_hosts = {h.lower() for h in allowed_hosts}
 
     async def healthz(self, call: Call) -> HealthOut:
         return HealthOut("ok", self.connection_count())
@@ -33,11 +37,39 @@ class OperationsApi:
     async def metrics(self, call: Call) -> Response:
         return Response(self.render_metrics(), media_type=METRICS_MEDIA_TYPE)
 
-    async def discover(self, call: Call) -> DiscoveryOut:
+    async def discover(self, call: Call) -> Response:
         node = await self.discovery.best()
         if node is None:
             raise HubbubError("unavailable", "no healthy node to connect to")
-        # a node without a configured public URL answers the caller's own origin
-        http_url = node.get("http_url") or str(call.request.base_url).rstrip("/")
+        http_url = node.get("http_url")
+        if not http_url:
+            # no configured public URL: answer the caller's own origin, but only for a host
+            # this node answers to (never reflect any Host: a cache could keep the answer
+            # and send every client's WebSocket, token and all, elsewhere)
+            host = call.request.headers.get("host", "")
+            if not self._answers_to(host):
+                raise HubbubError(
+                    "unavailable", "this node has no public URL for that host; use its origin"
+                )
+            http_url = str(call.request.base_url).rstrip("/")
         ws_url = node.get("ws_url") or ws_url_of(http_url)
-        return DiscoveryOut(ws_url, http_url, str(node["node_id"]))
+        answer = DiscoveryOut(ws_url, http_url, str(node["node_id"]))
+        return Response(
+            msgspec.json.encode(answer),
+            media_type="application/json",
+            headers={"cache-control": "no-store", "vary": "Host"},
+        )
+
+    def _answers_to(self, host: str) -> bool:
+        """An IP literal, localhost, or a configured host name (--allowed-hosts)."""
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = name.strip("[]").lower()
+        if not name:
+            return False
+        if name == "localhost" or name in self.allowed_hosts:
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True

@@ -38,14 +38,23 @@ HTTP_STATUS: Final[dict[str, int]] = {
 class HubbubError(Exception):
     """A refusal with a contract error code; nothing was changed when it is raised."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_ms: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code: ErrorCode = code
         self.message = message
+        self._status = status  # when the code's usual HTTP status is not precise enough
+        self.retry_after_ms = retry_after_ms  # rate_limited: when to try again
 
     @property
     def http_status(self) -> int:
-        return HTTP_STATUS[self.code]
+        return self._status or HTTP_STATUS[self.code]
 
 
 def bad_request(message: str) -> HubbubError:
@@ -58,3 +67,12 @@ def not_found(message: str) -> HubbubError:
 
 def forbidden(message: str) -> HubbubError:
     return HubbubError("forbidden", message)
+
+
+def rate_limited(retry_after_ms: int, what: str) -> HubbubError:
+    seconds = max(retry_after_ms, 1) / 1000
+    return HubbubError(
+        "rate_limited",
+        f"too many {what}; try again in {seconds:.1f} s",
+        retry_after_ms=retry_after_ms,
+    )

@@ -8,6 +8,8 @@ with an `error` frame and keep the connection.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import msgspec
@@ -48,26 +50,54 @@ class Ping(msgspec.Struct, tag="ping", tag_field="type"):
 
 ClientFrame = Hello | Send | Ack | Read | Typing | Ping
 
+class _Keyed(msgspec.Struct):
+    client_msg_id: str | None = None
+
+
 _decoder = msgspec.json.Decoder(ClientFrame)
-_any_decoder = msgspec.json.Decoder()
+_keyed = msgspec.json.Decoder(_Keyed)
 encode = msgspec.json.Encoder().encode
+CLOSE_INVALID_UTF8 = 1007  # RFC 6455: a text message that is not UTF-8
+# the client_msg_id of a frame msgspec cannot read (a lone surrogate escape, bytes that
+# are not UTF-8, nesting past the decoder's depth): found by pattern, bounded in length
+_KEY_PATTERN = re.compile(rb'"client_msg_id"\s*:\s*"((?:[^"\\\x00-\x1f]|\\.){1,384})"')
 
 
 class FrameError(HubbubError):
-    """A refused client frame; `client_msg_id` is set when the frame carried one."""
+    """A refused client frame; `client_msg_id` is set when the frame carried one.
+    `close_code` is set when the frame is refused by closing the socket instead."""
 
-    def __init__(self, code: ErrorCode, message: str, client_msg_id: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        client_msg_id: str | None = None,
+        close_code: int | None = None,
+    ) -> None:
         super().__init__(code, message)
         self.client_msg_id = client_msg_id
+        self.close_code = close_code
 
 
-def decode_client_frame(raw: str | bytes) -> ClientFrame:
+def decode_client_frame(raw: bytes | str) -> ClientFrame:
+    """One typed msgspec pass; anything that does not fit becomes a FrameError that keeps
+    the frame's client_msg_id (never a RecursionError, however deep the nesting)."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
     try:
         frame: ClientFrame = _decoder.decode(raw)
     except msgspec.ValidationError as e:
-        raise FrameError("bad_request", _explain(e), _probe_client_msg_id(raw)) from None
+        raise FrameError("bad_request", _explain(e), _client_msg_id_of(raw)) from None
     except msgspec.DecodeError:
-        raise FrameError("bad_request", "frame is not valid JSON") from None
+        if not _is_utf8(raw):
+            raise FrameError(
+                "bad_request", "frame is not valid UTF-8", close_code=CLOSE_INVALID_UTF8
+            ) from None
+        message = "frame is not valid JSON (or holds a lone surrogate, which is not text)"
+        raise FrameError("bad_request", message, _client_msg_id_of(raw)) from None
+    except RecursionError:
+        message = "frame is nested too deeply"
+        raise FrameError("bad_request", message, _client_msg_id_of(raw)) from None
     return frame
 
 
@@ -77,16 +107,29 @@ def _explain(error: msgspec.ValidationError) -> str:
     return explain(error, "frame")
 
 
-def _probe_client_msg_id(raw: str | bytes) -> str | None:
+def _is_utf8(raw: bytes) -> bool:
     try:
-        obj = _any_decoder.decode(raw)
-    except msgspec.DecodeError:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _client_msg_id_of(raw: bytes) -> str | None:
+    """The refused frame's client_msg_id, if it had a usable one."""
+    try:
+        return _keyed.decode(raw).client_msg_id
+    except (msgspec.DecodeError, RecursionError):
+        pass  # msgspec cannot read the frame: look for the key by pattern
+    found = _KEY_PATTERN.search(raw)
+    if found is None:
         return None
-    if isinstance(obj, dict):
-        value = obj.get("client_msg_id")
-        if isinstance(value, str):
-            return value
-    return None
+    try:
+        value = json.loads(b'"' + found.group(1) + b'"')
+        value.encode()  # a lone surrogate in the id itself cannot be sent back
+    except (ValueError, UnicodeError):
+        return None
+    return value if isinstance(value, str) and len(value) <= 64 else None
 
 
 def parse_id(value: str, field: str) -> int:

@@ -1,35 +1,24 @@
-"""The WebSocket edge on picows, sharing uvicorn's port.
-
-uvicorn accepts a custom protocol class; `front_door` returns one that reads the request
-line of each new connection and hands the socket to picows when it is `GET /v1/ws` (the
-hot path: picows parses frames in C and lets us write synchronously), or to uvicorn's
-own httptools protocol for everything else (REST, the web client, /metrics). Measured in
-bench/ws_stacks.py: picows 5.3 us per relayed message vs 16.1 us on Starlette/uvicorn.
+"""The WebSocket edge on picows, sharing uvicorn's port: front_door.py hands upgrades at
+/v1/ws here (the hot path: picows parses frames in C and lets us write synchronously;
+measured in bench/ws_stacks.py: picows 5.3 us per relayed message vs 16.1 us on
+Starlette/uvicorn). One DeviceListener per socket feeds its DeviceSession; the Gateway
+keeps every socket honest with one liveness sweeper.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-from typing import Any
 
-from picows import WSAutoPingStrategy, WSFrame, WSListener, WSMsgType, WSTransport
-from picows.picows import WSProtocol  # type: ignore[attr-defined]  # public in api.py, not in the stub
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest
 
 from hubbub.gateway.session import CLOSE_GOING_AWAY, DeviceSession, SessionDeps
 
-WS_PATH = b"/v1/ws"
 MAX_MESSAGE_BYTES = 4 << 20  # a 100,000-character body escaped as JSON fits with room
-READ_BUFFER_BYTES = 1024  # grows on demand; small keeps idle connections cheap
+CLOSE_PROTOCOL_ERROR = 1002
 PING_IDLE_S = 20.0  # default: a WebSocket ping after this much silence from the client,
 # and the socket is dropped if nothing comes back within as long again
-HANDSHAKE_TIMEOUT_S = 10.0  # for the upgrade request's headers, once the path is known
-_REQUEST_LINE_LIMIT = 8192
-# an adapter, not a Logger: given a Logger, picows makes a child Logger per connection
-_picows_log = logging.LoggerAdapter(logging.getLogger("hubbub.picows"), {})
 
 
 def _text_frame(payload: bytes) -> bytes:
@@ -54,6 +43,7 @@ class DeviceListener(WSListener):
         "_fragment_bytes",
         "_fragments",
         "_outgoing",
+        "address",
         "gateway",
         "last_rx",
         "ping_sent",
@@ -62,8 +52,9 @@ class DeviceListener(WSListener):
         "transport",
     )
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, address: str) -> None:
         self.gateway = gateway
+        self.address = address  # the client's (rate limits key on it)
         self.last_rx = time.monotonic()
         self.ping_sent = 0.0
         self.reading_paused = False
@@ -91,12 +82,17 @@ class DeviceListener(WSListener):
         self.ping_sent = 0.0
         kind = frame.msg_type
         if kind in (WSMsgType.TEXT, WSMsgType.BINARY):
-            if frame.fin:
+            if self._fragments is not None:  # RFC 6455 5.4: a message may not interleave
+                self.close(CLOSE_PROTOCOL_ERROR, "new message inside a fragmented one")
+            elif frame.fin:
                 self._deliver(frame.get_payload_as_bytes())
             else:
                 self._fragments = [frame.get_payload_as_bytes()]
                 self._fragment_bytes = len(self._fragments[0])
-        elif kind == WSMsgType.CONTINUATION and self._fragments is not None:
+        elif kind == WSMsgType.CONTINUATION:
+            if self._fragments is None:
+                self.close(CLOSE_PROTOCOL_ERROR, "continuation without a message")
+                return
             part = frame.get_payload_as_bytes()
             self._fragment_bytes += len(part)
             if self._fragment_bytes > MAX_MESSAGE_BYTES:
@@ -214,76 +210,6 @@ class Gateway:
             for listener in list(self.listeners):
                 listener.check_alive(now)
 
-    def front_door(self) -> type[asyncio.Protocol]:
-        return front_door(self)
-
-
-def front_door(gateway: Gateway) -> type[asyncio.Protocol]:
-    """A uvicorn `http` protocol class that routes WebSocket upgrades at /v1/ws to picows."""
-
-    def listener_for(request: Any) -> DeviceListener | None:
-        return DeviceListener(gateway) if request.path == WS_PATH else None
-
-    class FrontDoor(asyncio.Protocol):
-        def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None):
-            self._uvicorn_args = (config, server_state, app_state, _loop)
-            self._head = b""
-            self._transport: Any = None  # uvloop's TCPTransport (not an asyncio.Transport)
-
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self._transport = transport
-
-        def data_received(self, data: bytes) -> None:
-            self._head += data
-            if b"\r\n" not in self._head and len(self._head) < _REQUEST_LINE_LIMIT:
-                return  # wait for the whole request line
-            line = self._head.split(b"\r\n", 1)[0]
-            target = line.split(b" ")[1] if line.count(b" ") >= 2 else b""
-            if line.startswith(b"GET ") and target.split(b"?")[0] == WS_PATH:
-                self._hand_to_picows()
-            else:
-                self._hand_to_uvicorn()
-
-        def _hand_to_picows(self) -> None:
-            assert self._transport is not None
-            proto = WSProtocol(
-                None,  # host and port: server side
-                None,  # path: server side
-                False,  # is_client_side
-                listener_for,
-                _picows_log,
-                True,  # disconnect_on_exception
-                HANDSHAKE_TIMEOUT_S,
-                # picows' auto-ping is off (it costs a task per socket; Gateway._sweep pings
-                # for every socket), so its idle and reply timeouts and strategy are unused
-                False,
-                0.0,
-                0.0,
-                WSAutoPingStrategy.PING_WHEN_IDLE,
-                True,  # answer pings with pongs
-                MAX_MESSAGE_BYTES,
-                None,  # extra response headers
-                READ_BUFFER_BYTES,
-            )
-            self._transport.set_protocol(proto)
-            proto.connection_made(self._transport)
-            head, self._head = memoryview(self._head), b""
-            while head:  # the buffer it offers may be smaller than what we already read
-                buffer = proto.get_buffer(len(head))
-                n = min(len(buffer), len(head))
-                buffer[:n] = head[:n]
-                proto.buffer_updated(n)
-                head = head[n:]
-
-        def _hand_to_uvicorn(self) -> None:
-            assert self._transport is not None
-            proto = HttpToolsProtocol(*self._uvicorn_args)
-            self._transport.set_protocol(proto)
-            proto.connection_made(self._transport)
-            head, self._head = self._head, b""
-            proto.data_received(head)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._transport = None
-
-    return FrontDoor
+    def listener_for(self, request: WSUpgradeRequest, address: str) -> DeviceListener:
+        """A listener for an upgrade the front door accepted (the path is /v1/ws)."""
+        return DeviceListener(self, address)

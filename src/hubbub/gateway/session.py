@@ -64,6 +64,7 @@ class DeviceSession:
         "_hello_started",
         "_hello_timer",
         "_reading_paused",
+        "_subscribed",
         "_tasks",
         "closed",
         "conn",
@@ -80,6 +81,7 @@ class DeviceSession:
         self._early: list[bytes] | None = None
         self._tasks: set[asyncio.Task[None]] | None = None
         self._reading_paused = False
+        self._subscribed = False
         self._catch_up_task: asyncio.Task[None] | None = None
         self._hello_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             HELLO_TIMEOUT_S, self._hello_timeout
@@ -117,7 +119,8 @@ class DeviceSession:
         if conn is None:
             return
         self.d.hub.unregister(conn)
-        self.d.sync.unsubscribe(conn.device)
+        if self._subscribed:
+            self.d.sync.unsubscribe(conn.device)
         logged_out = conn.close_request is not None and conn.close_request[0] == CLOSE_LOGGED_OUT
         self.d.presence.disconnected(conn.user_id, logged_out=logged_out)
         log.info(
@@ -160,7 +163,8 @@ class DeviceSession:
         try:
             hello = frames.decode_client_frame(raw)
         except FrameError as e:
-            self.outlet.close(CLOSE_BAD_HELLO, f"expected hello: {e.message}"[:120])
+            code = e.close_code or CLOSE_BAD_HELLO
+            self.outlet.close(code, f"expected hello: {e.message}"[:120])
             return
         if not isinstance(hello, Hello) or hello.since < 0:
             self.outlet.close(CLOSE_BAD_HELLO, "the first frame must be a valid hello")
@@ -177,22 +181,12 @@ class DeviceSession:
         conn = DeviceConnection(
             device, min(hello.since, head), self.outlet, on_gap=self._start_catch_up
         )
-        conn.push(
+        conn.push(  # the first frame on the wire; everything the client sends after it
+            # (and what it pipelined behind hello) is this connection's from now on
             frames.ready_frame(
                 device.user_id, device.device_id, head, self.d.presence.heartbeat_interval
             )
         )
-        # register, then subscribe, then replay (services/sync.py says why this order)
-        self.d.hub.register(conn)
-        try:
-            await self.d.sync.subscribe(device)
-        except BaseException:
-            self.d.hub.unregister(conn)
-            raise
-        if self.closed:  # the socket went away while we subscribed
-            self.d.hub.unregister(conn)
-            self.d.sync.unsubscribe(device)
-            return
         self.conn = conn
         self.d.presence.connected(device.user_id)
         log.info(
@@ -202,10 +196,24 @@ class DeviceSession:
             hello.since,
             head,
         )
-        self._start_catch_up(conn)
         early, self._early = self._early or [], None
         for frame in early:
             self.on_frame(conn, frame)
+        # register, then subscribe, then replay (services/sync.py says why this order);
+        # frames handled meanwhile are safe: what they cause is in the store, and the
+        # replay below starts after the subscription
+        self.d.hub.register(conn)
+        try:
+            await self.d.sync.subscribe(device)
+        except TimeoutError:
+            log.warning("bus subscription for device %s timed out", device.device_id)
+            conn.request_close(CLOSE_SERVER_ERROR, "server busy: reconnect")
+            return
+        if self.closed:  # the socket went away while we subscribed
+            self.d.sync.unsubscribe(device)
+            return
+        self._subscribed = True
+        self._start_catch_up(conn)
 
     def _start_catch_up(self, conn: DeviceConnection) -> None:
         if self._catch_up_task is None:
@@ -240,7 +248,10 @@ class DeviceSession:
         try:
             frame = frames.decode_client_frame(raw)
         except FrameError as e:
-            self._refuse(conn, e, e.client_msg_id)
+            if e.close_code is not None:
+                conn.request_close(e.close_code, e.message)
+            else:
+                self._refuse(conn, e, e.client_msg_id)
             return
         if isinstance(frame, Send):
             self._spawn(self._send(conn, frame, time.perf_counter()))
