@@ -13,8 +13,6 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
 
 from hubbub.adapters.discovery import Discovery, LocalDiscovery
 from hubbub.adapters.local_presence import LocalPresenceDirectory
@@ -22,6 +20,7 @@ from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.passwords import Argon2Hasher
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.api.rest import build_routes, on_http_error, on_hubbub_error, on_unexpected
+from hubbub.api.static import static_routes
 from hubbub.core.errors import HubbubError
 from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
@@ -178,7 +177,7 @@ def build_app(config: Config) -> tuple[Starlette, Node]:
 
     routes = [
         *build_routes(node.services, node.discovery),
-        Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
+        *static_routes(WEB_DIR),
     ]
     app = Starlette(
         routes=routes,
