@@ -1,122 +1,22 @@
 // Hubbub web client. Plain ES module, no build step.
 // Rule: user data is only ever put into the page with textContent / text nodes.
 
+import { $, h, svgIcon, setAvatar, mountTemplate, syncChildren } from './lib/dom.js';
+import { idGt, idMax, codePoints, newClientId } from './lib/ids.js';
+import { fmtTime, fmtShort, relTime, colorFor, deviceName } from './lib/format.js';
+import { storage as store } from './lib/storage.js';
+
 const AUTH_KEY = 'hubbub.auth';
 const NOTIFY_KEY = 'hubbub.notify';
 const PAGE = 50;
 const FINAL_ERRORS = new Set(['bad_request', 'too_large', 'not_found', 'forbidden', 'group_full']);
 
-const $ = (id) => document.getElementById(id);
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k === 'text') el.textContent = v;
-    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c == null || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
-function svgIcon(paths, { circle } = {}) {
-  const s = document.createElementNS(SVG_NS, 'svg');
-  s.setAttribute('viewBox', '0 0 18 12');
-  s.setAttribute('aria-hidden', 'true');
-  s.setAttribute('focusable', 'false');
-  if (circle) {
-    const c = document.createElementNS(SVG_NS, 'circle');
-    c.setAttribute('cx', '9'); c.setAttribute('cy', '6'); c.setAttribute('r', '5');
-    s.append(c);
-  }
-  for (const d of paths) {
-    const p = document.createElementNS(SVG_NS, 'path');
-    p.setAttribute('d', d);
-    s.append(p);
-  }
-  return s;
-}
 const STATUS_ICONS = {
   sending: () => svgIcon(['M9 3.2V6l2 1.4'], { circle: true }),
   sent: () => svgIcon(['M3 6.5l3 3 7-7']),
   delivered: () => svgIcon(['M1 6.5l3 3 7-7', 'M7.5 8.5l1 1 7-7']),
   read: () => svgIcon(['M1 6.5l3 3 7-7', 'M7.5 8.5l1 1 7-7']),
   failed: () => svgIcon(['M9 2.5v4.5', 'M9 9v.5'], { circle: true }),
-};
-
-// ---------- ids, time, text helpers ----------
-function idGt(a, b) {
-  if (!a) return false;
-  if (!b) return true;
-  if (a.length !== b.length) return a.length > b.length;
-  return a > b;
-}
-const idMax = (a, b) => (idGt(a, b) ? a : b || a);
-const codePoints = (s) => [...s].length;
-
-function newClientId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
-
-function fmtTime(ms) {
-  if (!ms) return '';
-  const d = new Date(ms);
-  const now = new Date();
-  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  if (d.toDateString() === now.toDateString()) return t;
-  const y = new Date(now); y.setDate(now.getDate() - 1);
-  if (d.toDateString() === y.toDateString()) return `Yesterday ${t}`;
-  return `${d.toLocaleDateString([], { day: 'numeric', month: 'short', year: d.getFullYear() === now.getFullYear() ? undefined : 'numeric' })} ${t}`;
-}
-function fmtShort(ms) {
-  if (!ms) return '';
-  const d = new Date(ms);
-  const now = new Date();
-  if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  if (now - d < 6 * 864e5) return d.toLocaleDateString([], { weekday: 'short' });
-  return d.toLocaleDateString([], { day: 'numeric', month: 'short' });
-}
-function relTime(ms) {
-  if (!ms) return 'a long time ago';
-  const s = Math.max(0, (Date.now() - ms) / 1000);
-  if (s < 45) return 'just now';
-  if (s < 90) return '1 minute ago';
-  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
-  if (s < 5400) return '1 hour ago';
-  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
-  return `on ${fmtTime(ms)}`;
-}
-function colorFor(id) {
-  let x = 0;
-  for (const ch of String(id)) x = (x * 31 + ch.charCodeAt(0)) >>> 0;
-  return `hsl(${x % 360} 55% 42%)`;
-}
-function initials(name) {
-  const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);
-  const a = [...(parts[0] || '?')][0] || '?';
-  const b = parts.length > 1 ? [...parts[parts.length - 1]][0] : '';
-  return (a + (b || '')).toUpperCase();
-}
-function setAvatar(el, id, name) {
-  el.textContent = initials(name);
-  el.style.background = colorFor(id);
-}
-
-// ---------- storage ----------
-const store = {
-  get(key, dflt) {
-    try { const v = localStorage.getItem(key); return v == null ? dflt : JSON.parse(v); } catch { return dflt; }
-  },
-  set(key, v) { try { localStorage.setItem(key, JSON.stringify(v)); } catch { /* quota */ } },
-  del(key) { try { localStorage.removeItem(key); } catch { /* ignore */ } },
 };
 
 // ---------- state ----------
@@ -238,11 +138,6 @@ function clearError() {
 }
 
 // ---------- screens ----------
-function mountTemplate(id) {
-  const root = $('root');
-  root.replaceChildren($(id).content.cloneNode(true));
-}
-
 function showAuth(message) {
   mountTemplate('tpl-auth');
   document.title = 'Hubbub';
@@ -275,13 +170,6 @@ function showAuth(message) {
     }
   });
   setTimeout(() => $('auth-username') && $('auth-username').focus(), 0);
-}
-
-function deviceName() {
-  const ua = navigator.userAgent;
-  const browser = /Firefox\//.test(ua) ? 'Firefox' : /Edg\//.test(ua) ? 'Edge' : /Chrom/.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
-  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac/.test(ua) ? 'macOS' : /Win/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
-  return `Web · ${browser}${os ? ` on ${os}` : ''}`.slice(0, 64);
 }
 
 async function boot() {
@@ -551,17 +439,6 @@ function route() {
   else closeChat();
 }
 window.addEventListener('hashchange', route);
-
-// Put `els` into `parent` in order, touching only nodes that are out of place
-// (moving a node would restart its animation and drop focus).
-function syncChildren(parent, els) {
-  const want = new Set(els);
-  for (const c of [...parent.children]) if (!want.has(c)) c.remove();
-  for (let i = 0; i < els.length; i++) {
-    const at = parent.children[i];
-    if (at !== els[i]) parent.insertBefore(els[i], at || null);
-  }
-}
 
 // ---------- conversations ----------
 function getChat(cid) {
