@@ -104,3 +104,15 @@ def test_the_server_serves_the_worker_with_the_shell(server: ServerProcess) -> N
     with httpx.Client(base_url=server.url) as client:
         for url in build_shell(WEB_DIR).urls:  # what the worker caches at install: all there
             assert client.get(url).status_code == 200, url
+
+
+def test_client_files_are_revalidated_before_each_use(server: ServerProcess) -> None:
+    """`no-cache` on every client file: a browser may not guess a copy is fresh (it would,
+    from Last-Modified) and then run old modules beside new ones after a release."""
+    with httpx.Client(base_url=server.url) as client:
+        for url in build_shell(WEB_DIR).urls:
+            res = client.get(url)
+            assert res.headers["cache-control"] == "no-cache", url
+            again = client.get(url, headers={"If-None-Match": res.headers["etag"]})
+            assert again.status_code == 304, url  # revalidating is cheap
+            assert again.headers["cache-control"] == "no-cache", url

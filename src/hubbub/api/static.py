@@ -4,13 +4,17 @@
 of the client walked from the directory (so a new module cannot be left out of the
 offline cache), and CACHE, a name made from a hash of those files' content (so any change
 to any of them is a new release: the browser installs the worker anew and the worker drops
-the old cache). Everything else is served as it is by StaticFiles.
+the old cache). Everything else is served as it is, marked `no-cache`: the browser keeps
+its copy but revalidates it (ETag, 304) before each use. Without that it may run a copy it
+guesses is still fresh (heuristic caching from Last-Modified), and after a release a page
+could load a mix of old and new modules that do not fit together.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 SERVICE_WORKER = "sw.js"
 SHELL_MARK = "__HUBBUB_SHELL__"
@@ -76,6 +81,21 @@ def render_service_worker(web_dir: Path) -> str:
     return text.replace(CACHE_MARK, json.dumps(shell.cache_name))
 
 
+class RevalidatedFiles(StaticFiles):
+    """StaticFiles whose every answer (200 or 304) says `Cache-Control: no-cache`."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def static_routes(web_dir: Path) -> list[BaseRoute]:
     """`/sw.js` built from the directory, then the directory itself at `/`."""
     _template(web_dir)  # a broken worker template fails at start, not on a browser's visit
@@ -88,5 +108,5 @@ def static_routes(web_dir: Path) -> list[BaseRoute]:
 
     return [
         Route("/" + SERVICE_WORKER, service_worker, methods=["GET"], name="service-worker"),
-        Mount("/", StaticFiles(directory=web_dir, html=True), name="web"),
+        Mount("/", RevalidatedFiles(directory=web_dir, html=True), name="web"),
     ]
