@@ -2,8 +2,8 @@
 import { deviceName } from './lib/format.js';
 import { mountTemplate } from './lib/dom.js';
 import {
-  AUTH_KEY, auth, me, storedAuth, setAuth, adoptAuth, clearSession, startSession, outbox,
-  addPendingMessage,
+  AUTH_KEY, auth, me, storedAuth, setAuth, adoptAuth, clearSession, startSession, forgetProfile,
+  outbox, addPendingMessage,
 } from './state.js';
 import { api } from './net/rest.js';
 import { startConnection, disconnect } from './net/socket.js';
@@ -20,6 +20,9 @@ export async function boot() {
     profile = await api('GET', '/me');
   } catch (e) {
     if (e.status === 401) return; // forceLogout already showed the login screen
+    // a tab following another tab's login still holds the old profile: without this the
+    // retry below never ran, and the old chats could still be routed to
+    forgetProfile();
     mountTemplate('tpl-auth');
     showAuth(`Cannot reach the server (${e.message}). Retrying…`);
     setTimeout(() => { if (auth && !me) boot(); }, 3000);

@@ -25,6 +25,8 @@ export const storedAuth = () => storage.get(AUTH_KEY, null);
 export function setAuth(next) { auth = next; storage.set(AUTH_KEY, auth); } // a new login here
 export function adoptAuth(next) { auth = next; } // a login in another tab (already stored)
 export function clearSession() { auth = null; me = null; storage.del(AUTH_KEY); }
+// The profile could not be loaded for this login (the login screen shows, boot retries).
+export function forgetProfile() { me = null; }
 
 // The profile from GET /me: everything about the previous session is forgotten, the
 // persisted cursor and receipt marks of this user are loaded.
