@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
 
 from hubbub.adapters.local_discovery import LocalDiscovery
 from hubbub.adapters.local_presence import LocalPresenceDirectory
@@ -31,6 +29,7 @@ from hubbub.api.http import exception_handlers
 from hubbub.api.operations import OperationsApi
 from hubbub.api.people import PeopleApi
 from hubbub.api.routes import build_routes, endpoint_table
+from hubbub.api.static import static_routes
 from hubbub.core.addresses import TrustedProxies
 from hubbub.core.clock import now_ms
 from hubbub.core.ids import IdGenerator
@@ -268,7 +267,7 @@ def build_app(config: Config) -> tuple[Starlette, Node]:
 
     routes = [
         *build_routes(node.endpoints, node.authenticate),
-        Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web"),
+        *static_routes(WEB_DIR),
     ]
     app = Starlette(
         routes=routes,

@@ -1,6 +1,9 @@
 // Hubbub service worker: caches the app shell, never touches the API.
-const CACHE = 'hubbub-shell-v1';
-const SHELL = ['/', '/index.html', '/app.js', '/style.css', '/manifest.webmanifest', '/icon.svg', '/icon-192.png', '/icon-512.png'];
+// The server fills in both constants when it serves this file (src/hubbub/api/static.py):
+// SHELL lists every file of the client, walked from this directory, and CACHE is named
+// after a hash of their content, so each release installs afresh and drops the old cache.
+const SHELL = __HUBBUB_SHELL__;
+const CACHE = __HUBBUB_CACHE__;
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

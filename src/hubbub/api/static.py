@@ -1,0 +1,112 @@
+"""The web client's files, and its service worker with the app shell filled in.
+
+`/sw.js` is web/sw.js with two constants filled in when it is served: SHELL, every file
+of the client walked from the directory (so a new module cannot be left out of the
+offline cache), and CACHE, a name made from a hash of those files' content (so any change
+to any of them is a new release: the browser installs the worker anew and the worker drops
+the old cache). Everything else is served as it is, marked `no-cache`: the browser keeps
+its copy but revalidates it (ETag, 304) before each use. Without that it may run a copy it
+guesses is still fresh (heuristic caching from Last-Modified), and after a release a page
+could load a mix of old and new modules that do not fit together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+SERVICE_WORKER = "sw.js"
+SHELL_MARK = "__HUBBUB_SHELL__"
+CACHE_MARK = "__HUBBUB_CACHE__"
+CACHE_PREFIX = "hubbub-shell-"
+
+
+@dataclass(frozen=True)
+class Shell:
+    urls: tuple[str, ...]  # "/" (the page itself), then every client file's URL path
+    cache_name: str  # CACHE_PREFIX + a hash of the shell files and the worker's own code
+
+
+def _is_shell_file(web_dir: Path, path: Path) -> bool:
+    rel = path.relative_to(web_dir)
+    if rel.as_posix() == SERVICE_WORKER:
+        return False  # the worker is fetched by the browser itself, never from the cache
+    hidden = any(part.startswith(".") for part in rel.parts)
+    return path.is_file() and not hidden and not path.name.endswith("~")
+
+
+def shell_files(web_dir: Path) -> list[Path]:
+    """Every file the client loads: all files under `web_dir` but the worker, in order."""
+    return sorted(
+        (p for p in web_dir.rglob("*") if _is_shell_file(web_dir, p)),
+        key=lambda p: p.relative_to(web_dir).as_posix(),
+    )
+
+
+def build_shell(web_dir: Path) -> Shell:
+    digest = hashlib.sha256()
+    files = shell_files(web_dir)
+    for path in [*files, web_dir / SERVICE_WORKER]:
+        content = path.read_bytes()
+        name = path.relative_to(web_dir).as_posix().encode()
+        digest.update(b"%d:%s:%d:" % (len(name), name, len(content)))
+        digest.update(content)
+    urls = ("/", *("/" + p.relative_to(web_dir).as_posix() for p in files))
+    return Shell(urls, CACHE_PREFIX + digest.hexdigest()[:16])
+
+
+def _template(web_dir: Path) -> str:
+    text = (web_dir / SERVICE_WORKER).read_text(encoding="utf-8")
+    for mark in (SHELL_MARK, CACHE_MARK):
+        if text.count(mark) != 1:
+            raise RuntimeError(f"{web_dir / SERVICE_WORKER} must contain {mark} exactly once")
+    return text
+
+
+def render_service_worker(web_dir: Path) -> str:
+    """web/sw.js with SHELL and CACHE filled in from the files as they are now."""
+    shell = build_shell(web_dir)
+    text = _template(web_dir)
+    text = text.replace(SHELL_MARK, json.dumps(list(shell.urls)))
+    return text.replace(CACHE_MARK, json.dumps(shell.cache_name))
+
+
+class RevalidatedFiles(StaticFiles):
+    """StaticFiles whose every answer (200 or 304) says `Cache-Control: no-cache`."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def static_routes(web_dir: Path) -> list[BaseRoute]:
+    """`/sw.js` built from the directory, then the directory itself at `/`."""
+    _template(web_dir)  # a broken worker template fails at start, not on a browser's visit
+
+    async def service_worker(request: Request) -> Response:
+        body = await run_in_threadpool(render_service_worker, web_dir)
+        # no-cache: the browser revalidates the worker, so a new release is seen at once
+        headers = {"Cache-Control": "no-cache"}
+        return Response(body, media_type="text/javascript", headers=headers)
+
+    return [
+        Route("/" + SERVICE_WORKER, service_worker, methods=["GET"], name="service-worker"),
+        Mount("/", RevalidatedFiles(directory=web_dir, html=True), name="web"),
+    ]

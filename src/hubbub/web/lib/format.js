@@ -1,0 +1,46 @@
+// Times, names and colours as the page shows them (pure functions of their arguments).
+export function fmtTime(ms) {
+  if (!ms) return '';
+  const d = new Date(ms);
+  const now = new Date();
+  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  if (d.toDateString() === now.toDateString()) return t;
+  const y = new Date(now); y.setDate(now.getDate() - 1);
+  if (d.toDateString() === y.toDateString()) return `Yesterday ${t}`;
+  return `${d.toLocaleDateString([], { day: 'numeric', month: 'short', year: d.getFullYear() === now.getFullYear() ? undefined : 'numeric' })} ${t}`;
+}
+export function fmtShort(ms) {
+  if (!ms) return '';
+  const d = new Date(ms);
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  if (now - d < 6 * 864e5) return d.toLocaleDateString([], { weekday: 'short' });
+  return d.toLocaleDateString([], { day: 'numeric', month: 'short' });
+}
+export function relTime(ms) {
+  if (!ms) return 'a long time ago';
+  const s = Math.max(0, (Date.now() - ms) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 90) return '1 minute ago';
+  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
+  if (s < 5400) return '1 hour ago';
+  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
+  return `on ${fmtTime(ms)}`;
+}
+export function colorFor(id) {
+  let x = 0;
+  for (const ch of String(id)) x = (x * 31 + ch.charCodeAt(0)) >>> 0;
+  return `hsl(${x % 360} 55% 42%)`;
+}
+export function initials(name) {
+  const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  const a = [...(parts[0] || '?')][0] || '?';
+  const b = parts.length > 1 ? [...parts[parts.length - 1]][0] : '';
+  return (a + (b || '')).toUpperCase();
+}
+export function deviceName() {
+  const ua = navigator.userAgent;
+  const browser = /Firefox\//.test(ua) ? 'Firefox' : /Edg\//.test(ua) ? 'Edge' : /Chrom/.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac/.test(ua) ? 'macOS' : /Win/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
+  return `Web · ${browser}${os ? ` on ${os}` : ''}`.slice(0, 64);
+}

@@ -1,0 +1,143 @@
+// Every frame the server sends on the WebSocket (docs/protocol.md, "Server frames") is
+// handled here, and only here: each case turns the frame into state mutators, then draws
+// again what changed.
+import { idGt } from '../lib/ids.js';
+import {
+  openCid, myId, lastSeq, head, firstReady, conversation, hasConversation, ingestMessage,
+  confirmMessage, failMessage, removeOutgoing, setLastMessage, incrementUnread, recordReadUpto,
+  updateGroup, setMark, setPresence, setTyping, recordSeq, rewindSeq, setHead, advanceHead,
+  setAckedSeq, setSocketReady, setFirstReady, forgetReadSent,
+} from '../state.js';
+import { startHeartbeat } from './socket.js';
+import { scheduleAck, maybeSendRead, isViewing } from './acks.js';
+import { flushOutbox, resendLater } from './outbox.js';
+import { loadContacts } from './users.js';
+import { scheduleConvRefresh } from './conversations.js';
+import { dropConversation } from '../router.js';
+import { setBanner, showError } from '../views/alerts.js';
+import { renderConvList } from '../views/list.js';
+import { renderChatHead, renderMessages } from '../views/chat.js';
+import { refreshGroupInfo } from '../views/group-info.js';
+import { renderTyping, stopTyping } from '../features/typing.js';
+import { notify } from '../features/notifications.js';
+
+// Refusals of a `send` that retrying cannot fix (§8): the message is marked failed.
+const FINAL_ERRORS = new Set(['bad_request', 'too_large', 'not_found', 'forbidden', 'group_full']);
+
+export function onFrame(f) {
+  switch (f.type) {
+    case 'ready': onReady(f); break;
+    case 'message': onMessage(f); break;
+    case 'sent': {
+      removeOutgoing(f.client_msg_id);
+      confirmMessage(f.conversation_id, f.client_msg_id, f.message_id, f.ts);
+      if (!hasConversation(f.conversation_id)) scheduleConvRefresh();
+      renderConvList();
+      if (openCid === f.conversation_id) renderMessages();
+      break;
+    }
+    case 'receipt': {
+      if (f.user_id === myId()) { if (f.status === 'read') applyReadState(f.conversation_id, f.message_id); break; }
+      if (setMark(f.conversation_id, f.user_id, f.status, f.message_id)) {
+        renderConvList();
+        if (openCid === f.conversation_id) renderMessages();
+      }
+      break;
+    }
+    case 'read_state': applyReadState(f.conversation_id, f.message_id); break;
+    case 'presence': {
+      setPresence(f.user_id, f.status, f.last_active_at);
+      renderConvList();
+      if (openCid) renderChatHead();
+      break;
+    }
+    case 'typing': {
+      if (f.user_id === myId()) break;
+      setTyping(f.conversation_id, f.user_id, Date.now() + 5000);
+      if (openCid === f.conversation_id) renderTyping();
+      setTimeout(renderTyping, 5100);
+      break;
+    }
+    case 'error': {
+      if (f.client_msg_id) {
+        if (FINAL_ERRORS.has(f.code)) {
+          removeOutgoing(f.client_msg_id);
+          failMessage(f.client_msg_id);
+          showError(`Message not sent: ${f.message}`);
+          if (openCid) renderMessages();
+          renderConvList();
+        } else {
+          resendLater(f.client_msg_id);
+        }
+      } else {
+        console.warn('server error frame', f.code, f.message);
+      }
+      break;
+    }
+    case 'group': {
+      const cid = f.conversation_id || f.group_id;
+      if (Array.isArray(f.members) && !f.members.includes(myId())) { dropConversation(cid); break; }
+      if (hasConversation(cid)) {
+        const details = {};
+        if (f.name) details.name = f.name;
+        if (f.members) details.members = f.members;
+        if ('owner_id' in f) details.owner_id = f.owner_id;
+        updateGroup(cid, details);
+        renderConvList();
+        if (openCid === cid) { renderChatHead(); renderMessages(); refreshGroupInfo(); }
+      }
+      scheduleConvRefresh();
+      break;
+    }
+    default: break; // pong and unknown frames
+  }
+}
+
+function onReady(f) {
+  setSocketReady(Number(f.heartbeat_interval) || 10);
+  setBanner('');
+  setHead(f.head);
+  setAckedSeq(0);
+  if (f.head < lastSeq) { rewindSeq(f.head); scheduleConvRefresh(); }
+  startHeartbeat();
+  flushOutbox();
+  loadContacts().then(() => { renderConvList(); if (openCid) renderChatHead(); }).catch(() => {});
+  if (!firstReady) scheduleConvRefresh(); // a reconnect: the list may have moved on
+  setFirstReady(false);
+  forgetReadSent();
+  maybeSendRead();
+  if (lastSeq > 0) scheduleAck();
+}
+
+function onMessage(f) {
+  const cid = f.conversation_id;
+  const isNew = ingestMessage(f);
+  if (f.sender_id === myId() && f.client_msg_id) removeOutgoing(f.client_msg_id);
+  const c = conversation(cid);
+  let newer = false;
+  if (!c) scheduleConvRefresh();
+  else {
+    const lm = c.last_message;
+    newer = !lm || !lm.message_id || idGt(f.message_id, lm.message_id) || (lm.client_msg_id && lm.client_msg_id === f.client_msg_id && lm.sender_id === f.sender_id);
+    if (lm && !lm.message_id && lm.sender_id === myId() && f.sender_id !== myId()) newer = true;
+    if (newer) {
+      // keep a pending own preview if this echo is for an older message
+      setLastMessage(cid, { message_id: f.message_id, conversation_id: cid, kind: f.kind, sender_id: f.sender_id, body: f.body, ts: f.ts, client_msg_id: f.client_msg_id });
+      if (f.sender_id !== myId() && isNew && !isViewing(cid) && (!c.read_upto || idGt(f.message_id, c.read_upto))) incrementUnread(cid);
+    }
+  }
+  if (f.sender_id !== myId()) stopTyping(cid, f.sender_id);
+  recordSeq(f.seq);
+  if (isNew && newer && f.sender_id !== myId() && f.seq > head) notify(c, f);
+  renderConvList();
+  if (openCid === cid) { renderMessages(); maybeSendRead(); }
+  scheduleAck();
+  advanceHead(f.seq);
+}
+
+// This user read `cid` up to `mid`, here or on another device.
+function applyReadState(cid, mid) {
+  if (!hasConversation(cid)) return;
+  if (!recordReadUpto(cid, mid)) scheduleConvRefresh();
+  renderConvList();
+}

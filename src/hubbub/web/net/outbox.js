@@ -1,0 +1,40 @@
+// Our messages go out through the outbox (docs/protocol.md §8): each gets its idempotency
+// key once, is kept (persisted) until `sent` or a final error, and is sent again with the
+// same key after every reconnect, so it is stored exactly once.
+import { newClientId } from '../lib/ids.js';
+import { openCid, myId, socketReady, outbox, queueOutgoing, addPendingMessage, setLastMessage } from '../state.js';
+import { wsSend } from './socket.js';
+import { renderMessages } from '../views/chat.js';
+
+const sendFrame = (item) => ({ type: 'send', client_msg_id: item.client_msg_id, conversation_id: item.conversation_id, body: item.body });
+
+// A new message: into the outbox, on screen as pending and as the list's preview.
+export function queueMessage(cid, body) {
+  const item = { client_msg_id: newClientId(), conversation_id: cid, body, created: Date.now() };
+  queueOutgoing(item);
+  addPendingMessage(item);
+  setLastMessage(cid, { message_id: null, conversation_id: cid, sender_id: myId(), body, ts: item.created, client_msg_id: item.client_msg_id }, item.created);
+  return item;
+}
+
+// Send a queued message now if the socket is ready (else it goes with the next flush).
+export function transmit(item) {
+  if (socketReady) wsSend(sendFrame(item));
+}
+
+// After `ready`: everything still queued, again.
+export function flushOutbox() {
+  for (const item of outbox()) {
+    addPendingMessage(item);
+    wsSend(sendFrame(item));
+  }
+  if (openCid) renderMessages();
+}
+
+// A passing refusal (`unavailable`, `internal`): try once more in a while.
+export function resendLater(clientMsgId) {
+  setTimeout(() => {
+    const item = outbox().find((x) => x.client_msg_id === clientMsgId);
+    if (item) wsSend(sendFrame(item));
+  }, 3000);
+}

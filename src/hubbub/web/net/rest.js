@@ -1,0 +1,31 @@
+// REST (docs/protocol.md): every request goes through api(), which sends the session's
+// token and turns a refusal into an ApiError. A 401 outside /sessions means the session
+// has ended: the user is sent back to the login screen.
+import { auth } from '../state.js';
+import { forceLogout } from '../session.js';
+
+export class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+export async function api(method, path, body) {
+  const headers = {};
+  if (auth) headers.Authorization = `Bearer ${auth.token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(`/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, 'network', 'Network error: could not reach the server.');
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  try { data = await res.json(); } catch { /* empty */ }
+  if (!res.ok) {
+    const err = (data && data.error) || {};
+    const e = new ApiError(res.status, err.code || 'error', err.message || `Request failed (${res.status})`);
+    if (res.status === 401 && auth && !path.startsWith('/sessions')) forceLogout('Your session has ended. Please log in again.');
+    throw e;
+  }
+  return data;
+}

@@ -1,0 +1,272 @@
+// The one owner of the client's mutable state.
+//
+// Other modules read it through the exported `let` bindings (live, and read-only outside
+// this file: assigning to an import is a TypeError) and the getters, and change it only
+// through the named mutators below. Getters hand out the live entries (conversations,
+// messages, users): read them, never write to them. The persisted parts (the session,
+// the seq cursor, receipt marks, the outbox, the notification choice) are kept in
+// localStorage by this module alone.
+import { idGt, idMax } from './lib/ids.js';
+import { storage } from './lib/storage.js';
+
+export const AUTH_KEY = 'hubbub.auth';
+const NOTIFY_KEY = 'hubbub.notify';
+
+// ---------- session: who is logged in ----------
+export let auth = storage.get(AUTH_KEY, null); // {token, user_id, device_id}
+export let me = null; // {user_id, username, display_name, settings}
+export const myId = () => auth && auth.user_id;
+
+const seqKey = () => `hubbub.${auth.user_id}.seq`;
+const outboxKey = () => `hubbub.${auth.user_id}.outbox`;
+const marksKey = () => `hubbub.${auth.user_id}.marks`;
+
+export const storedAuth = () => storage.get(AUTH_KEY, null);
+export function setAuth(next) { auth = next; storage.set(AUTH_KEY, auth); } // a new login here
+export function adoptAuth(next) { auth = next; } // a login in another tab (already stored)
+export function clearSession() { auth = null; me = null; storage.del(AUTH_KEY); }
+// The profile could not be loaded for this login (the login screen shows, boot retries).
+export function forgetProfile() { me = null; }
+
+// The profile from GET /me: everything about the previous session is forgotten, the
+// persisted cursor and receipt marks of this user are loaded.
+export function startSession(profile) {
+  me = profile;
+  users.set(me.user_id, me);
+  lastSeq = Number(storage.get(seqKey(), 0)) || 0;
+  ackedSeq = 0;
+  marks = storage.get(marksKey(), {}) || {};
+  convs.clear(); chats.clear(); presence.clear(); typers.clear();
+  openCid = null;
+  firstReady = true;
+}
+export function updateMe(u) {
+  me.display_name = u.display_name;
+  users.set(me.user_id, { ...users.get(me.user_id), ...u });
+}
+export function setMySettings(s) { me.settings = s; }
+
+// ---------- people: profiles and presence ----------
+const users = new Map(); // uid -> user
+const userRequests = new Map(); // uid -> pending GET /users/{uid}
+const presence = new Map(); // uid -> {status, last_active_at}
+
+export const userById = (uid) => users.get(uid);
+export const hasUser = (uid) => users.has(uid);
+export function rememberUser(uid, u) { users.set(uid, u); }
+export const userRequest = (uid) => userRequests.get(uid);
+export function setUserRequest(uid, p) { userRequests.set(uid, p); }
+export function forgetUserRequest(uid) { userRequests.delete(uid); }
+export const presenceOf = (uid) => presence.get(uid);
+export function setPresence(uid, status, lastActiveAt) {
+  presence.set(uid, { status, last_active_at: lastActiveAt });
+}
+
+// ---------- conversations (the list) ----------
+// An entry is the server's conversation summary plus `localTs` (when it was created or
+// last sent to here) and, for groups, `members`, `owner_id` and `name` as last heard.
+const convs = new Map(); // cid -> entry
+
+export const conversation = (cid) => convs.get(cid);
+export const hasConversation = (cid) => convs.has(cid);
+export const conversations = () => [...convs.values()];
+export const conversationIds = () => [...convs.keys()];
+export function upsertConversation(entry) { convs.set(entry.conversation_id, entry); }
+export function removeConversation(cid) { convs.delete(cid); chats.delete(cid); }
+
+// Merge one summary from GET /conversations with what is known here: a newer local last
+// message (sent or received since the server answered) and its unread count survive.
+export function mergeServerConversation(c) {
+  const cid = c.conversation_id;
+  const local = convs.get(cid);
+  const next = { ...c, localTs: local ? local.localTs : 0, owner_id: local ? local.owner_id : undefined };
+  if (local) {
+    next.read_upto = idMax(local.read_upto, c.read_upto);
+    const ll = local.last_message;
+    if (ll && (!ll.message_id || !c.last_message || idGt(ll.message_id, c.last_message.message_id))) {
+      next.last_message = ll;
+      const chat = chats.get(cid);
+      let extra = 0;
+      if (chat) {
+        for (const m of chat.msgs.values()) {
+          if (m.message_id && m.sender_id !== myId() && (!c.last_message || idGt(m.message_id, c.last_message.message_id)) && (!next.read_upto || idGt(m.message_id, next.read_upto))) extra++;
+        }
+      }
+      next.unread_count = c.unread_count + extra;
+    }
+  }
+  if (next.last_message && next.last_message.message_id && next.read_upto && !idGt(next.last_message.message_id, next.read_upto)) next.unread_count = 0;
+  convs.set(cid, next);
+}
+// The list's preview; `localTs` too when the message was written here.
+export function setLastMessage(cid, lm, localTs) {
+  const c = convs.get(cid);
+  if (!c) return;
+  c.last_message = lm;
+  if (localTs !== undefined) c.localTs = localTs;
+}
+export function incrementUnread(cid) { const c = convs.get(cid); if (c) c.unread_count = (c.unread_count || 0) + 1; }
+export function clearUnread(cid) { const c = convs.get(cid); if (c) c.unread_count = 0; }
+// This user read up to `mid` (on any device). True when nothing is left unread; false when
+// a newer message may still be unread (the count is then the server's to say).
+export function recordReadUpto(cid, mid) {
+  const c = convs.get(cid);
+  c.read_upto = idMax(c.read_upto, mid);
+  if (!c.last_message || !c.last_message.message_id || !idGt(c.last_message.message_id, c.read_upto)) {
+    c.unread_count = 0;
+    return true;
+  }
+  return false;
+}
+// Group details as last heard: only the fields given change.
+const GROUP_FIELDS = ['name', 'members', 'owner_id'];
+export function updateGroup(cid, details) {
+  const c = convs.get(cid);
+  if (!c) return;
+  for (const k of GROUP_FIELDS) if (k in details) c[k] = details[k];
+}
+
+// ---------- chats (the messages of a conversation) ----------
+// A message is keyed `c:<client_msg_id>` when it is our own (so the pending bubble and
+// the server's copy are one) and `m:<message_id>` otherwise.
+const chats = new Map(); // cid -> {msgs: Map(key -> msg), loaded, reachedStart, loading}
+
+export function msgKey(m) {
+  return m.sender_id === myId() && m.client_msg_id ? `c:${m.client_msg_id}` : `m:${m.message_id}`;
+}
+export function chatOf(cid) {
+  let c = chats.get(cid);
+  if (!c) { c = { msgs: new Map(), loaded: false, reachedStart: false, loading: false }; chats.set(cid, c); }
+  return c;
+}
+export function setChatLoading(cid, loading) { const c = chats.get(cid); if (c) c.loading = loading; }
+export function markChatLoaded(cid, reachedStart) {
+  const c = chats.get(cid);
+  if (!c) return;
+  c.loaded = true;
+  if (reachedStart) c.reachedStart = true;
+}
+// Merge a message from the server; true when it was new here.
+export function ingestMessage(m) {
+  const chat = chatOf(m.conversation_id);
+  const key = msgKey(m);
+  const ex = chat.msgs.get(key);
+  if (ex) {
+    if (!ex.message_id || ex.failed) { ex.message_id = m.message_id; ex.ts = m.ts; ex.failed = false; }
+    return false;
+  }
+  chat.msgs.set(key, { message_id: m.message_id, conversation_id: m.conversation_id, sender_id: m.sender_id, body: m.body, ts: m.ts, client_msg_id: m.client_msg_id, kind: m.kind });
+  return true;
+}
+// An outbox item shown as our own message, not yet stored by the server.
+export function addPendingMessage(item) {
+  const chat = chatOf(item.conversation_id);
+  const key = `c:${item.client_msg_id}`;
+  if (chat.msgs.has(key)) return;
+  chat.msgs.set(key, { message_id: null, conversation_id: item.conversation_id, sender_id: myId(), body: item.body, ts: null, localTs: item.created, client_msg_id: item.client_msg_id });
+}
+// The server stored our message (`sent`): the bubble and the list's preview get its id.
+export function confirmMessage(cid, clientMsgId, messageId, ts) {
+  const m = chatOf(cid).msgs.get(`c:${clientMsgId}`);
+  if (m) { m.message_id = messageId; m.ts = ts; m.failed = false; }
+  const c = convs.get(cid);
+  if (c && c.last_message && c.last_message.client_msg_id === clientMsgId && c.last_message.sender_id === myId()) {
+    c.last_message = { ...c.last_message, message_id: messageId, ts };
+  }
+}
+// The server refused our message for good.
+export function failMessage(clientMsgId) {
+  for (const chat of chats.values()) {
+    const m = chat.msgs.get(`c:${clientMsgId}`);
+    if (m && !m.message_id) m.failed = true;
+  }
+}
+
+// ---------- the outbox: our messages until the server has them (persisted) ----------
+export const outbox = () => storage.get(outboxKey(), []);
+export function queueOutgoing(item) { const a = outbox(); a.push(item); storage.set(outboxKey(), a); }
+export function removeOutgoing(clientMsgId) {
+  const a = outbox();
+  const b = a.filter((x) => x.client_msg_id !== clientMsgId);
+  if (b.length !== a.length) storage.set(outboxKey(), b);
+}
+
+// ---------- receipts: how far each member got, per conversation (persisted) ----------
+let marks = {}; // cid -> uid -> {d: delivered upto, r: read upto}
+export const marksOf = (cid) => marks[cid] || {};
+// Raise a watermark; true when it moved.
+export function setMark(cid, uid, status, mid) {
+  const cm = marks[cid] || (marks[cid] = {});
+  const um = cm[uid] || (cm[uid] = {});
+  const k = status === 'read' ? 'r' : 'd';
+  if (!idGt(mid, um[k])) return false;
+  um[k] = mid;
+  storage.set(marksKey(), marks);
+  return true;
+}
+
+// ---------- typing: who is typing where, until when ----------
+const typers = new Map(); // cid -> Map(uid -> expiry ms)
+export function setTyping(cid, uid, until) {
+  let t = typers.get(cid);
+  if (!t) { t = new Map(); typers.set(cid, t); }
+  t.set(uid, until);
+}
+export function clearTyping(cid, uid) { const t = typers.get(cid); return !!t && t.delete(uid); }
+// Who is typing in `cid` now (expired entries are dropped).
+export function typingIn(cid, now) {
+  const t = cid && typers.get(cid);
+  const uids = [];
+  if (t) for (const [uid, exp] of t) if (exp > now) uids.push(uid); else t.delete(uid);
+  return uids;
+}
+
+// ---------- what the page shows ----------
+export let openCid = null; // the conversation on screen
+export let navigatedIn = false; // this page opened a chat itself (Back may go back)
+export let lastTypingSent = 0; // when our last `typing` went out
+const readSent = new Map(); // cid -> the last message id we sent `read` for
+
+export function setOpenConversation(cid) { openCid = cid; }
+export function noteNavigatedIn() { navigatedIn = true; }
+export function setLastTypingSent(t) { lastTypingSent = t; }
+export const readSentFor = (cid) => readSent.get(cid);
+export function noteReadSent(cid, mid) { readSent.set(cid, mid); }
+export function forgetReadSent() { readSent.clear(); }
+export function notifyChosen() { return storage.get(NOTIFY_KEY, false) === true; }
+export function setNotifyChosen(on) { storage.set(NOTIFY_KEY, on); }
+
+// ---------- the event stream: where this device is (docs/protocol.md, seq and acks) ----------
+export let lastSeq = 0; // the newest seq received (persisted: `since` on the next hello)
+export let head = 0; // the newest seq the server has for this device
+export let ackedSeq = 0; // the newest seq acked on this socket
+
+export function recordSeq(seq) {
+  if (typeof seq === 'number' && seq > lastSeq) { lastSeq = seq; storage.set(seqKey(), lastSeq); }
+}
+// The server's head is behind us (its data was restored): start again from its head.
+export function rewindSeq(to) { lastSeq = to; storage.set(seqKey(), lastSeq); }
+export function setHead(seq) { head = seq; }
+export function advanceHead(seq) { if (seq > head) head = seq; }
+export function setAckedSeq(seq) { ackedSeq = seq; }
+
+// ---------- the WebSocket ----------
+export let socket = null; // the current WebSocket, or null
+export let socketReady = false; // `ready` was received on it
+export let stopped = true; // logged out: do not reconnect
+export let attempt = 0; // reconnect attempts since the last `ready` (backoff)
+export let heartbeatInterval = 10; // seconds, from `ready`
+export let lastFrameAt = 0; // when the socket last said anything
+export let skipDiscovery = false; // the last discovered node failed before `ready`
+export let connecting = false; // discovery is being asked
+export let firstReady = true; // no `ready` yet in this session
+
+export function setSocket(s) { socket = s; socketReady = false; }
+export function setSocketReady(heartbeat) { socketReady = true; attempt = 0; heartbeatInterval = heartbeat; }
+export function setFirstReady(on) { firstReady = on; }
+export function setStopped(on) { stopped = on; }
+export function nextAttempt() { attempt = Math.min(attempt + 1, 10); }
+export function resetAttempts() { attempt = 0; }
+export function noteFrame() { lastFrameAt = Date.now(); }
+export function setSkipDiscovery(on) { skipDiscovery = on; }
+export function setConnecting(on) { connecting = on; }

@@ -1,0 +1,21 @@
+// The app's screen once logged in (index.html's tpl-app): mounted, wired, drawn.
+import { mountTemplate } from '../lib/dom.js';
+import { wireNotifications, renderNotifyState } from '../features/notifications.js';
+import { wireAlerts } from './alerts.js';
+import { wirePanels } from './panels.js';
+import { wireChat } from './chat.js';
+import { wireGroupInfo } from './group-info.js';
+import { wireComposer } from './composer.js';
+import { renderMe } from './list.js';
+
+export function mountAppScreen() {
+  mountTemplate('tpl-app');
+  wireAlerts();
+  wirePanels();
+  wireNotifications();
+  wireChat();
+  wireGroupInfo();
+  wireComposer();
+  renderNotifyState();
+  renderMe();
+}

@@ -1,0 +1,194 @@
+// The open conversation: its header, its messages (with the older pages loaded as the
+// user scrolls up), and opening / closing it.
+import { $, h, setAvatar, syncChildren, keyedChildren, resetKeyed } from '../lib/dom.js';
+import { idGt } from '../lib/ids.js';
+import { fmtTime, relTime, colorFor } from '../lib/format.js';
+import {
+  myId, openCid, conversation, chatOf, msgKey, presenceOf, setOpenConversation,
+  setChatLoading, setLastTypingSent,
+} from '../state.js';
+import { fetchOlderPage, refreshGroup } from '../net/conversations.js';
+import { addContact, loadPresence } from '../net/users.js';
+import { maybeSendRead } from '../net/acks.js';
+import { goBack } from '../router.js';
+import { renderTyping } from '../features/typing.js';
+import { nameOf, usernameOf, convTitle } from './names.js';
+import { statusOf, STATUS_ICONS } from './status.js';
+import { renderConvList } from './list.js';
+import { clearComposer } from './composer.js';
+import { closeGroupInfo } from './group-info.js';
+
+export function wireChat() {
+  $('btn-back').addEventListener('click', goBack);
+  $('scroller').addEventListener('scroll', () => {
+    if ($('scroller').scrollTop < 120) loadOlder(openCid);
+  }, { passive: true });
+}
+
+export function openChat(cid) {
+  const changed = openCid !== cid;
+  setOpenConversation(cid);
+  const c = conversation(cid);
+  $('app').classList.add('chat-open');
+  $('chat-empty').hidden = true;
+  $('chat-view').hidden = false;
+  if (changed) {
+    resetKeyed($('messages'));
+    $('messages').replaceChildren();
+    clearComposer();
+    closeGroupInfo(false);
+    setLastTypingSent(0);
+  }
+  renderChatHead();
+  renderMessages({ toBottom: true });
+  renderTyping();
+  renderConvList();
+  if (changed) {
+    const chat = chatOf(cid);
+    if (!chat.loaded) loadOlder(cid, true);
+    if (c.kind === 'direct' && c.peer_id !== myId()) {
+      const peer = c.peer_id;
+      addContact(peer).catch(() => {});
+      loadPresence(peer).then(() => { renderChatHead(); renderConvList(); }).catch(() => {});
+    }
+    if (c.kind === 'group') refreshGroup(cid).catch(() => {});
+    if (!window.matchMedia('(max-width: 720px)').matches) $('msg-input').focus();
+  }
+  maybeSendRead();
+}
+
+export function closeChat() {
+  setOpenConversation(null);
+  if (!$('app')) return;
+  $('app').classList.remove('chat-open');
+  $('chat-view').hidden = true;
+  $('chat-empty').hidden = false;
+  closeGroupInfo(false);
+  renderConvList();
+}
+
+export function renderChatHead() {
+  const c = conversation(openCid);
+  if (!c || !$('chat-name')) return;
+  const title = convTitle(c);
+  $('chat-name').textContent = title;
+  setAvatar($('chat-avatar'), c.kind === 'group' ? c.conversation_id : c.peer_id, title);
+  const pres = $('chat-presence');
+  const sub = $('chat-sub');
+  if (c.kind === 'group') {
+    pres.hidden = true; pres.textContent = '';
+    const names = (c.members || []).map((u) => (u === myId() ? 'You' : nameOf(u)));
+    sub.textContent = names.join(', ');
+    sub.hidden = false;
+    $('btn-groupinfo').hidden = false;
+  } else {
+    $('btn-groupinfo').hidden = true;
+    sub.textContent = c.peer_id === myId() ? 'Notes to yourself' : `@${usernameOf(c.peer_id)}`;
+    if (c.peer_id === myId()) { pres.hidden = true; pres.textContent = ''; }
+    else {
+      const p = presenceOf(c.peer_id);
+      pres.hidden = !p;
+      pres.textContent = p ? (p.status === 'online' ? 'online' : `last seen ${relTime(p.last_active_at)}`) : '';
+      pres.classList.toggle('online', !!p && p.status === 'online');
+      sub.hidden = !!p;
+    }
+  }
+}
+
+function sortedMessages(cid) {
+  const arr = [...chatOf(cid).msgs.values()];
+  arr.sort((a, b) => {
+    if (a.message_id && b.message_id) return idGt(a.message_id, b.message_id) ? 1 : a.message_id === b.message_id ? 0 : -1;
+    if (a.message_id) return -1;
+    if (b.message_id) return 1;
+    return (a.localTs || 0) - (b.localTs || 0);
+  });
+  return arr;
+}
+
+export function renderMessages({ toBottom = false } = {}) {
+  const cid = openCid;
+  if (!cid || !$('messages')) return;
+  const c = conversation(cid);
+  const chat = chatOf(cid);
+  const list = $('messages');
+  const sc = $('scroller');
+  const nearBottom = sc.scrollHeight - sc.scrollTop - sc.clientHeight < 100;
+  const arr = sortedMessages(cid);
+  const items = keyedChildren(list);
+  const els = [];
+  let prevSender = null;
+  for (const m of arr) {
+    const key = msgKey(m);
+    let li = items.get(key);
+    if (!li) { li = buildMsg(c, m); items.set(key, li); }
+    updateMsg(li, c, m, prevSender === m.sender_id);
+    prevSender = m.sender_id;
+    els.push(li);
+  }
+  syncChildren(list, els);
+  const note = $('history-note');
+  note.textContent = chat.loading ? 'Loading older messages…' : chat.reachedStart ? (arr.length ? 'This is the start of the conversation.' : 'No messages yet. Say hello!') : '';
+  if (toBottom || nearBottom) sc.scrollTop = sc.scrollHeight;
+}
+
+function buildMsg(c, m) {
+  const own = m.sender_id === myId();
+  const li = h('li', { class: `msg ${own ? 'own' : 'other'}`, title: '' });
+  const sender = h('span', { class: 'sender' });
+  const body = h('p', { class: 'body' });
+  body.textContent = m.body;
+  const time = h('time', { class: 'time' });
+  const meta = h('span', { class: 'meta' }, time);
+  let status = null;
+  if (own) {
+    status = h('span', { class: 'status', role: 'img' });
+    meta.append(status);
+  }
+  li.append(sender, body, meta);
+  li._parts = { sender, body, time, status };
+  return li;
+}
+
+function updateMsg(li, c, m, grouped) {
+  const p = li._parts;
+  const own = m.sender_id === myId();
+  const showSender = c && c.kind === 'group' && !own && !grouped;
+  p.sender.hidden = !showSender;
+  if (showSender) { p.sender.textContent = nameOf(m.sender_id); p.sender.style.color = colorFor(m.sender_id); }
+  li.classList.toggle('grouped', grouped);
+  const ts = m.ts || m.localTs;
+  p.time.textContent = fmtTime(ts);
+  if (ts) p.time.dateTime = new Date(ts).toISOString();
+  if (m.message_id) li.dataset.messageId = m.message_id;
+  if (p.status) {
+    const st = statusOf(c, m);
+    if (p.status.dataset.status !== st) {
+      p.status.dataset.status = st;
+      p.status.setAttribute('aria-label', st);
+      p.status.title = st === 'failed' ? 'Not sent' : st[0].toUpperCase() + st.slice(1);
+      p.status.className = `status st-${st}`;
+      p.status.replaceChildren(STATUS_ICONS[st]());
+    }
+  }
+}
+
+// The next older page of `cid` (its newest page when `initial`), keeping the scroll
+// position; a short first page is followed by more until the view is full.
+export async function loadOlder(cid, initial = false) {
+  if (!cid) return;
+  const chat = chatOf(cid);
+  if (chat.loading || (!initial && (chat.reachedStart || !chat.loaded))) return;
+  setChatLoading(cid, true);
+  if (openCid === cid) renderMessages();
+  const sc = $('scroller');
+  const prevH = sc ? sc.scrollHeight : 0;
+  const prevTop = sc ? sc.scrollTop : 0;
+  if (!(await fetchOlderPage(cid, initial))) return;
+  if (openCid !== cid) return;
+  renderMessages({ toBottom: initial });
+  if (!initial && sc) sc.scrollTop = sc.scrollHeight - prevH + prevTop;
+  maybeSendRead();
+  // fill the viewport if the first page is short
+  if (sc && !chat.reachedStart && sc.scrollHeight <= sc.clientHeight + 120) setTimeout(() => loadOlder(cid), 0);
+}

@@ -1,0 +1,89 @@
+// The group info panel: name and members; members add people, the owner removes them,
+// anyone leaves.
+import { $, h, setAvatar } from '../lib/dom.js';
+import { myId, openCid, conversation } from '../state.js';
+import { refreshGroup, addGroupMember, removeGroupMember, leaveGroup } from '../net/conversations.js';
+import { dropConversation } from '../router.js';
+import { nameOf, usernameOf } from './names.js';
+import { showError, clearError } from './alerts.js';
+
+export function wireGroupInfo() {
+  $('btn-groupinfo').addEventListener('click', () => {
+    if ($('group-info').hidden) openGroupInfo(); else closeGroupInfo(true);
+  });
+  $('gi-close').addEventListener('click', () => closeGroupInfo(true));
+  $('gi-add').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const c = conversation(openCid);
+    const name = $('gi-add-input').value.trim().replace(/^@/, '');
+    if (!c || !name) return;
+    try {
+      await addGroupMember(c, name);
+      $('gi-add-input').value = '';
+      clearError();
+      await refreshGroup(c.conversation_id);
+    } catch (e) { showError(e.code === 'not_found' ? `No user called “${name}”.` : e.message); }
+  });
+  $('gi-leave').addEventListener('click', async () => {
+    const c = conversation(openCid);
+    if (!c) return;
+    try {
+      await leaveGroup(c);
+      dropConversation(c.conversation_id);
+      clearError();
+    } catch (e) { showError(e.message); }
+  });
+}
+
+function openGroupInfo() {
+  $('group-info').hidden = false;
+  $('btn-groupinfo').setAttribute('aria-expanded', 'true');
+  renderGroupInfo();
+  refreshGroup(openCid);
+  $('gi-close').focus();
+}
+
+export function closeGroupInfo(focusBack) {
+  const gi = $('group-info');
+  if (!gi || gi.hidden) return;
+  gi.hidden = true;
+  $('btn-groupinfo').setAttribute('aria-expanded', 'false');
+  if (focusBack) $('btn-groupinfo').focus();
+}
+
+// Draw the panel again if it is open.
+export function refreshGroupInfo() {
+  if (!$('group-info').hidden) renderGroupInfo();
+}
+
+function renderGroupInfo() {
+  const c = conversation(openCid);
+  if (!c || c.kind !== 'group') return;
+  $('gi-name').textContent = c.name;
+  const isOwner = c.owner_id === myId();
+  const members = [...(c.members || [])].sort((a, b) => (a === myId() ? -1 : b === myId() ? 1 : nameOf(a).localeCompare(nameOf(b))));
+  const items = members.map((uid) => {
+    const tags = [];
+    if (uid === c.owner_id) tags.push('owner');
+    if (uid === myId()) tags.push('you');
+    const li = h('li', {},
+      h('span', { class: 'avatar small', 'aria-hidden': 'true' }),
+      h('span', { class: 'mname' }, h('strong', { text: nameOf(uid) }), h('span', { class: 'muted small', text: `@${usernameOf(uid)}${tags.length ? ` · ${tags.join(', ')}` : ''}` })));
+    setAvatar(li.firstChild, uid, nameOf(uid));
+    if (isOwner && uid !== myId()) {
+      const uname = usernameOf(uid);
+      li.append(h('button', {
+        type: 'button', class: 'ghost danger-text',
+        onclick: async () => {
+          try {
+            await removeGroupMember(c, uid);
+            clearError();
+            await refreshGroup(c.conversation_id);
+          } catch (e) { showError(e.message); }
+        },
+      }, `Remove ${uname}`));
+    }
+    return li;
+  });
+  $('gi-members').replaceChildren(...items);
+}

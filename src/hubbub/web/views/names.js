@@ -1,0 +1,36 @@
+// What a person or a conversation is called on screen. A profile not known yet shows
+// "…" and is fetched; whatever shows it is drawn again when it arrives.
+import { me, myId, userById } from '../state.js';
+import { getUser } from '../net/users.js';
+
+export function nameOf(uid) {
+  if (me && uid === me.user_id) return me.display_name;
+  const u = userById(uid);
+  if (u) return u.display_name || u.username;
+  getUser(uid);
+  return '…';
+}
+
+export function usernameOf(uid) {
+  if (me && uid === me.user_id) return me.username;
+  const u = userById(uid);
+  if (u) return u.username;
+  getUser(uid);
+  return '…';
+}
+
+export function convTitle(c) {
+  if (!c) return '';
+  if (c.kind === 'group') return c.name || 'Group';
+  if (c.peer_id === myId()) return `${me.display_name} (you)`;
+  return nameOf(c.peer_id);
+}
+
+export function previewText(c) {
+  const m = c.last_message;
+  if (!m) return c.kind === 'group' ? 'New group' : 'No messages yet';
+  const body = m.body.replace(/\s+/g, ' ').slice(0, 120);
+  if (m.sender_id === myId()) return `You: ${body}`;
+  if (c.kind === 'group') return `${nameOf(m.sender_id)}: ${body}`;
+  return body;
+}

@@ -1,0 +1,112 @@
+// The sidebar's panels (new chat, new group, settings) and the Log out button.
+import { $ } from '../lib/dom.js';
+import { me, openCid } from '../state.js';
+import { startDirectChat, createGroup } from '../net/conversations.js';
+import { saveDisplayName, saveHistoryDays } from '../net/users.js';
+import { logOut } from '../session.js';
+import { goChat, leaveChatForNew } from '../router.js';
+import { renderNotifyState } from '../features/notifications.js';
+import { showError, clearError } from './alerts.js';
+import { renderConvList, renderMe } from './list.js';
+import { renderChatHead, renderMessages } from './chat.js';
+import { refreshGroupInfo } from './group-info.js';
+
+const panels = { newchat: 'panel-newchat', newgroup: 'panel-newgroup', settings: 'panel-settings' };
+const buttons = { newchat: 'btn-newchat', newgroup: 'btn-newgroup', settings: 'btn-settings' };
+
+// Open panel `name` (or close it if open); the others close.
+function showPanel(name) {
+  for (const [k, pid] of Object.entries(panels)) {
+    const on = k === name && $(pid).hidden;
+    $(pid).hidden = !on;
+    $(buttons[k]).setAttribute('aria-expanded', String(on));
+    if (on) {
+      if (k === 'settings') fillSettings();
+      const first = $(pid).querySelector('input');
+      if (first) first.focus();
+    }
+  }
+}
+function closePanel(k) { $(panels[k]).hidden = true; $(buttons[k]).setAttribute('aria-expanded', 'false'); }
+
+function fillSettings() {
+  $('set-display').value = me.display_name;
+  const d = me.settings && me.settings.history_retention_days;
+  $('set-history').value = d == null ? '' : String(d);
+  $('settings-status').textContent = '';
+  renderNotifyState();
+}
+
+export function wirePanels() {
+  $('btn-logout').addEventListener('click', logOut);
+  for (const k of Object.keys(panels)) $(buttons[k]).addEventListener('click', () => showPanel(k));
+  for (const b of document.querySelectorAll('[data-cancel]')) b.addEventListener('click', () => {
+    const pid = b.closest('.panel').id;
+    const k = Object.keys(panels).find((x) => panels[x] === pid);
+    $(pid).hidden = true;
+    $(buttons[k]).setAttribute('aria-expanded', 'false');
+    $(buttons[k]).focus();
+  });
+
+  $('panel-newchat').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const name = $('nc-username').value.trim();
+    if (!name) return;
+    leaveChatForNew();
+    try {
+      const cid = await startDirectChat(name);
+      $('nc-username').value = '';
+      closePanel('newchat');
+      clearError();
+      renderConvList();
+      goChat(cid);
+    } catch (e) {
+      showError(e.code === 'not_found' ? `No user called “${name}”.` : e.message);
+    }
+  });
+
+  $('panel-newgroup').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const name = $('ng-name').value.trim();
+    if (!name) { showError('Give the group a name.'); return; }
+    leaveChatForNew();
+    const names = $('ng-members').value.split(/[\s,;]+/).map((s) => s.trim().replace(/^@/, '')).filter(Boolean);
+    try {
+      const cid = await createGroup(name, names);
+      $('ng-name').value = ''; $('ng-members').value = '';
+      closePanel('newgroup');
+      clearError();
+      renderConvList();
+      goChat(cid);
+    } catch (e) { showError(e.message); }
+  });
+
+  $('form-name').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const v = $('set-display').value.trim();
+    if (!v) { showError('The display name cannot be empty.'); return; }
+    try {
+      await saveDisplayName(v);
+      renderMe();
+      renderConvList();
+      if (openCid) { renderChatHead(); renderMessages(); refreshGroupInfo(); }
+      $('settings-status').textContent = 'Display name saved.';
+      clearError();
+    } catch (e) { showError(e.message); }
+  });
+
+  $('form-history').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const raw = $('set-history').value.trim();
+    let val = null;
+    if (raw !== '') {
+      val = Number(raw);
+      if (!Number.isInteger(val) || val < 1 || val > 3650) { showError('Keep history: enter a whole number of days from 1 to 3650, or leave it empty to keep forever.'); return; }
+    }
+    try {
+      const s = await saveHistoryDays(val);
+      $('settings-status').textContent = s.history_retention_days == null ? 'History is kept forever.' : `History is kept for ${s.history_retention_days} days.`;
+      clearError();
+    } catch (e) { showError(e.message); }
+  });
+}

@@ -1,0 +1,33 @@
+"""Tabs follow each other's logins: a tab that follows a new login from another tab and
+cannot reach the server keeps retrying until it can."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from playwright.sync_api import Browser, expect
+
+from tests.e2e.test_web_client import PASSWORD, T, person
+from tests.support import ServerProcess
+
+
+def test_a_tab_following_another_tabs_login_retries_until_the_server_answers(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    page, name = person(browser, web_server.url, "alice")
+    other = page.context.new_page()  # a second tab: the same storage
+    other.goto(web_server.url)
+    expect(other.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
+    page.route("**/v1/me", lambda route: route.abort())  # the first tab cannot reach the server
+    session = httpx.post(
+        web_server.url + "/v1/sessions",
+        json={"username": name, "password": PASSWORD, "device_name": "another login"},
+    ).json()
+    auth = {k: session[k] for k in ("token", "user_id", "device_id")}
+    # the second tab logs in anew: the first one follows, and cannot load the profile
+    other.evaluate("(a) => localStorage.setItem('hubbub.auth', a)", json.dumps(auth))
+    expect(page.get_by_role("alert")).to_contain_text("Cannot reach the server", timeout=T)
+    page.unroute("**/v1/me")  # the server is back: the next retry gets in
+    expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
+    page.context.close()
