@@ -622,6 +622,8 @@ def running_server(log: IO[str], log_path: Path) -> Iterator[Server]:
             str(port),
             "--data-dir",
             data_dir,
+            "--rate-limits",  # a load generator is a flood by design
+            "off",
         ]
         say("starting: " + " ".join(cmd))
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)

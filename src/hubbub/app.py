@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 from hubbub.adapters.local_discovery import LocalDiscovery
 from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
+from hubbub.adapters.memory_limiter import MemoryRateLimiter
 from hubbub.adapters.passwords import Argon2Hasher
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.api.accounts import AccountsApi
@@ -34,13 +35,14 @@ from hubbub.core.addresses import TrustedProxies
 from hubbub.core.clock import now_ms
 from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
+from hubbub.core.ratelimit import RateRules
 from hubbub.gateway.front_door import ConnectionGate, EdgeLimits, front_door
 from hubbub.gateway.hub import Hub
-from hubbub.gateway.picows_gateway import Gateway
+from hubbub.gateway.picows_gateway import Gateway, OriginPolicy
 from hubbub.gateway.session import SessionDeps
 from hubbub.metrics import Metrics
-from hubbub.ports import Bus, Discovery, PresenceDirectory, Store
-from hubbub.services.accounts import Accounts
+from hubbub.ports import Bus, Discovery, PresenceDirectory, RateLimiter, Store
+from hubbub.services.accounts import Accounts, DevicePolicy
 from hubbub.services.conversations import Conversations
 from hubbub.services.counters import Counters
 from hubbub.services.groups import Groups
@@ -48,6 +50,7 @@ from hubbub.services.messaging import Messaging
 from hubbub.services.people import People
 from hubbub.services.presence import Presence
 from hubbub.services.sync import Sync
+from hubbub.services.throttle import Throttle
 
 if TYPE_CHECKING:
     from hubbub.adapters.redis_bus import RedisBus
@@ -70,7 +73,11 @@ class Config:
     public_url: str | None = None  # advertised by discovery; None = the request's origin
     trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For names the client
     allowed_hosts: tuple[str, ...] = ()  # host names discovery may answer with
+    allowed_origins: tuple[str, ...] = ()  # pages elsewhere that may open WebSockets
     edge: EdgeLimits = field(default_factory=EdgeLimits)  # max_connections: see edge_limits
+    rate_limits: bool = True  # off only for benchmarks
+    rate_rules: RateRules = field(default_factory=RateRules)
+    devices: DevicePolicy = field(default_factory=DevicePolicy)  # token lifetime, device cap
 
 
 class Node:
@@ -90,9 +97,12 @@ class Node:
         self.presence = presence = Presence(
             store, bus, config.heartbeat_timeout, build_presence_directory(config)
         )
-        accounts = Accounts(store, Argon2Hasher(), bus)
-        messaging = Messaging(store, bus, limits, counters)
-        people = People(store, presence)
+        throttle = Throttle(
+            config.rate_rules, build_rate_limiter(config), enabled=config.rate_limits
+        )
+        accounts = Accounts(store, Argon2Hasher(), bus, throttle, config.devices)
+        messaging = Messaging(store, bus, limits, counters, throttle)
+        people = People(store, presence, throttle)
         # edges
         self.gateway = Gateway(
             SessionDeps(
@@ -101,20 +111,27 @@ class Node:
                 messaging=messaging,
                 presence=presence,
                 hub=hub,
+                throttle=throttle,
                 sessions=set(),
                 observe_send=metrics.send_latency.observe,
                 count_refusal=metrics.count_refusal,
             ),
             config.ws_ping_interval,
+            OriginPolicy(
+                [
+                    *config.allowed_origins,
+                    *([origin_of(config.public_url)] if config.public_url else []),
+                ]
+            ),
         )
-        trusted = TrustedProxies(config.trusted_proxies)
+        self.trusted = trusted = TrustedProxies(config.trusted_proxies)
         gate = ConnectionGate(edge_limits(config.edge), trusted)
         self.front_door = front_door(self.gateway.listener_for, gate, trusted)
         self.endpoints = endpoint_table(
             AccountsApi(accounts, people),
             PeopleApi(people),
             ConversationsApi(Conversations(store, messaging, limits), messaging),
-            GroupsApi(Groups(store, bus, messaging, limits)),
+            GroupsApi(Groups(store, bus, messaging, limits, throttle)),
             OperationsApi(
                 self.discovery, hub.connection_count, metrics.render, config.allowed_hosts
             ),
@@ -163,6 +180,12 @@ class Node:
             except Exception:
                 log.exception("retention run failed; will retry")
             await asyncio.sleep(self.config.retention_interval)
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def edge_limits(limits: EdgeLimits, reserve: int = 256) -> EdgeLimits:
@@ -237,6 +260,15 @@ def build_discovery(config: Config, load: Callable[[], int]) -> Discovery:
     return LocalDiscovery(config.node_id, config.public_url, load)
 
 
+def build_rate_limiter(config: Config) -> RateLimiter:
+    """This node's buckets, or buckets every node shares in Redis."""
+    if config.redis_url:
+        from hubbub.adapters.redis_limiter import RedisRateLimiter  # noqa: PLC0415
+
+        return RedisRateLimiter(config.redis_url)
+    return MemoryRateLimiter()
+
+
 def build_presence_directory(config: Config) -> PresenceDirectory:
     """Who is online: this node alone, or every node through Redis."""
     if config.redis_url:
@@ -266,7 +298,7 @@ def build_app(config: Config) -> tuple[Starlette, Node]:
             await node.stop()
 
     routes = [
-        *build_routes(node.endpoints, node.authenticate),
+        *build_routes(node.endpoints, node.authenticate, node.trusted),
         *static_routes(WEB_DIR),
     ]
     app = Starlette(

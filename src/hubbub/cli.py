@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ import uvicorn
 from hubbub import __version__
 from hubbub.app import Config, Node, build_app, migrate_database
 from hubbub.core.addresses import TrustedProxies
+from hubbub.core.ratelimit import RateRules, parse_override
 from hubbub.gateway.front_door import EdgeLimits
+from hubbub.services.accounts import DevicePolicy
 
 _EDGE = EdgeLimits()  # the defaults the options show
 
@@ -123,6 +126,20 @@ def main() -> None:
     "caller's own origin.",
 )
 @click.option(
+    "--certfile",
+    default=None,
+    envvar="HUBBUB_CERTFILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TLS certificate chain (PEM): serve https and wss on --port without a proxy.",
+)
+@click.option(
+    "--keyfile",
+    default=None,
+    envvar="HUBBUB_KEYFILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The certificate's private key (PEM).",
+)
+@click.option(
     "--trusted-proxies",
     default="",
     envvar="HUBBUB_TRUSTED_PROXIES",
@@ -135,6 +152,13 @@ def main() -> None:
     envvar="HUBBUB_ALLOWED_HOSTS",
     help="Comma-separated host names GET /v1/discovery may answer with when there is no "
     "--public-url (IP addresses and localhost always may).",
+)
+@click.option(
+    "--allowed-origins",
+    default="",
+    envvar="HUBBUB_ALLOWED_ORIGINS",
+    help="Comma-separated origins (https://app.example.com) of pages elsewhere that may "
+    "open WebSockets here; * for any. The node's own origin and --public-url always may.",
 )
 @click.option(
     "--max-connections",
@@ -169,6 +193,38 @@ def main() -> None:
     help="Seconds an idle keep-alive HTTP connection stays open.",
 )
 @click.option(
+    "--token-ttl-days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3650),
+    envvar="HUBBUB_TOKEN_TTL_DAYS",
+    help="A device unused this long is logged out (each use extends it).",
+)
+@click.option(
+    "--max-devices",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    envvar="HUBBUB_MAX_DEVICES",
+    help="Devices per account; a log-in past it logs out the least recently used.",
+)
+@click.option(
+    "--rate-limits",
+    default="on",
+    show_default=True,
+    type=click.Choice(["on", "off"]),
+    envvar="HUBBUB_RATE_LIMITS",
+    help="Rate limits (see docs/security.md); off only for benchmarks.",
+)
+@click.option(
+    "--rate-limit",
+    "rate_limit",
+    multiple=True,
+    envvar="HUBBUB_RATE_LIMIT",
+    help="Change one limit: NAME=BURST/PER_SECOND (repeatable; the environment variable "
+    "takes them space-separated). Names: " + ", ".join(RateRules.names()) + ".",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -192,9 +248,11 @@ def serve(**o: Any) -> None:
         ws_ping_interval=o["ws_ping_interval"],
         database_url=o["database_url"],
         redis_url=redis_url,
-        public_url=o["public_url"] or (advertised_url(host, port) if redis_url else None),
+        public_url=o["public_url"]
+        or (advertised_url(host, port, tls=o["certfile"] is not None) if redis_url else None),
         trusted_proxies=_listed(o["trusted_proxies"]),
         allowed_hosts=_listed(o["allowed_hosts"]),
+        allowed_origins=_listed(o["allowed_origins"]),
         edge=EdgeLimits(
             head_timeout_s=o["request_timeout"],
             body_idle_timeout_s=o["request_timeout"],
@@ -207,6 +265,18 @@ def serve(**o: Any) -> None:
         TrustedProxies(config.trusted_proxies)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--trusted-proxies") from None
+    try:
+        rules = RateRules().with_overrides(dict(map(parse_override, o["rate_limit"])))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--rate-limit") from None
+    config = replace(
+        config,
+        rate_limits=o["rate_limits"] == "on",
+        rate_rules=rules,
+        devices=DevicePolicy(o["token_ttl_days"], o["max_devices"]),
+    )
+    if (o["certfile"] is None) != (o["keyfile"] is None):
+        raise click.BadParameter("give both --certfile and --keyfile", param_hint="--certfile")
     if redis_url and not o["database_url"]:
         raise click.BadParameter(
             "nodes that share a Redis bus must share a database too", param_hint="--redis-url"
@@ -224,8 +294,11 @@ def serve(**o: Any) -> None:
         log_level=log_level,
         lifespan="on",
         timeout_graceful_shutdown=10,
+        ssl_certfile=o["certfile"],
+        ssl_keyfile=o["keyfile"],
     )
-    click.echo(f"Hubbub {__version__}: open http://{host}:{port}/ (data in {config.data_dir})")
+    scheme = "https" if o["certfile"] else "http"
+    click.echo(f"Hubbub {__version__}: open {scheme}://{host}:{port}/ (data in {config.data_dir})")
     _Server(uv_config, node).run()
 
 
@@ -233,13 +306,13 @@ def _listed(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def advertised_url(host: str, port: int) -> str:
-    """http://HOST:PORT as served; a wildcard address is advertised by host name."""
+def advertised_url(host: str, port: int, *, tls: bool = False) -> str:
+    """http(s)://HOST:PORT as served; a wildcard address is advertised by host name."""
     if host in ("0.0.0.0", "::", ""):
         host = socket.getfqdn()
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
 @main.command()

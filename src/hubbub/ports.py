@@ -6,6 +6,7 @@
 | Bus               | adapters/memory_bus             | adapters/redis_bus              |
 | PresenceDirectory | adapters/local_presence         | adapters/redis_presence         |
 | Discovery         | adapters/local_discovery        | adapters/redis_discovery        |
+| RateLimiter       | adapters/memory_limiter         | adapters/redis_limiter          |
 | Hasher            | adapters/passwords (argon2id)   | the same                        |
 
 Guarantees are part of the interface: the contract suites in tests/contract run the same
@@ -29,6 +30,7 @@ from hubbub.core.model import (
     StoredMessage,
     User,
 )
+from hubbub.core.ratelimit import Rule
 
 
 class Store(Protocol):
@@ -62,9 +64,24 @@ class Store(Protocol):
         *,
         set_retention: bool,
     ) -> User: ...
-    async def create_device(self, user_id: int, name: str, token_hash: bytes) -> Device: ...
+    async def create_device(
+        self, user_id: int, name: str, token_hash: bytes, max_devices: int
+    ) -> tuple[Device, list[int]]:
+        """The new device, and the ids of the user's devices logged out to make room:
+        with `max_devices` already, the least recently used go (in the same commit)."""
+
     async def device_by_token(self, token_hash: bytes) -> Device | None:
         """Only devices that are not logged out."""
+
+    async def devices(self, user_id: int) -> list[Device]:
+        """The user's devices that are not logged out, most recently used first."""
+
+    async def touch_device(self, device_id: int, now_ms: int) -> None:
+        """The device was used at `now_ms` (its token's expiry counts from here)."""
+
+    async def replace_token(self, device_id: int, token_hash: bytes) -> bool:
+        """The device's token is now this one (the old one stops working); False if the
+        device is logged out."""
 
     async def revoke_device(self, device_id: int) -> None: ...
 
@@ -244,6 +261,18 @@ class Discovery(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def best(self, exclude: AbstractSet[int] = ...) -> NodeInfo | None: ...
+
+
+class RateLimiter(Protocol):
+    """Token buckets by key (core.ratelimit has the arithmetic). `take` returns 0.0 when
+    `cost` tokens were taken, else the seconds until they will be there, and then takes
+    nothing (a refused action costs the client nothing but the wait). `wait` answers the
+    same without taking. Buckets are shared by every node using the same engine (Redis),
+    or are this node's own (memory); idle buckets are forgotten once full again, so
+    memory follows the keys in recent use."""
+
+    async def take(self, rule: Rule, key: str, cost: int = 1) -> float: ...
+    async def wait(self, rule: Rule, key: str, cost: int = 1) -> float: ...
 
 
 class Hasher(Protocol):

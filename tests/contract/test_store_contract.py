@@ -273,8 +273,8 @@ def test_device_tokens_and_revocation(backend: Backend) -> None:
     async def body() -> None:
         store = await backend.open()
         (alice,) = await _users(store, "alice")
-        phone = await store.create_device(alice.user_id, "phone", b"\x01" * 32)
-        laptop = await store.create_device(alice.user_id, "laptop", b"\x02" * 32)
+        phone, _ = await store.create_device(alice.user_id, "phone", b"\x01" * 32, 10)
+        laptop, _ = await store.create_device(alice.user_id, "laptop", b"\x02" * 32, 10)
         assert phone.device_id != laptop.device_id
         assert await store.device_by_token(b"\x01" * 32) == phone
         assert await store.device_by_token(b"\x03" * 32) is None
@@ -283,6 +283,44 @@ def test_device_tokens_and_revocation(backend: Backend) -> None:
         assert await store.device_by_token(b"\x02" * 32) == laptop
         await store.revoke_device(phone.device_id)  # twice is harmless
         assert await store.device_by_token(b"\x01" * 32) is None
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_devices_are_listed_touched_capped_and_get_new_tokens(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        alice, bob = await _users(store, "alice", "bob")
+        made = []
+        for i in range(3):
+            device, evicted = await store.create_device(alice.user_id, f"d{i}", bytes([i]) * 32, 3)
+            assert evicted == []
+            made.append(device)
+        assert [d.device_id for d in await store.devices(alice.user_id)] == [
+            d.device_id
+            for d in reversed(made)  # most recently used first
+        ]
+        await store.touch_device(made[0].device_id, made[2].created_at + 10_000)
+        assert (await store.devices(alice.user_id))[0].device_id == made[0].device_id
+        # a fourth device logs out the least recently used one (d1), in the same commit
+        fourth, evicted = await store.create_device(alice.user_id, "d3", b"\x09" * 32, 3)
+        assert evicted == [made[1].device_id]
+        assert await store.device_by_token(bytes([1]) * 32) is None
+        assert {d.device_id for d in await store.devices(alice.user_id)} == {
+            made[0].device_id,
+            made[2].device_id,
+            fourth.device_id,
+        }
+        assert await store.devices(bob.user_id) == []
+        # a new token replaces the old one
+        assert await store.replace_token(fourth.device_id, b"\x0a" * 32)
+        assert await store.device_by_token(b"\x09" * 32) is None
+        assert (await store.device_by_token(b"\x0a" * 32)) is not None
+        await store.revoke_device(fourth.device_id)
+        assert not await store.replace_token(fourth.device_id, b"\x0b" * 32)
+        touched = await store.device_by_token(bytes([0]) * 32)
+        assert touched is not None and touched.last_used_at == made[2].created_at + 10_000
         await store.close()
 
     asyncio.run(body())
@@ -464,7 +502,7 @@ def test_ack_yields_delivered_receipts_once_and_refuses_past_the_head(backend: B
     async def body() -> None:
         store = await backend.open()
         alice, bob, carol = await _users(store, "alice", "bob", "carol")
-        phone = await store.create_device(bob.user_id, "phone", b"p" * 32)
+        phone, _ = await store.create_device(bob.user_id, "phone", b"p" * 32, 10)
         m1 = await _send(store, alice, "a1", bob)
         m2 = await _send(store, alice, "a2", bob)
         await _send(store, bob, "b1", alice)  # bob's own message: no receipt for it

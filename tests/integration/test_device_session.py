@@ -18,11 +18,13 @@ import pytest
 
 from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
+from hubbub.adapters.memory_limiter import MemoryRateLimiter
 from hubbub.adapters.passwords import Argon2Hasher
 from hubbub.adapters.redis_bus import RedisBus
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
+from hubbub.core.ratelimit import RateRules
 from hubbub.gateway import session as session_module
 from hubbub.gateway.hub import Hub
 from hubbub.gateway.session import DeviceSession, SessionDeps
@@ -32,6 +34,7 @@ from hubbub.services.counters import Counters
 from hubbub.services.messaging import Messaging
 from hubbub.services.presence import Presence
 from hubbub.services.sync import Sync
+from hubbub.services.throttle import Throttle
 from tests.bus_fixtures import redis_server, redis_url  # noqa: F401 - fixtures
 
 
@@ -71,7 +74,7 @@ class World:
         """A user with one device: (user_id, token)."""
         user = await self.store.create_user(name, "unused", name)
         token = secrets.token_urlsafe(16)
-        await self.store.create_device(user.user_id, "test", token_hash(token))
+        await self.store.create_device(user.user_id, "test", token_hash(token), 10)
         return user.user_id, token
 
     def open(self, outlet: RecordingOutlet) -> DeviceSession:
@@ -79,7 +82,9 @@ class World:
 
 
 @asynccontextmanager
-async def world(tmp_path: Path, bus: Bus | None = None) -> AsyncIterator[World]:
+async def world(
+    tmp_path: Path, bus: Bus | None = None, *, rate_limits: bool = True
+) -> AsyncIterator[World]:
     store = SqliteStore(tmp_path / "data", IdGenerator(1))
     await store.open()
     bus = bus or InProcessBus()
@@ -88,13 +93,15 @@ async def world(tmp_path: Path, bus: Bus | None = None) -> AsyncIterator[World]:
     await bus.start(hub)
     presence = Presence(store, bus, 30.0, LocalPresenceDirectory())
     await presence.start()
-    messaging = Messaging(store, bus, Limits(), counters)
+    throttle = Throttle(RateRules(), MemoryRateLimiter(), enabled=rate_limits)
+    messaging = Messaging(store, bus, Limits(), counters, throttle)
     deps = SessionDeps(
-        accounts=Accounts(store, Argon2Hasher(), bus),
+        accounts=Accounts(store, Argon2Hasher(), bus, throttle),
         sync=Sync(store, bus),
         messaging=messaging,
         presence=presence,
         hub=hub,
+        throttle=throttle,
         sessions=set(),
         observe_send=lambda seconds: None,
         count_refusal=lambda code: None,
@@ -216,7 +223,7 @@ def test_a_device_with_too_many_frames_in_flight_is_no_longer_read(tmp_path: Pat
 
 def test_catch_up_and_live_traffic_merge_without_gaps_or_repeats(tmp_path: Path) -> None:
     async def body() -> None:
-        async with world(tmp_path) as w:
+        async with world(tmp_path, rate_limits=False) as w:  # a backlog made at once
             alice, _ = await w.device("alice")
             bob, bob_token = await w.device("bob")
             backlog = session_module.REPLAY_PAGE * 2 + 7  # several replay pages

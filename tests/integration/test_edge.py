@@ -272,3 +272,20 @@ def test_connection_caps_keep_room_for_the_health_check(tmp_path: Path) -> None:
         run(body())
     finally:
         s.stop()
+
+
+def test_websockets_only_from_the_nodes_own_pages_or_allowed_origins(
+    edge_server: ServerProcess,
+) -> None:
+    async def status(origin: str | None) -> int:
+        s = await RawSocket.connect(edge_server.port)
+        extra = f"Origin: {origin}\r\n" if origin else ""
+        try:
+            return await s.upgrade(extra=extra)  # sent with Host: x
+        finally:
+            s.close()
+
+    assert run(status(None)) == 101  # not a browser
+    assert run(status("http://x")) == 101  # the node's own page
+    assert run(status("http://evil.example")) == 403
+    assert run(status("null")) == 403  # a sandboxed or file:// page

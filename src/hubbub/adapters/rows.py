@@ -11,6 +11,7 @@ from hubbub.core.model import Message, StoredMessage, User
 # m = messages, c = conversations (the message's kind lives on its conversation)
 MESSAGE_COLUMNS = "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id"
 USER_COLUMNS = "user_id, username, display_name, retention_days"
+DEVICE_COLUMNS = "device_id, user_id, name, created_at, last_used_at"  # Device(*row)
 
 
 def message_from_row(row: Sequence[Any]) -> Message:

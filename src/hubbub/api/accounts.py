@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from hubbub.api.http import Call
 from hubbub.api.schemas import (
+    DeviceOut,
+    DevicesOut,
     LogIn,
     MeOut,
     Rename,
@@ -12,6 +14,7 @@ from hubbub.api.schemas import (
     SessionOut,
     Settings,
     SignUp,
+    TokenOut,
     UserOut,
 )
 from hubbub.core.model import User
@@ -30,17 +33,40 @@ class AccountsApi:
 
     async def sign_up(self, call: Call) -> UserOut:
         body: SignUp = call.body
-        return user_out(
-            await self.accounts.sign_up(body.username, body.password, body.display_name)
+        user = await self.accounts.sign_up(
+            body.username, body.password, body.display_name, address=call.address
         )
+        return user_out(user)
 
     async def log_in(self, call: Call) -> SessionOut:
         body: LogIn = call.body
-        token, device = await self.accounts.log_in(body.username, body.password, body.device_name)
+        token, device = await self.accounts.log_in(
+            body.username, body.password, body.device_name, address=call.address
+        )
         return SessionOut(token, str(device.user_id), str(device.device_id))
 
     async def log_out(self, call: Call) -> None:
         await self.accounts.log_out(call.device)
+
+    async def devices(self, call: Call) -> DevicesOut:
+        return DevicesOut(
+            [
+                DeviceOut(
+                    str(d.device_id),
+                    d.name,
+                    d.created_at,
+                    max(d.last_used_at, d.created_at),
+                    d.device_id == call.device.device_id,
+                )
+                for d in await self.accounts.devices(call.user_id)
+            ]
+        )
+
+    async def log_out_device(self, call: Call) -> None:
+        await self.accounts.log_out_device(call.user_id, call.path_id("device_id"))
+
+    async def new_token(self, call: Call) -> TokenOut:
+        return TokenOut(await self.accounts.new_token(call.device))
 
     async def me(self, call: Call) -> MeOut:
         user = await self.people.user(call.user_id)

@@ -21,6 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hubbub.core.addresses import TrustedProxies
 from hubbub.core.decoding import explain
 from hubbub.core.errors import ErrorCode, HubbubError, bad_request
 from hubbub.core.frames import parse_id
@@ -39,12 +40,21 @@ class Call:
     """One request as a handler sees it: the caller's device, the decoded body, and the
     path and query parameters."""
 
-    __slots__ = ("_device", "body", "request")
+    __slots__ = ("_device", "_trusted", "body", "request")
 
-    def __init__(self, request: Request, device: Device | None, body: Any) -> None:
+    def __init__(
+        self, request: Request, device: Device | None, body: Any, trusted: TrustedProxies
+    ) -> None:
         self.request = request
         self._device = device
+        self._trusted = trusted
         self.body = body
+
+    @property
+    def address(self) -> str:
+        """The client's address (X-Forwarded-For counts only from a trusted proxy)."""
+        peer = self.request.client.host if self.request.client else "unknown"
+        return self._trusted.client_address(peer, self.request.headers.get("x-forwarded-for"))
 
     @property
     def device(self) -> Device:
@@ -146,7 +156,7 @@ def decode_body(raw: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
         raise bad_request("the request body is nested too deeply") from None
 
 
-def to_route(endpoint: Endpoint, authenticate: Authenticate) -> Route:
+def to_route(endpoint: Endpoint, authenticate: Authenticate, trusted: TrustedProxies) -> Route:
     decoder: msgspec.json.Decoder[Any] | None = (
         msgspec.json.Decoder(endpoint.body) if endpoint.body is not None else None
     )
@@ -154,7 +164,7 @@ def to_route(endpoint: Endpoint, authenticate: Authenticate) -> Route:
     async def run(request: Request) -> Response:
         device = await _bearer(request, authenticate) if endpoint.authenticated else None
         body = await read_body(request, decoder) if decoder is not None else None
-        answer = await endpoint.handler(Call(request, device, body))
+        answer = await endpoint.handler(Call(request, device, body, trusted))
         if isinstance(answer, Response):
             return answer
         if answer is None:

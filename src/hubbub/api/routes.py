@@ -15,6 +15,7 @@ from hubbub.api.http import Authenticate, Endpoint, Query, to_route
 from hubbub.api.openapi import openapi_document
 from hubbub.api.operations import METRICS_MEDIA_TYPE, OperationsApi
 from hubbub.api.people import PeopleApi
+from hubbub.core.addresses import TrustedProxies
 
 
 def endpoint_table(
@@ -42,6 +43,13 @@ def endpoint_table(
                  authenticated=False, errors=("unauthorized",)),
         Endpoint("DELETE", "/v1/sessions/current", a.log_out,
                  "Log out this device (its WebSocket is closed with 4002)", "accounts"),
+        Endpoint("POST", "/v1/sessions/current/token", a.new_token,
+                 "A fresh token for this device (the one used here stops working)",
+                 "accounts", answer=s.TokenOut),
+        Endpoint("GET", "/v1/sessions", a.devices,
+                 "The caller's devices (logged-in sessions)", "accounts", answer=s.DevicesOut),
+        Endpoint("DELETE", "/v1/sessions/{device_id}", a.log_out_device,
+                 "Log out one of the caller's devices", "accounts", errors=("not_found",)),
         Endpoint("GET", "/v1/me", a.me, "The caller's profile and settings", "accounts",
                  answer=s.MeOut),
         Endpoint("PATCH", "/v1/me", a.rename, "Change the display name", "accounts",
@@ -95,7 +103,9 @@ def endpoint_table(
     ]
 
 
-def build_routes(endpoints: list[Endpoint], authenticate: Authenticate) -> list[BaseRoute]:
+def build_routes(
+    endpoints: list[Endpoint], authenticate: Authenticate, trusted: TrustedProxies
+) -> list[BaseRoute]:
     """The Starlette routes of the table, then the OpenAPI document and its viewer."""
     document = openapi_document(endpoints)
-    return [*(to_route(e, authenticate) for e in endpoints), *docs_routes(document)]
+    return [*(to_route(e, authenticate, trusted) for e in endpoints), *docs_routes(document)]

@@ -99,6 +99,22 @@ class SessionOut(Struct):
     device_id: Id
 
 
+class DeviceOut(Struct):
+    device_id: Id
+    name: str
+    created_at: Millis
+    last_used_at: Annotated[int, Meta(description="ms; updated at most once an hour")]
+    current: bool  # the device making this call
+
+
+class DevicesOut(Struct):
+    devices: list[DeviceOut]
+
+
+class TokenOut(Struct):
+    token: str
+
+
 class Settings(Struct):
     history_retention_days: int | None
 

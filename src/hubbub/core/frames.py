@@ -245,8 +245,15 @@ def typing_frame(conversation_id: int, user_id: int) -> bytes:
 PONG_FRAME = b'{"type":"pong"}'
 
 
-def error_frame(code: str, message: str, client_msg_id: str | None = None) -> bytes:
+def error_frame(
+    code: str,
+    message: str,
+    client_msg_id: str | None = None,
+    retry_after_ms: int | None = None,
+) -> bytes:
     frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if client_msg_id is not None:
         frame["client_msg_id"] = client_msg_id
+    if retry_after_ms is not None:
+        frame["retry_after_ms"] = retry_after_ms
     return encode(frame)

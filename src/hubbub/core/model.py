@@ -30,6 +30,8 @@ class Device:
     device_id: int
     user_id: int
     name: str
+    created_at: int = 0  # ms
+    last_used_at: int = 0  # ms; 0 = not since it was created (kept to the hour)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterable
+from http import HTTPStatus
 
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest
+from picows import (
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+)
 
 from hubbub.gateway.session import CLOSE_GOING_AWAY, DeviceSession, SessionDeps
 
@@ -179,8 +189,14 @@ class Gateway:
     """The node's WebSocket edge: the front door for uvicorn, and one sweeper task that
     keeps every socket honest (picows' own auto-ping costs a task per connection)."""
 
-    def __init__(self, session_deps: SessionDeps, ping_idle_s: float = PING_IDLE_S) -> None:
+    def __init__(
+        self,
+        session_deps: SessionDeps,
+        ping_idle_s: float = PING_IDLE_S,
+        origins: OriginPolicy | None = None,
+    ) -> None:
         self.session_deps = session_deps
+        self.origins = origins or OriginPolicy()
         self.ping_idle_s = ping_idle_s
         self.listeners: set[DeviceListener] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -210,6 +226,41 @@ class Gateway:
             for listener in list(self.listeners):
                 listener.check_alive(now)
 
-    def listener_for(self, request: WSUpgradeRequest, address: str) -> DeviceListener:
-        """A listener for an upgrade the front door accepted (the path is /v1/ws)."""
+    def listener_for(
+        self, request: WSUpgradeRequest, address: str
+    ) -> DeviceListener | WSUpgradeResponseWithListener:
+        """A listener for an upgrade the front door accepted (the path is /v1/ws), if
+        its Origin may open one (403 otherwise: a page elsewhere cannot use a visitor's
+        browser to open sockets here)."""
+        if not self.origins.allows(_header(request, "origin"), _header(request, "host")):
+            refusal = WSUpgradeResponse.create_error_response(
+                HTTPStatus.FORBIDDEN, b"this origin may not open a WebSocket here"
+            )
+            return WSUpgradeResponseWithListener(refusal, None)
         return DeviceListener(self, address)
+
+
+def _header(request: WSUpgradeRequest, name: str) -> str | None:
+    value = request.headers.get(name)
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value
+
+
+class OriginPolicy:
+    """Which pages may open a WebSocket: requests without an Origin (not a browser), the
+    node's own origin (Origin names the Host the request was sent to), and `allowed`
+    (scheme://host[:port] each; "*" for any)."""
+
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
+        self.any = "*" in allowed
+        self.allowed = {o.rstrip("/").lower() for o in allowed if o != "*"}
+
+    def allows(self, origin: str | None, host: str | None) -> bool:
+        if origin is None or self.any:
+            return True
+        origin = origin.rstrip("/").lower()
+        if origin in self.allowed:
+            return True
+        _, sep, authority = origin.partition("://")
+        return bool(sep) and host is not None and authority == host.lower()

@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from hubbub.core import frames
+from hubbub.core.clock import now_ms
 from hubbub.core.errors import HubbubError
 from hubbub.core.frames import Ack, FrameError, Hello, Ping, Read, Send, Typing, parse_id
 from hubbub.core.model import Device
 from hubbub.gateway.connection import DeviceConnection, Outlet
 from hubbub.gateway.hub import Hub
-from hubbub.services.accounts import CLOSE_LOGGED_OUT, Accounts
+from hubbub.services.accounts import CLOSE_LOGGED_OUT, TOUCH_EVERY_MS, Accounts
 from hubbub.services.messaging import Messaging
 from hubbub.services.presence import Presence
 from hubbub.services.sync import Sync
+from hubbub.services.throttle import Throttle
 
 log = logging.getLogger("hubbub.gateway")
 
@@ -51,6 +53,7 @@ class SessionDeps:
     messaging: Messaging
     presence: Presence
     hub: Hub
+    throttle: Throttle
     sessions: set[DeviceSession]  # open sessions, for shutdown
     observe_send: Callable[[float], None]  # seconds from a send's arrival to its `sent`
     count_refusal: Callable[[str], None]  # an error code sent to a client
@@ -66,6 +69,7 @@ class DeviceSession:
         "_reading_paused",
         "_subscribed",
         "_tasks",
+        "_used_at",
         "closed",
         "conn",
         "d",
@@ -82,6 +86,7 @@ class DeviceSession:
         self._tasks: set[asyncio.Task[None]] | None = None
         self._reading_paused = False
         self._subscribed = False
+        self._used_at = now_ms()  # hello authenticates, which counts as a use
         self._catch_up_task: asyncio.Task[None] | None = None
         self._hello_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             HELLO_TIMEOUT_S, self._hello_timeout
@@ -245,6 +250,10 @@ class DeviceSession:
 
     def on_frame(self, conn: DeviceConnection, raw: bytes) -> None:
         self.d.presence.activity(conn.user_id)  # any frame is a heartbeat
+        now = now_ms()
+        if now - self._used_at > TOUCH_EVERY_MS:  # the device is in use: its token lives on
+            self._used_at = now
+            self._spawn(self._guarded(conn, self.d.accounts.keep_alive(conn.device, now)))
         try:
             frame = frames.decode_client_frame(raw)
         except FrameError as e:
@@ -252,6 +261,11 @@ class DeviceSession:
                 conn.request_close(e.close_code, e.message)
             else:
                 self._refuse(conn, e, e.client_msg_id)
+            return
+        try:  # a flood of frames from one device is refused frame by frame
+            self.d.throttle.here(self.d.throttle.rules.frames_per_device, f"d{conn.device_id}")
+        except HubbubError as e:
+            self._refuse(conn, e, getattr(frame, "client_msg_id", None))
             return
         if isinstance(frame, Send):
             self._spawn(self._send(conn, frame, time.perf_counter()))
@@ -313,7 +327,9 @@ class DeviceSession:
         self, conn: DeviceConnection, error: HubbubError, client_msg_id: str | None
     ) -> None:
         self.d.count_refusal(error.code)
-        conn.push(frames.error_frame(error.code, error.message, client_msg_id))
+        conn.push(
+            frames.error_frame(error.code, error.message, client_msg_id, error.retry_after_ms)
+        )
 
     async def _guarded(self, conn: DeviceConnection, work: Coroutine[Any, Any, None]) -> None:
         try:

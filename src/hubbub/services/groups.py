@@ -13,18 +13,23 @@ from hubbub.core.membership import founding_members
 from hubbub.core.model import Conversation
 from hubbub.ports import Bus, Store
 from hubbub.services.messaging import Messaging
+from hubbub.services.throttle import Throttle
 
 
 class Groups:
-    def __init__(self, store: Store, bus: Bus, messaging: Messaging, limits: Limits) -> None:
+    def __init__(
+        self, store: Store, bus: Bus, messaging: Messaging, limits: Limits, throttle: Throttle
+    ) -> None:
         self.store = store
         self.bus = bus
         self.messaging = messaging
         self.limits = limits
+        self.throttle = throttle
 
     async def create(self, owner_id: int, name: str, member_ids: Sequence[int]) -> Conversation:
         check_text(name, "name", MAX_GROUP_NAME_CHARS)
         members = founding_members(owner_id, member_ids, self.limits.max_group_members)
+        await self.throttle.everywhere(self.throttle.rules.groups_per_user, f"u{owner_id}")
         group = await self.store.create_group(owner_id, name, members)
         self._announce(group)
         return group
@@ -37,6 +42,7 @@ class Groups:
         return conv
 
     async def add_member(self, actor_id: int, group_id: int, user_id: int) -> Conversation:
+        await self.throttle.everywhere(self.throttle.rules.group_adds_per_user, f"u{actor_id}")
         group = await self.store.add_member(
             group_id, actor_id, user_id, self.limits.max_group_members
         )

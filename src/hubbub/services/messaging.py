@@ -20,14 +20,19 @@ from hubbub.core.limits import Limits, check_body, check_client_msg_id
 from hubbub.core.model import Conversation, Receipt, StoredMessage
 from hubbub.ports import Bus, Store
 from hubbub.services.counters import Counters
+from hubbub.services.throttle import Throttle
 
 
 class Messaging:
-    def __init__(self, store: Store, bus: Bus, limits: Limits, counters: Counters) -> None:
+    def __init__(
+        self, store: Store, bus: Bus, limits: Limits, counters: Counters, throttle: Throttle
+    ) -> None:
         self.store = store
         self.bus = bus
         self.limits = limits
         self.counters = counters
+        self.throttle = throttle
+        self.rules = throttle.rules
 
     async def post(
         self,
@@ -45,6 +50,12 @@ class Messaging:
         check_body(body, self.limits)
         if (to is None) == (conversation_id is None):
             raise bad_request("give exactly one of `to` and `conversation_id`")
+        self.throttle.here(self.rules.sends_per_user, f"u{sender_id}")
+        if conversation_id is not None:
+            self.throttle.here(self.rules.sends_per_conversation, f"c{conversation_id}")
+        else:
+            pair = sorted((sender_id, to or 0))
+            self.throttle.here(self.rules.sends_per_conversation, f"d{pair[0]}:{pair[1]}")
         stored = await self.store.append_message(
             sender_id, client_msg_id, body, to_user=to, conversation_id=conversation_id
         )
@@ -88,6 +99,7 @@ class Messaging:
                 self.bus.publish(user_id, frame)
 
     async def typing(self, user_id: int, conversation_id: int) -> None:
+        self.throttle.here(self.rules.typing_per_user, f"u{user_id}")
         conv = await self.member_conversation(user_id, conversation_id)
         frame = frames.typing_frame(conv.conversation_id, user_id)
         for member in conv.member_ids:

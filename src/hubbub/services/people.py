@@ -9,6 +9,7 @@ from hubbub.core.errors import not_found
 from hubbub.core.model import User
 from hubbub.ports import Store
 from hubbub.services.presence import Presence
+from hubbub.services.throttle import Throttle
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +22,10 @@ class Seen:
 
 
 class People:
-    def __init__(self, store: Store, presence: Presence) -> None:
+    def __init__(self, store: Store, presence: Presence, throttle: Throttle) -> None:
         self.store = store
         self.presence = presence
+        self.throttle = throttle
 
     async def user(self, user_id: int) -> User:
         user = await self.store.user_by_id(user_id)
@@ -44,9 +46,11 @@ class People:
 
     async def add_contact(self, owner_id: int, contact_id: int) -> None:
         """From now on the owner receives the contact's presence events."""
+        await self.throttle.everywhere(self.throttle.rules.contacts_per_user, f"u{owner_id}")
         await self.store.put_contact(owner_id, contact_id)
 
     async def remove_contact(self, owner_id: int, contact_id: int) -> None:
+        await self.throttle.everywhere(self.throttle.rules.contacts_per_user, f"u{owner_id}")
         await self.store.delete_contact(owner_id, contact_id)
 
     async def contacts(self, owner_id: int) -> list[Seen]:

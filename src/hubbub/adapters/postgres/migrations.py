@@ -102,6 +102,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX inbox_by_message ON inbox(conversation_id, message_id);
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE devices ADD COLUMN last_used_at BIGINT NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 

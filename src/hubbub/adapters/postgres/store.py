@@ -22,6 +22,7 @@ from hubbub.adapters.postgres import sql
 from hubbub.adapters.postgres.engine import PostgresEngine
 from hubbub.adapters.postgres.migrations import migrate
 from hubbub.adapters.rows import (
+    DEVICE_COLUMNS,
     MESSAGE_COLUMNS,
     USER_COLUMNS,
     message_from_row,
@@ -150,10 +151,22 @@ class PostgresStore:
 
         return await self.engine.write(update)
 
-    async def create_device(self, user_id: int, name: str, token_hash: bytes) -> Device:
+    async def create_device(
+        self, user_id: int, name: str, token_hash: bytes, max_devices: int
+    ) -> tuple[Device, list[int]]:
         device_id = self._new_id()
 
-        async def insert(c: Conn) -> Device:
+        async def insert(c: Conn) -> tuple[Device, list[int]]:
+            now = now_ms()
+            rows = await c.fetch(
+                "UPDATE devices SET revoked_at = $1 WHERE device_id IN ("
+                " SELECT device_id FROM devices WHERE user_id = $2 AND revoked_at IS NULL"
+                " ORDER BY greatest(last_used_at, created_at) DESC, device_id DESC"
+                " OFFSET $3 FOR UPDATE) RETURNING device_id",
+                now,
+                user_id,
+                max_devices - 1,
+            )
             await c.execute(
                 "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)"
                 " VALUES ($1, $2, $3, $4, $5)",
@@ -161,22 +174,56 @@ class PostgresStore:
                 user_id,
                 name,
                 token_hash,
-                now_ms(),
+                now,
             )
-            return Device(device_id, user_id, name)
+            return Device(device_id, user_id, name, now, 0), [int(r[0]) for r in rows]
 
         return await self.engine.write(insert)
 
     async def device_by_token(self, token_hash: bytes) -> Device | None:
         async def q(c: Conn) -> Device | None:
             row = await c.fetchrow(
-                "SELECT device_id, user_id, name FROM devices"
+                f"SELECT {DEVICE_COLUMNS} FROM devices"
                 " WHERE token_hash = $1 AND revoked_at IS NULL",
                 token_hash,
             )
-            return Device(row[0], row[1], row[2]) if row else None
+            return Device(*row) if row else None
 
         return await self.engine.read(q)
+
+    async def devices(self, user_id: int) -> list[Device]:
+        async def q(c: Conn) -> list[Device]:
+            rows = await c.fetch(
+                f"SELECT {DEVICE_COLUMNS} FROM devices"
+                " WHERE user_id = $1 AND revoked_at IS NULL"
+                " ORDER BY greatest(last_used_at, created_at) DESC, device_id DESC",
+                user_id,
+            )
+            return [Device(*r) for r in rows]
+
+        return await self.engine.read(q)
+
+    async def touch_device(self, device_id: int, now_ms: int) -> None:
+        async def touch(c: Conn) -> None:
+            await c.execute(
+                "UPDATE devices SET last_used_at = greatest(last_used_at, $1)"
+                " WHERE device_id = $2",
+                now_ms,
+                device_id,
+            )
+
+        await self.engine.write(touch)
+
+    async def replace_token(self, device_id: int, token_hash: bytes) -> bool:
+        async def replace(c: Conn) -> bool:
+            status = await c.execute(
+                "UPDATE devices SET token_hash = $1 WHERE device_id = $2 AND revoked_at IS NULL",
+                token_hash,
+                device_id,
+            )
+            return bool(sql.rowcount(status) == 1)
+
+        return await self.engine.write(replace)
 
     async def revoke_device(self, device_id: int) -> None:
         async def revoke(c: Conn) -> None:

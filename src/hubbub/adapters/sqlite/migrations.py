@@ -89,6 +89,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX inbox_by_message ON inbox(message_id);
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE devices ADD COLUMN last_used_at INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 

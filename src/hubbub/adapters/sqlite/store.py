@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hubbub.adapters.rows import (
+    DEVICE_COLUMNS,
     MESSAGE_COLUMNS,
     USER_COLUMNS,
     message_from_row,
@@ -155,29 +156,77 @@ class SqliteStore:
 
         return await self.engine.write(update)
 
-    async def create_device(self, user_id: int, name: str, token_hash: bytes) -> Device:
+    async def create_device(
+        self, user_id: int, name: str, token_hash: bytes, max_devices: int
+    ) -> tuple[Device, list[int]]:
         device_id = self._new_id()
 
-        def insert(c: sqlite3.Connection) -> Device:
+        def insert(c: sqlite3.Connection) -> tuple[Device, list[int]]:
+            now = now_ms()
+            evicted = [
+                r[0]
+                for r in c.execute(
+                    "SELECT device_id FROM devices WHERE user_id = ? AND revoked_at IS NULL"
+                    " ORDER BY max(last_used_at, created_at) DESC, device_id DESC"
+                    " LIMIT -1 OFFSET ?",
+                    (user_id, max_devices - 1),
+                )
+            ]
+            c.executemany(
+                "UPDATE devices SET revoked_at = ? WHERE device_id = ?",
+                [(now, d) for d in evicted],
+            )
             c.execute(
                 "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (device_id, user_id, name, token_hash, now_ms()),
+                (device_id, user_id, name, token_hash, now),
             )
-            return Device(device_id, user_id, name)
+            return Device(device_id, user_id, name, now, 0), evicted
 
         return await self.engine.write(insert)
 
     async def device_by_token(self, token_hash: bytes) -> Device | None:
         def q(c: sqlite3.Connection) -> Device | None:
             row = c.execute(
-                "SELECT device_id, user_id, name FROM devices"
+                f"SELECT {DEVICE_COLUMNS} FROM devices"
                 " WHERE token_hash = ? AND revoked_at IS NULL",
                 (token_hash,),
             ).fetchone()
-            return Device(row[0], row[1], row[2]) if row else None
+            return Device(*row) if row else None
 
         return await self.engine.read(q)
+
+    async def devices(self, user_id: int) -> list[Device]:
+        def q(c: sqlite3.Connection) -> list[Device]:
+            rows = c.execute(
+                f"SELECT {DEVICE_COLUMNS} FROM devices"
+                " WHERE user_id = ? AND revoked_at IS NULL"
+                " ORDER BY max(last_used_at, created_at) DESC, device_id DESC",
+                (user_id,),
+            ).fetchall()
+            return [Device(*r) for r in rows]
+
+        return await self.engine.read(q)
+
+    async def touch_device(self, device_id: int, now_ms: int) -> None:
+        await self.engine.write(
+            lambda c: c.execute(
+                "UPDATE devices SET last_used_at = max(last_used_at, ?) WHERE device_id = ?",
+                (now_ms, device_id),
+            )
+        )
+
+    async def replace_token(self, device_id: int, token_hash: bytes) -> bool:
+        def replace(c: sqlite3.Connection) -> bool:
+            return (
+                c.execute(
+                    "UPDATE devices SET token_hash = ? WHERE device_id = ? AND revoked_at IS NULL",
+                    (token_hash, device_id),
+                ).rowcount
+                == 1
+            )
+
+        return await self.engine.write(replace)
 
     async def revoke_device(self, device_id: int) -> None:
         await self.engine.write(
