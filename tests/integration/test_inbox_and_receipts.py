@@ -39,9 +39,11 @@ def test_live_messages_during_a_long_replay_arrive_once_in_order(server: ServerP
     async def body() -> None:
         a, b = await new_user(server.url), await new_user(server.url)
         wa = await a.connect()
-        backlog = [await wa.submit(f"old{i}", to=b.user_id) for i in range(1200)]
+        # the backlog from three senders (one sender at this pace meets the rate limit)
+        senders = [wa, *[await (await new_user(server.url)).connect() for _ in range(2)]]
+        backlog = [await w.submit(f"old{i}", to=b.user_id) for i in range(400) for w in senders]
         for f in backlog:
-            await f
+            assert (await f)["type"] == "sent"
         wb = await b.connect(since=0)  # the replay spans 3 pages of 500
         live = [await wa.submit(f"new{i}", to=b.user_id) for i in range(50)]
         for f in live:
@@ -50,8 +52,8 @@ def test_live_messages_during_a_long_replay_arrive_once_in_order(server: ServerP
         assert [m["seq"] for m in got] == list(range(1, 1251))
         assert [m["body"] for m in got[-50:]] == [f"new{i}" for i in range(50)]
         assert [m for m in await wb.collect(0.3) if m["type"] == "message"] == []
-        await wa.close()
-        await wb.close()
+        for w in (*senders, wb):
+            await w.close()
 
     run(body())
 

@@ -128,8 +128,8 @@ def test_frame_error_carries_client_msg_id_of_refused_frame() -> None:
         '{"type":"send","client_msg_id":5,"body":"x"}',  # not a string
         '{"type":"send","client_msg_id":null}',
         '{"type":"send","body":7}',  # absent
-        '{"type":"send","client_msg_id":"c","body":"x"',  # not JSON at all
         '[{"client_msg_id":"c"}]',  # not an object
+        '[' * 100_000,  # too deep for the decoder
     ],
 )
 def test_frame_error_without_string_client_msg_id(raw: str) -> None:
@@ -137,6 +137,22 @@ def test_frame_error_without_string_client_msg_id(raw: str) -> None:
         decode_client_frame(raw)
     assert info.value.code == "bad_request"
     assert info.value.client_msg_id is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"type":"send","client_msg_id":"c","body":"x"',  # cut short
+        b'{"type":"send","client_msg_id":"c","to":"1","body":"x\\ud800y"}',  # lone surrogate
+        b'{"type":"send","client_msg_id":"c","x":' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ],
+    ids=["truncated", "lone surrogate", "deep"],
+)
+def test_frames_msgspec_cannot_read_keep_their_client_msg_id(raw: bytes) -> None:
+    """The client's message would otherwise stay "sending" for ever."""
+    with pytest.raises(FrameError) as info:
+        decode_client_frame(raw)
+    assert (info.value.code, info.value.client_msg_id) == ("bad_request", "c")
 
 
 def test_unknown_type_message_names_frame_type() -> None:

@@ -32,7 +32,7 @@ class Reader:
 
 
 def listener(idle_s: float = 1.0) -> tuple[DeviceListener, Reader]:
-    socket = DeviceListener(SimpleNamespace(ping_idle_s=idle_s))  # type: ignore[arg-type]
+    socket = DeviceListener(SimpleNamespace(ping_idle_s=idle_s), "127.0.0.1")  # type: ignore[arg-type]
     reader = Reader()
     socket.transport = reader  # type: ignore[assignment]
     return socket, reader

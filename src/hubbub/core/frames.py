@@ -119,6 +119,8 @@ def _client_msg_id_of(raw: bytes) -> str | None:
     """The refused frame's client_msg_id, if it had a usable one."""
     try:
         return _keyed.decode(raw).client_msg_id
+    except msgspec.ValidationError:
+        return None  # not an object, or its client_msg_id is not a string
     except (msgspec.DecodeError, RecursionError):
         pass  # msgspec cannot read the frame: look for the key by pattern
     found = _KEY_PATTERN.search(raw)
