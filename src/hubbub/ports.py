@@ -24,6 +24,7 @@ from hubbub.core.model import (
     Conversation,
     ConversationSummary,
     Device,
+    GroupAdds,
     InboxEntry,
     Message,
     Receipt,
@@ -63,7 +64,9 @@ class Store(Protocol):
         retention_days: int | None,
         *,
         set_retention: bool,
-    ) -> User: ...
+        group_adds: GroupAdds | None = None,
+    ) -> User:
+        """Change what is given (None: unchanged; retention only when set_retention)."""
     async def create_device(
         self, user_id: int, name: str, token_hash: bytes, max_devices: int
     ) -> tuple[Device, list[int]]:

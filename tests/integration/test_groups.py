@@ -101,3 +101,27 @@ def test_members_hear_of_group_changes(server: ServerProcess) -> None:
         await wc.close()
 
     run(body())
+
+
+def test_a_user_can_take_group_adds_from_contacts_only(server: ServerProcess) -> None:
+    async def body() -> None:
+        alice, bob, carol = [await new_user(server.url) for _ in range(3)]
+        await bob.request("PATCH", "/v1/me", json={"group_adds": "contacts"})
+        assert (await bob.me())["settings"]["group_adds"] == "contacts"
+        with pytest.raises(ApiError) as refused:
+            await alice.create_group("strangers", [bob.user_id, carol.user_id])
+        assert refused.value.status == 403
+        assert [c for c in await carol.conversations() if c["kind"] == "group"] == []  # nothing
+        group = await alice.create_group("friends", [carol.user_id])
+        with pytest.raises(ApiError) as refused:
+            await carol.add_member(group["group_id"], bob.user_id)
+        assert refused.value.status == 403
+        await bob.add_contact(carol.user_id)  # bob knows carol now
+        await carol.add_member(group["group_id"], bob.user_id)
+        assert bob.user_id in (await alice.request("GET", f"/v1/groups/{group['group_id']}"))[
+            "members"
+        ]
+        for c in (alice, bob, carol):
+            await c.aclose()
+
+    run(body())

@@ -10,7 +10,7 @@ from hubbub.core.model import Message, StoredMessage, User
 
 # m = messages, c = conversations (the message's kind lives on its conversation)
 MESSAGE_COLUMNS = "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id"
-USER_COLUMNS = "user_id, username, display_name, retention_days"
+USER_COLUMNS = "user_id, username, display_name, retention_days, group_adds"
 DEVICE_COLUMNS = "device_id, user_id, name, created_at, last_used_at"  # Device(*row)
 
 
@@ -31,7 +31,7 @@ def message_from_row(row: Sequence[Any]) -> Message:
 
 def user_from_row(row: Sequence[Any]) -> User:
     """USER_COLUMNS -> User"""
-    return User(int(row[0]), row[1], row[2], row[3])
+    return User(int(row[0]), row[1], row[2], row[3], row[4])
 
 
 def repeated_send(

@@ -3,13 +3,16 @@ and settings."""
 
 from __future__ import annotations
 
+from msgspec import UNSET
+
 from hubbub.api.http import Call
 from hubbub.api.schemas import (
     DeviceOut,
     DevicesOut,
     LogIn,
     MeOut,
-    Rename,
+    MeSettings,
+    ProfileChange,
     RetentionSetting,
     SessionOut,
     Settings,
@@ -75,12 +78,17 @@ class AccountsApi:
             user.username,
             user.display_name,
             str(call.device.device_id),
-            Settings(user.history_retention_days),
+            MeSettings(user.history_retention_days, user.group_adds),
         )
 
-    async def rename(self, call: Call) -> UserOut:
-        body: Rename = call.body
-        return user_out(await self.accounts.rename(call.user_id, body.display_name))
+    async def update_profile(self, call: Call) -> UserOut:
+        body: ProfileChange = call.body
+        user = await self.accounts.update_profile(
+            call.user_id,
+            display_name=body.display_name if isinstance(body.display_name, str) else None,
+            group_adds=None if body.group_adds is UNSET else body.group_adds,
+        )
+        return user_out(user)
 
     async def put_settings(self, call: Call) -> Settings:
         body: RetentionSetting = call.body

@@ -52,8 +52,9 @@ def endpoint_table(
                  "Log out one of the caller's devices", "accounts", errors=("not_found",)),
         Endpoint("GET", "/v1/me", a.me, "The caller's profile and settings", "accounts",
                  answer=s.MeOut),
-        Endpoint("PATCH", "/v1/me", a.rename, "Change the display name", "accounts",
-                 body=s.Rename, answer=s.UserOut),
+        Endpoint("PATCH", "/v1/me", a.update_profile,
+                 "Change the display name, or who may add you to groups", "accounts",
+                 body=s.ProfileChange, answer=s.UserOut),
         Endpoint("PUT", "/v1/me/settings", a.put_settings, "History retention", "accounts",
                  body=s.RetentionSetting, answer=s.Settings),
         # people

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from hubbub.core.errors import ErrorCode
-from hubbub.core.model import Message
+from hubbub.core.model import GroupAdds, Message
 
 Id = Annotated[
     str,
@@ -53,8 +53,14 @@ class LogIn(Struct):
     device_name: Annotated[str, Meta(extra_json_schema={"maxLength": 64})] | None = None
 
 
-class Rename(Struct):
-    display_name: DisplayName
+class ProfileChange(Struct):
+    """Fields left out stay as they are."""
+
+    display_name: DisplayName | UnsetType = UNSET
+    group_adds: Annotated[
+        GroupAdds | UnsetType,
+        Meta(description='Who may put you in a group: "everyone" or only your "contacts"'),
+    ] = UNSET
 
 
 class RetentionSetting(Struct):
@@ -119,12 +125,17 @@ class Settings(Struct):
     history_retention_days: int | None
 
 
+class MeSettings(Struct):
+    history_retention_days: int | None
+    group_adds: GroupAdds
+
+
 class MeOut(Struct):
     user_id: Id
     username: str
     display_name: str
     device_id: Id
-    settings: Settings
+    settings: MeSettings
 
 
 class PresenceOut(Struct):

@@ -3,6 +3,8 @@ its transaction, asks these, and writes what they decide with its own SQL and lo
 
 - A group has at most `max_members` members, its creator included.
 - Only members may change a group; a member may remove itself, the owner anyone.
+- A user whose `group_adds` is "contacts" may be put in a group only by someone they
+  have added as a contact (docs/security.md says why that is a choice, not the default).
 - When the owner leaves, the longest-standing member (join order, then user id)
   inherits the group; a group left empty has no owner.
 """
@@ -59,3 +61,17 @@ def after_removal(group: Conversation, actor_id: int, user_id: int) -> Conversat
     if user_id == owner:
         owner = members[0] if members else None
     return replace(group, member_ids=members, owner_id=owner)
+
+
+def check_consent(actor_id: int, newcomers: Sequence[tuple[int, str, bool]]) -> None:
+    """`newcomers`: (user_id, their group_adds, whether they have the actor as a contact)
+    for everyone the actor is putting in a group. Refuses the whole change if one of them
+    takes group adds only from contacts and the actor is not one."""
+    refused = [
+        uid for uid, prefers, knows in newcomers
+        if uid != actor_id and prefers == "contacts" and not knows
+    ]  # fmt: skip
+    if refused:
+        raise forbidden(
+            "only their contacts may add these users to a group: " + ", ".join(map(str, refused))
+        )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 ConversationKind = Literal["direct", "group"]
+GroupAdds = Literal["everyone", "contacts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,7 @@ class User:
     username: str
     display_name: str
     history_retention_days: int | None = None
+    group_adds: GroupAdds = "everyone"  # who may put this user in a group
 
     def public(self) -> dict[str, Any]:
         return {

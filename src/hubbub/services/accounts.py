@@ -23,7 +23,7 @@ from hubbub.core.limits import (
     check_text,
     check_username,
 )
-from hubbub.core.model import Device, User
+from hubbub.core.model import Device, GroupAdds, User
 from hubbub.ports import Bus, Hasher, Store
 from hubbub.services.throttle import Throttle
 
@@ -153,9 +153,17 @@ class Accounts:
         await self.store.revoke_device(device.device_id)
         self.bus.publish_close(device.device_id, CLOSE_LOGGED_OUT, "logged out")
 
-    async def rename(self, user_id: int, display_name: str) -> User:
-        shown = check_text(display_name, "display_name", MAX_DISPLAY_NAME_CHARS)
-        return await self.store.update_profile(user_id, shown, None, set_retention=False)
+    async def update_profile(
+        self, user_id: int, *, display_name: str | None, group_adds: GroupAdds | None
+    ) -> User:
+        """The display name, and who may put the user in a group ("everyone", or only
+        "contacts"); None leaves a field as it is."""
+        shown = None
+        if display_name is not None:
+            shown = check_text(display_name, "display_name", MAX_DISPLAY_NAME_CHARS)
+        return await self.store.update_profile(
+            user_id, shown, None, set_retention=False, group_adds=group_adds
+        )
 
     async def set_retention(self, user_id: int, days: int | None) -> User:
         """Keep `days` of history (None: for ever)."""

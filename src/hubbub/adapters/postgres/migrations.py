@@ -106,6 +106,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         2,
         """
         ALTER TABLE devices ADD COLUMN last_used_at BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE users ADD COLUMN group_adds TEXT NOT NULL DEFAULT 'everyone';
         """,
     ),
 ]

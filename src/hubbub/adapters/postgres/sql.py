@@ -11,6 +11,7 @@ import asyncpg
 from hubbub.adapters.rows import MESSAGE_COLUMNS, message_from_row, repeated_send
 from hubbub.core.clock import now_ms
 from hubbub.core.errors import not_found
+from hubbub.core.membership import check_consent
 from hubbub.core.model import Conversation, ConversationKind, ConversationSummary, StoredMessage
 
 Conn: TypeAlias = asyncpg.Connection
@@ -137,6 +138,22 @@ async def require_users(c: Conn, user_ids: Sequence[int]) -> None:
     missing = [u for u in user_ids if u not in found]
     if missing:
         raise not_found(f"no such user: {', '.join(map(str, missing))}")
+
+
+async def admit(c: Conn, actor_id: int, user_ids: Sequence[int]) -> None:
+    """The users the actor puts in a group exist and accept it (core.membership)."""
+    rows = await c.fetch(
+        "SELECT u.user_id, u.group_adds, EXISTS(SELECT 1 FROM contacts k"
+        " WHERE k.owner_id = u.user_id AND k.contact_id = $1) FROM users u"
+        " WHERE u.user_id = ANY($2::bigint[])",
+        actor_id,
+        list(user_ids),
+    )
+    found = {int(r[0]) for r in rows}
+    missing = [u for u in user_ids if u not in found]
+    if missing:
+        raise not_found(f"no such user: {', '.join(map(str, missing))}")
+    check_consent(actor_id, [(int(r[0]), r[1], bool(r[2])) for r in rows])
 
 
 async def original(

@@ -37,6 +37,7 @@ from hubbub.core.model import (
     Conversation,
     ConversationSummary,
     Device,
+    GroupAdds,
     InboxEntry,
     Message,
     Receipt,
@@ -134,16 +135,19 @@ class PostgresStore:
         retention_days: int | None,
         *,
         set_retention: bool,
+        group_adds: GroupAdds | None = None,
     ) -> User:
         async def update(c: Conn) -> User:
             row = await c.fetchrow(
                 "UPDATE users SET display_name = coalesce($2, display_name),"
-                " retention_days = CASE WHEN $3 THEN $4::integer ELSE retention_days END"
+                " retention_days = CASE WHEN $3 THEN $4::integer ELSE retention_days END,"
+                " group_adds = coalesce($5, group_adds)"
                 f" WHERE user_id = $1 RETURNING {USER_COLUMNS}",
                 user_id,
                 display_name,
                 set_retention,
                 retention_days,
+                group_adds,
             )
             if row is None:
                 raise not_found("no such user")
@@ -263,12 +267,12 @@ class PostgresStore:
     async def contacts(self, owner_id: int) -> list[tuple[User, int]]:
         async def q(c: Conn) -> list[tuple[User, int]]:
             rows = await c.fetch(
-                "SELECT u.user_id, u.username, u.display_name, u.retention_days,"
+                "SELECT u.user_id, u.username, u.display_name, u.retention_days, u.group_adds,"
                 " u.last_active_at FROM contacts k JOIN users u ON u.user_id = k.contact_id"
                 ' WHERE k.owner_id = $1 ORDER BY u.username COLLATE "C"',
                 owner_id,
             )
-            return [(user_from_row(r[:4]), int(r[4])) for r in rows]
+            return [(user_from_row(r[:5]), int(r[5])) for r in rows]
 
         return await self.engine.read(q)
 
@@ -308,7 +312,7 @@ class PostgresStore:
         members = tuple(member_ids)
 
         async def create(c: Conn) -> Conversation:
-            await sql.require_users(c, members)
+            await sql.admit(c, owner_id, members)
             now = now_ms()
             await c.execute(
                 "INSERT INTO conversations (conversation_id, kind, name, owner_id, created_at)"
@@ -336,7 +340,7 @@ class PostgresStore:
             group = group_for_change(await sql.locked_group(c, group_id), actor_id)
             if not may_add(group, user_id, max_members):
                 return group
-            await sql.require_users(c, [user_id])
+            await sql.admit(c, actor_id, [user_id])
             await c.execute(
                 "INSERT INTO members (conversation_id, user_id, joined_at) VALUES ($1, $2, $3)",
                 group_id,

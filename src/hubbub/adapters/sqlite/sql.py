@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from hubbub.adapters.rows import MESSAGE_COLUMNS, message_from_row, repeated_send
 from hubbub.core.clock import now_ms
 from hubbub.core.errors import not_found
+from hubbub.core.membership import check_consent
 from hubbub.core.model import Conversation, ConversationKind, ConversationSummary, StoredMessage
 
 
@@ -122,6 +123,22 @@ def require_users(c: sqlite3.Connection, user_ids: Sequence[int]) -> None:
     missing = [u for u in user_ids if u not in found]
     if missing:
         raise not_found(f"no such user: {', '.join(map(str, missing))}")
+
+
+def admit(c: sqlite3.Connection, actor_id: int, user_ids: Sequence[int]) -> None:
+    """The users the actor puts in a group exist and accept it (core.membership)."""
+    marks = ",".join("?" * len(user_ids))
+    rows = c.execute(
+        "SELECT u.user_id, u.group_adds, EXISTS(SELECT 1 FROM contacts k"
+        f" WHERE k.owner_id = u.user_id AND k.contact_id = ?) FROM users u"
+        f" WHERE u.user_id IN ({marks})",
+        (actor_id, *user_ids),
+    ).fetchall()
+    found = {r[0] for r in rows}
+    missing = [u for u in user_ids if u not in found]
+    if missing:
+        raise not_found(f"no such user: {', '.join(map(str, missing))}")
+    check_consent(actor_id, [(r[0], r[1], bool(r[2])) for r in rows])
 
 
 def original(

@@ -26,6 +26,7 @@ from hubbub.core.model import (
     Conversation,
     ConversationSummary,
     Device,
+    GroupAdds,
     InboxEntry,
     Message,
     Receipt,
@@ -136,8 +137,13 @@ class SqliteStore:
         retention_days: int | None,
         *,
         set_retention: bool,
+        group_adds: GroupAdds | None = None,
     ) -> User:
         def update(c: sqlite3.Connection) -> User:
+            if group_adds is not None:
+                c.execute(
+                    "UPDATE users SET group_adds = ? WHERE user_id = ?", (group_adds, user_id)
+                )
             if display_name is not None:
                 c.execute(
                     "UPDATE users SET display_name = ? WHERE user_id = ?", (display_name, user_id)
@@ -258,12 +264,12 @@ class SqliteStore:
     async def contacts(self, owner_id: int) -> list[tuple[User, int]]:
         def q(c: sqlite3.Connection) -> list[tuple[User, int]]:
             rows = c.execute(
-                "SELECT u.user_id, u.username, u.display_name, u.retention_days,"
+                "SELECT u.user_id, u.username, u.display_name, u.retention_days, u.group_adds,"
                 " u.last_active_at FROM contacts k JOIN users u ON u.user_id = k.contact_id"
                 " WHERE k.owner_id = ? ORDER BY u.username",
                 (owner_id,),
             ).fetchall()
-            return [(user_from_row(r[:4]), r[4]) for r in rows]
+            return [(user_from_row(r[:5]), r[5]) for r in rows]
 
         return await self.engine.read(q)
 
@@ -315,7 +321,7 @@ class SqliteStore:
         members = tuple(member_ids)
 
         def create(c: sqlite3.Connection) -> Conversation:
-            sql.require_users(c, members)
+            sql.admit(c, owner_id, members)
             now = now_ms()
             c.execute(
                 "INSERT INTO conversations (conversation_id, kind, name, owner_id, created_at)"
@@ -337,7 +343,7 @@ class SqliteStore:
             group = group_for_change(sql.conversation(c, group_id), actor_id)
             if not may_add(group, user_id, max_members):
                 return group
-            sql.require_users(c, [user_id])
+            sql.admit(c, actor_id, [user_id])
             c.execute(
                 "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
                 (group_id, user_id, now_ms()),
