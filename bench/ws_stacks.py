@@ -118,6 +118,7 @@ class Relay(Generic[C]):
         self.conns: dict[str, C] = {}
         self.seqs: dict[str, int] = {}  # per receiver, like an inbox
         self.counter = 0
+        self.fwd = b""  # the frame `handle` last routed
 
     def route(self, sender: str, msg: Send) -> tuple[C, bytes, bytes] | None:
         """Return (peer, forward frame, ack frame), or None when the peer is unknown."""
@@ -130,6 +131,24 @@ class Relay(Generic[C]):
         fwd = ENCODER.encode(Message(seq=seq, message_id=str(n), body=msg.body, sender_id=sender))
         ack = ENCODER.encode(Sent(client_msg_id=msg.client_msg_id, message_id=str(n)))
         return peer, fwd, ack
+
+    def handle(self, name: str | None, raw: Any, conn: C) -> tuple[str | None, C | None, bytes]:
+        """One text frame from `conn` (registered as `name`, None before hello). Returns
+        (its name now, the peer to forward `self.fwd` to or None, the reply to conn)."""
+        try:
+            msg = SERVER_DECODER.decode(raw)
+        except msgspec.DecodeError:
+            return name, None, ERR_BAD_FRAME
+        if not isinstance(msg, Send):
+            self.conns[msg.token] = conn
+            return msg.token, None, READY
+        if name is None:
+            return name, None, ERR_NO_HELLO
+        routed = self.route(name, msg)
+        if routed is None:
+            return name, None, ERR_NO_PEER
+        peer, self.fwd, ack = routed
+        return name, peer, ack
 
     def unregister(self, name: str | None, conn: C) -> None:
         if name is not None and self.conns.get(name) is conn:
@@ -150,40 +169,17 @@ def serve_starlette(port: int, ws_impl: Literal["websockets", "websockets-sansio
     from starlette.websockets import WebSocket, WebSocketDisconnect
 
     relay: Relay[WebSocket] = Relay()
-    ready, bad, no_hello, no_peer = (
-        READY.decode(),
-        ERR_BAD_FRAME.decode(),
-        ERR_NO_HELLO.decode(),
-        ERR_NO_PEER.decode(),
-    )
 
     async def relay_ws(ws: WebSocket) -> None:
         await ws.accept()
         name: str | None = None
         try:
             while True:
-                text = await ws.receive_text()
-                try:
-                    msg = SERVER_DECODER.decode(text)
-                except msgspec.DecodeError:
-                    await ws.send_text(bad)
-                    continue
-                if isinstance(msg, Send):
-                    if name is None:
-                        await ws.send_text(no_hello)
-                        continue
-                    routed = relay.route(name, msg)
-                    if routed is None:
-                        await ws.send_text(no_peer)
-                        continue
-                    peer, fwd, ack = routed
+                name, peer, reply = relay.handle(name, await ws.receive_text(), ws)
+                if peer is not None:
                     with contextlib.suppress(Exception):  # peer went away mid-send
-                        await peer.send_text(fwd.decode())
-                    await ws.send_text(ack.decode())
-                else:
-                    name = msg.token
-                    relay.conns[name] = ws
-                    await ws.send_text(ready)
+                        await peer.send_text(relay.fwd.decode())
+                await ws.send_text(reply.decode())
         except WebSocketDisconnect:
             pass
         finally:
@@ -212,12 +208,6 @@ def serve_aiohttp(port: int) -> None:
     from aiohttp import WSMsgType, web
 
     relay: Relay[web.WebSocketResponse] = Relay()
-    ready, bad, no_hello, no_peer = (
-        READY.decode(),
-        ERR_BAD_FRAME.decode(),
-        ERR_NO_HELLO.decode(),
-        ERR_NO_PEER.decode(),
-    )
 
     async def relay_ws(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -227,27 +217,11 @@ def serve_aiohttp(port: int) -> None:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
                     continue
-                try:
-                    msg = SERVER_DECODER.decode(frame.data)
-                except msgspec.DecodeError:
-                    await ws.send_str(bad)
-                    continue
-                if isinstance(msg, Send):
-                    if name is None:
-                        await ws.send_str(no_hello)
-                        continue
-                    routed = relay.route(name, msg)
-                    if routed is None:
-                        await ws.send_str(no_peer)
-                        continue
-                    peer, fwd, ack = routed
+                name, peer, reply = relay.handle(name, frame.data, ws)
+                if peer is not None:
                     with contextlib.suppress(Exception):  # peer went away mid-send
-                        await peer.send_str(fwd.decode())
-                    await ws.send_str(ack.decode())
-                else:
-                    name = msg.token
-                    relay.conns[name] = ws
-                    await ws.send_str(ready)
+                        await peer.send_str(relay.fwd.decode())
+                await ws.send_str(reply.decode())
         finally:
             relay.unregister(name, ws)
         return ws
@@ -296,26 +270,12 @@ def serve_picows(port: int, read_buffer_init_size: int = 16 * 1024) -> None:
                     transport.send_close(frame.get_close_code())
                     transport.disconnect()
                 return
-            try:
-                msg = SERVER_DECODER.decode(frame.get_payload_as_memoryview())
-            except msgspec.DecodeError:
-                transport.send(text, ERR_BAD_FRAME)
-                return
-            if isinstance(msg, Send):
-                if self.name is None:
-                    transport.send(text, ERR_NO_HELLO)
-                    return
-                routed = relay.route(self.name, msg)
-                if routed is None:
-                    transport.send(text, ERR_NO_PEER)
-                    return
-                peer, fwd, ack = routed
-                peer.send(text, fwd)
-                transport.send(text, ack)
-            else:
-                self.name = msg.token
-                relay.conns[msg.token] = transport
-                transport.send(text, READY)
+            self.name, peer, reply = relay.handle(
+                self.name, frame.get_payload_as_memoryview(), transport
+            )
+            if peer is not None:
+                peer.send(text, relay.fwd)
+            transport.send(text, reply)
 
         def on_ws_disconnected(self, transport: WSTransport) -> None:
             relay.unregister(self.name, transport)

@@ -72,6 +72,12 @@ def close_all(devices: Sequence[Device]) -> None:
         d.close()
 
 
+async def hang_up(devices: Sequence[Device], settle_s: float = 0.2) -> None:
+    """Close every device and give the closes a moment to leave."""
+    close_all(devices)
+    await asyncio.sleep(settle_s)
+
+
 async def wait_until(cond: Callable[[], bool], timeout: float, step: float = 0.01) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

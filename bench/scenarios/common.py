@@ -15,7 +15,7 @@ from loadgen.accounts import Account, create_accounts, tag
 from loadgen.device import ACK_BATCH, ACK_EACH, ACK_NONE, Device, Tally
 from loadgen.measure import Meter, cpu_pct, meter
 from loadgen.server import say
-from loadgen.timeline import Bar, Bucket, Panel, Timeline, plot, run_for
+from loadgen.timeline import Bar, Bucket, Panel, Timeline, plot, rate_latency_panels, run_for
 
 TTY_TICK_S = 0.25  # progress bar refresh; on a pipe one line a second
 DRAIN_TIMEOUT_S = 15.0
@@ -80,6 +80,25 @@ def save_plot(
         return
     say(f"plot written to {a.plot}")
     result["plot"] = str(a.plot)
+
+
+def save_rate_plot(
+    a: argparse.Namespace,
+    title: str,
+    tl: Timeline,
+    rates: Sequence[tuple[str, str]],
+    rate_ylabel: str,
+    lat_ylabel: str,
+    result: dict[str, Any],
+    adjust: Callable[[Panel, Panel], None] | None = None,
+) -> None:
+    """--plot: counter rates per second over latency p50/p95/p99 per second."""
+    if not a.plot:
+        return
+    top, bottom = rate_latency_panels(tl, rates, rate_ylabel, lat_ylabel)
+    if adjust is not None:
+        adjust(top, bottom)
+    save_plot(a, title, [top, bottom], result)
 
 
 @dataclass

@@ -26,9 +26,9 @@ from loadgen.device import Device, Tally
 from loadgen.frames import Message, Sent, send_target
 from loadgen.measure import cpu_pct, cpu_report, meter, pin_server_and_self, rss_kib
 from loadgen.server import say, scrape_metrics
-from loadgen.timeline import Bar, Panel, Timeline, run_for
+from loadgen.timeline import Bar, Bucket, Panel, Timeline
 
-from scenarios.common import IdleCrowd, save_plot, ws_url
+from scenarios.common import IdleCrowd, save_plot, timed_window, ws_url
 
 
 async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, Any]:
@@ -54,39 +54,19 @@ async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, A
     interval = next((d.heartbeat_interval for d in crowd.devices if d.user_id), 10.0)
     stop = asyncio.Event()
     pinger = asyncio.create_task(drive.heartbeats(crowd.all, stop, a.duration + 30))
-    start = meter(pid)
-    marks = [start]
     tl = Timeline(
         counters=lambda: {"pings": float(stats.tx["ping"]), "pongs": float(stats.rx["pong"])},
         gauges=lambda: {"held": float(crowd.online), "rss_mib": rss_kib(pid) / 1024},
     )
-    tl.start(start.t)
-    bar = Bar("idle", a.duration)
 
-    def on_mark(now: float) -> None:
-        prev, cur = marks[-1], meter(pid)
-        b = tl.mark(cur.t)
-        marks.append(cur)
-        if not bar.tty:
-            srv, own = cpu_pct(prev, cur)
-            say(
-                f"idle t={cur.t - start.t:5.1f}s held={b.values['held']:.0f} "
-                f"pings={stats.tx['ping']} pongs={stats.rx['pong']} "
-                f"rss={b.values['rss_mib']:.0f}MiB server_cpu={srv:4.0f}% loadgen_cpu={own:4.0f}%"
-            )
-
-    def bar_text() -> str:
-        b = tl.last
-        if b is None:
-            return "..."
+    def status(b: Bucket) -> str:
         return (
-            f"held {b.values['held']:,.0f}/{a.connections:,}  rss {b.values['rss_mib']:.0f} MiB"
-            f"  pongs {stats.rx['pong']:,}  disconnects {stats.disconnects}"
+            f"held={b.values['held']:.0f}/{a.connections} pings={stats.tx['ping']} "
+            f"pongs={stats.rx['pong']} rss={b.values['rss_mib']:.0f}MiB "
+            f"disconnects={stats.disconnects}"
         )
 
-    await run_for(a.duration, bar, on_mark, bar_text, time.monotonic, tick_s=0.25)
-    bar.close()
-    end = meter(pid)
+    start, end = await timed_window("idle", a.duration, pid, tl, status)
     stop.set()
     await asyncio.wait_for(pinger, 5)
     rss1 = rss_kib(pid)
@@ -149,8 +129,7 @@ async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, A
         ],
         result,
     )
-    crowd.close()
-    await asyncio.sleep(0.5)
+    await drive.hang_up(crowd.devices, 0.5)
     return result
 
 
@@ -341,6 +320,5 @@ async def reconnect_storm(base: str, pid: int | None, a: argparse.Namespace) -> 
         ],
         result,
     )
-    drive.close_all([sender, *conns])
-    await asyncio.sleep(0.3)
+    await drive.hang_up([sender, *conns], 0.3)
     return result

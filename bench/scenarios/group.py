@@ -24,9 +24,9 @@ from loadgen.device import Device, Tally
 from loadgen.frames import Message, send_target
 from loadgen.measure import cpu_report, lat_summary, latency_ms, per, pin_server_and_self
 from loadgen.server import say
-from loadgen.timeline import Timeline, fmt_ms, rate_latency_panels
+from loadgen.timeline import Panel, Timeline, fmt_ms
 
-from scenarios.common import ACK_FLUSH_S, DRAIN_TIMEOUT_S, save_plot, timed_window, ws_url
+from scenarios.common import ACK_FLUSH_S, DRAIN_TIMEOUT_S, save_rate_plot, timed_window, ws_url
 
 
 async def group(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, Any]:
@@ -159,19 +159,18 @@ async def run_group(base: str, pid: int | None, a: argparse.Namespace, name: str
     result["server_cpu_us_per_msg"] = (
         round((end.srv - start.srv) * 1e6 / acked_w, 1) if pid and acked_w else None
     )
-    top, bottom = rate_latency_panels(
-        tl, [("acked", "messages acked (sent to group)")], "messages / s", ""
-    )
-    top.right = [
-        (
-            top.series[0][0],
-            [b.rates["deliveries"] for b in tl.buckets if b.dt > 0.05],
-            "deliveries (message x member device)",
-        )
-    ]
-    top.right_ylabel = "deliveries / s"
-    bottom.ylabel = "send -> LAST recipient latency (ms)"
-    save_plot(
+
+    def deliveries_too(top: Panel, bottom: Panel) -> None:
+        top.right = [
+            (
+                top.series[0][0],
+                [b.rates["deliveries"] for b in tl.buckets if b.dt > 0.05],
+                "deliveries (message x member device)",
+            )
+        ]
+        top.right_ylabel = "deliveries / s"
+
+    save_rate_plot(
         a,
         f"{name}: {len(devices)} members, {a.senders} senders x window {a.window}, "
         f"ack {a.ack}, {a.body_bytes} B bodies, {a.duration:g} s{', pinned' if a.pin else ''}\n"
@@ -179,9 +178,12 @@ async def run_group(base: str, pid: int | None, a: argparse.Namespace, name: str
         f"{result['msgs_acked_per_s']:,.0f} msgs/s, latency "
         f"{lat_summary(result['latency_to_last_recipient_ms'])}, "
         f"server CPU {result['server_cpu_pct']} %",
-        [top, bottom],
+        tl,
+        [("acked", "messages acked (sent to group)")],
+        "messages / s",
+        "send -> LAST recipient latency (ms)",
         result,
+        deliveries_too,
     )
-    drive.close_all(devices)
-    await asyncio.sleep(0.2)
+    await drive.hang_up(devices)
     return result

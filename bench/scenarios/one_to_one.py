@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,13 +39,13 @@ from loadgen.measure import (
     pin_server_and_self,
 )
 from loadgen.server import say
-from loadgen.timeline import Timeline, fmt_ms, rate_latency_panels
+from loadgen.timeline import Panel, Timeline, fmt_ms
 
 from scenarios.common import (
     ACK_FLUSH_S,
     DRAIN_TIMEOUT_S,
     IdleCrowd,
-    save_plot,
+    save_rate_plot,
     timed_window,
     ws_url,
 )
@@ -241,22 +242,30 @@ def net_of_baseline(fig: dict[str, Any], base: dict[str, Any]) -> float | None:
     return round(srv * 1e6 / (fig["acked_per_s"] * fig["duration_s"]), 1)
 
 
+PAIR_RATES = [("acked", "acked (sender got `sent`)"), ("delivered", "delivered to receiver")]
+
+
 def plot_one_to_one(
-    a: argparse.Namespace, name: str, tl: Timeline, result: dict[str, Any], what: str
+    a: argparse.Namespace,
+    name: str,
+    tl: Timeline,
+    result: dict[str, Any],
+    what: str,
+    lat_label: str = "send -> receive latency (ms)",
+    adjust: Callable[[Panel, Panel], None] | None = None,
 ) -> None:
-    save_plot(
+    save_rate_plot(
         a,
         f"{name}: {what}, {a.body_bytes} B bodies, {a.duration:g} s"
         f"{', pinned' if a.pin else ''}\n"
         f"mean {result['acked_per_s']:,.0f} msgs/s acked, latency "
         f"{lat_summary(result['latency_ms'])}, server CPU {result['server_cpu_pct']} %",
-        rate_latency_panels(
-            tl,
-            [("acked", "acked (sender got `sent`)"), ("delivered", "delivered to receiver")],
-            "messages / s",
-            "send -> receive latency (ms)",
-        ),
+        tl,
+        PAIR_RATES,
+        "messages / s",
+        lat_label,
         result,
+        adjust,
     )
 
 
@@ -314,8 +323,7 @@ async def run_closed(base: str, pid: int | None, a: argparse.Namespace, name: st
         crowd.close()
     what = f"{a.pairs} pairs, window {a.window}, ack {a.ack}"
     plot_one_to_one(a, name, tl, result, what)
-    drive.close_all(devices)
-    await asyncio.sleep(0.2)
+    await drive.hang_up(devices)
     return result
 
 
@@ -366,25 +374,16 @@ async def offered_load(base: str, pid: int | None, a: argparse.Namespace) -> dic
         **pairs.accounting(),
         **done,
     }
-    top, bottom = rate_latency_panels(
-        tl,
-        [("acked", "acked (sender got `sent`)"), ("delivered", "delivered to receiver")],
-        "messages / s",
-        "scheduled send -> receive latency (ms)",
+
+    def offered(top: Panel, bottom: Panel) -> None:
+        xs = top.series[0][0]
+        top.series.append((xs, [a.rate] * len(xs), "offered (target)"))
+
+    what = f"{a.rate:,.0f} msgs/s offered over {a.pairs} pairs"
+    plot_one_to_one(
+        a, "offered-load", tl, result, what, "scheduled send -> receive latency (ms)", offered
     )
-    xs = top.series[0][0]
-    top.series.append((xs, [a.rate] * len(xs), "offered (target)"))
-    save_plot(
-        a,
-        f"offered-load: {a.rate:,.0f} msgs/s offered over {a.pairs} pairs, "
-        f"{a.body_bytes} B bodies, {a.duration:g} s{', pinned' if a.pin else ''}\n"
-        f"achieved {result['achieved_rate']:,.0f} msgs/s, latency "
-        f"{lat_summary(result['latency_ms'])}, server CPU {result['server_cpu_pct']} %",
-        [top, bottom],
-        result,
-    )
-    drive.close_all(devices)
-    await asyncio.sleep(0.2)
+    await drive.hang_up(devices)
     return result
 
 
@@ -447,6 +446,5 @@ async def connection_scaling(base: str, pid: int | None, a: argparse.Namespace) 
     result["connect_failures"] += crowd.tally.connect_failures
     result["error_frames"] += crowd.tally.rx["error"]
     crowd.close()
-    drive.close_all(devices)
-    await asyncio.sleep(0.5)
+    await drive.hang_up(devices, 0.5)
     return result
