@@ -148,6 +148,7 @@ class Device(WSListener):
         self.inflight: dict[str, tuple[int, bytes]] = {}  # client_msg_id -> (t_ns, frame)
         self.outbox: deque[tuple[bytes, int]] | None = None
         self.acked_ids: set[str] = set()  # message ids of this device's acknowledged sends
+        self.resent: set[str] = set()  # client_msg_ids sent again after a reconnect
         self._cmid_prefix = f"{name}-"
         # scenario hooks
         self.on_send: Callable[[Device, str, bytes], None] | None = None  # cmid, target
@@ -180,8 +181,9 @@ class Device(WSListener):
         await asyncio.wait_for(self.ready, handshake_timeout + 10)
         self.tally.connects += 1
         if self.inflight and self.transport is not None:
-            for _, frame in list(self.inflight.values()):
+            for cmid, (_, frame) in list(self.inflight.items()):
                 self._write("send", frame)
+                self.resent.add(cmid)
                 self.tally.resent += 1
 
     def close(self) -> None:
@@ -285,7 +287,10 @@ class Device(WSListener):
             return
         now = time.monotonic_ns()
         t.acked += 1
-        t.sent_lat_ns.append(now - sent[0])
+        if self.resent and msg.client_msg_id in self.resent:
+            self.resent.discard(msg.client_msg_id)  # its latency would hold the time offline
+        else:
+            t.sent_lat_ns.append(now - sent[0])
         self.acked_ids.add(msg.message_id)
         if self.on_sent is not None:
             self.on_sent(self, msg, now)

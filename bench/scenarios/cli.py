@@ -36,7 +36,7 @@ from loadgen.server import (
     scrape_metrics,
 )
 
-from scenarios import connections, group, one_to_one
+from scenarios import connections, day, group, one_to_one
 
 Runner = Callable[[str, int | None, argparse.Namespace], Awaitable[dict[str, Any]]]
 
@@ -70,6 +70,11 @@ SCENARIOS: dict[str, tuple[Runner, dict[str, Any], str]] = {
         group.group_ceiling,
         {"duration": 10.0, "window": 8, "ack": "batch"},
         "group throughput ceiling: 8 in flight per sender, batched acks",
+    ),
+    "day-in-the-life": (
+        day.day_in_the_life,
+        {"duration": 60.0, "devices": 2000, "rate": 100.0},
+        "thousands of mostly idle devices, Poisson traffic, typing/read/presence, waves",
     ),
     "idle": (
         connections.idle,
@@ -226,6 +231,7 @@ def sockets_needed(a: argparse.Namespace) -> int:
     return {
         "idle": a.connections,
         "connection-scaling": max(a.totals),
+        "day-in-the-life": a.devices,
         "reconnect-storm": a.devices,
     }.get(a.scenario, 2 * a.pairs + a.idle_connections + a.members)
 
