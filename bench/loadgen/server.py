@@ -119,6 +119,7 @@ def hubbub_server(
         say(f"starting hubbub serve on {HOST}:{port} ({'real' if real_argon2 else 'cheap'} argon2)")
         url = f"http://{HOST}:{port}"
         with server_process(cmd, url + "/healthz", log, "hubbub serve") as proc:
+            say(f"hubbub serve is pid {proc.pid} (py-spy record --pid {proc.pid} ...)")
             server = Server(proc.pid, url, log_path)
             try:
                 yield server

@@ -120,7 +120,9 @@ def parser(scenario: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--ack", choices=ACK_MODES, help="each: one ack per message; batch: 50/0.1s")
     g.add_argument("--rate", type=float, help="offered-load / day-in-the-life: msgs/s in total")
     g.add_argument("--idle-connections", type=int, default=0, help="one-to-one: extra idle")
-    g.add_argument("--idle-logins", type=int, default=100, help="devices idle sockets share")
+    g.add_argument(
+        "--idle-logins", type=int, default=0, help="users the idle sockets share (0: one each)"
+    )
     g.add_argument("--per-source", type=int, default=10_000, help="sockets per 127.0.0.x")
     g.add_argument("--baseline", type=float, default=3.0, help="s of idle-only server CPU")
     g.add_argument(
@@ -188,7 +190,7 @@ def parse_args(argv: Sequence[str], scenario: str | None = None) -> argparse.Nam
         (1 <= a.window <= 20_000, "--window must be 1..20000"),
         (0 < a.rate <= MAX_RATE, "--rate out of range"),
         (0 <= a.idle_connections <= MAX_CONNECTIONS, "--idle-connections out of range"),
-        (1 <= a.idle_logins <= 10_000, "--idle-logins must be 1..10000"),
+        (0 <= a.idle_logins <= MAX_CONNECTIONS, "--idle-logins out of range"),
         (100 <= a.per_source <= 28_000, "--per-source must be 100..28000"),
         (0 <= a.baseline <= 60, "--baseline must be 0..60 s"),
         (bool(a.totals) and all(0 < n <= MAX_CONNECTIONS for n in a.totals), "bad --totals"),

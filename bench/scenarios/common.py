@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,12 +15,15 @@ from loadgen import drive
 from loadgen.accounts import Account, create_accounts, tag
 from loadgen.device import ACK_BATCH, ACK_EACH, ACK_NONE, Device, Tally
 from loadgen.measure import Meter, cpu_pct, meter
-from loadgen.server import say
+from loadgen.server import say, scrape_metrics
 from loadgen.timeline import Bar, Bucket, Panel, Timeline, plot, rate_latency_panels, run_for
 
 TTY_TICK_S = 0.25  # progress bar refresh; on a pipe one line a second
 DRAIN_TIMEOUT_S = 15.0
 ACK_FLUSH_S = {ACK_EACH: 1.0, ACK_BATCH: 0.1, ACK_NONE: 1.0}  # periodic flush_ack
+SETTLE_MAX_S = 300.0  # after connecting many devices, at most this long for the server to calm
+SETTLE_QUIET_S = 2
+COMMITS = "hubbub_commit_batch_jobs_count"
 
 
 def ws_url(base: str) -> str:
@@ -101,11 +105,29 @@ def save_rate_plot(
     save_plot(a, title, [top, bottom], result)
 
 
+async def settle(base: str, bound_s: float = SETTLE_MAX_S) -> float:
+    """Wait until the server has worked off what connecting the idle devices caused: each
+    user coming online is a presence announcement, and the server writes them one at a
+    time (one commit each). Settled = no commit for SETTLE_QUIET_S. Returns the seconds."""
+    t0 = time.monotonic()
+    quiet = 0
+    last = None
+    for _ in range(int(bound_s)):
+        with contextlib.suppress(OSError):
+            now = (await asyncio.to_thread(scrape_metrics, base)).get(COMMITS, 0.0)
+            quiet = quiet + 1 if now == last else 0
+            last = now
+        if quiet >= SETTLE_QUIET_S:
+            break
+        await asyncio.sleep(1.0)
+    return round(time.monotonic() - t0, 1)
+
+
 @dataclass
 class IdleCrowd:
     """Connected devices that only keep themselves online: a `ping` every
-    heartbeat_interval. `logins` users hold them (a device token may carry several
-    sockets, which spares an argon2 log-in per socket); nobody writes to those users."""
+    heartbeat_interval. Each is a user of its own, or `logins` users hold them all (a
+    device token may carry several sockets); nobody writes to those users."""
 
     tally: Tally = field(default_factory=Tally)
     devices: list[Device] = field(default_factory=list)
@@ -113,16 +135,20 @@ class IdleCrowd:
     sources: list[str] = field(default_factory=list)
 
     async def sign_up(self, base: str, logins: int) -> None:
-        if not self.accounts:
-            names = [f"{tag()}idle{i}" for i in range(max(1, logins))]
-            self.accounts = await create_accounts(base, names)
+        """Have at least `logins` users (one device each)."""
+        have = len(self.accounts)
+        if have < logins:
+            prefix = tag()
+            names = [f"{prefix}idle{i}" for i in range(have, logins)]
+            self.accounts.extend(await create_accounts(base, names, concurrency=32))
 
     async def grow(self, base: str, total: int, logins: int, per_source: int) -> float:
-        """Add devices until there are `total`; returns the seconds connecting took."""
+        """Add devices until there are `total` (over `logins` users; 0: a user each);
+        returns the seconds connecting took."""
         need = total - len(self.devices)
         if need <= 0:
             return 0.0
-        await self.sign_up(base, min(logins, total))
+        await self.sign_up(base, min(logins, total) if logins else total)
         n0 = len(self.devices)
         new = [
             Device(self.tally, self.accounts[i % len(self.accounts)].token, f"idle{i}", ack="none")

@@ -28,7 +28,7 @@ from loadgen.measure import cpu_pct, cpu_report, meter, pin_server_and_self, rss
 from loadgen.server import say, scrape_metrics
 from loadgen.timeline import Bar, Bucket, Panel, Timeline
 
-from scenarios.common import IdleCrowd, save_plot, timed_window, ws_url
+from scenarios.common import IdleCrowd, save_plot, settle, timed_window, ws_url
 
 
 async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, Any]:
@@ -53,7 +53,10 @@ async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, A
     )
     interval = next((d.heartbeat_interval for d in crowd.devices if d.user_id), 10.0)
     stop = asyncio.Event()
-    pinger = asyncio.create_task(drive.heartbeats(crowd.all, stop, a.duration + 30))
+    pinger = asyncio.create_task(drive.heartbeats(crowd.all, stop, a.duration + 400))
+    settle_s = await settle(base)  # every user that came online is a presence write
+    c2 = meter(pid)
+    say(f"server settled after {settle_s:.1f}s")
     tl = Timeline(
         counters=lambda: {"pings": float(stats.tx["ping"]), "pongs": float(stats.rx["pong"])},
         gauges=lambda: {"held": float(crowd.online), "rss_mib": rss_kib(pid) / 1024},
@@ -85,7 +88,13 @@ async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, A
         "rlimit_nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
         "setup_s": round(setup_s, 1),
         "connect_s": round(c1.t - c0.t, 2),
+        "settle_s": settle_s,
         "server_cpu_ms_per_connect": round((c1.srv - c0.srv) * 1e3 / max(connected, 1), 3)
+        if pid
+        else None,
+        "server_cpu_ms_per_connect_incl_settle": round(
+            (c2.srv - c0.srv) * 1e3 / max(connected, 1), 3
+        )
         if pid
         else None,
         "hold_s": round(end.t - start.t, 1),

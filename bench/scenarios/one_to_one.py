@@ -46,6 +46,7 @@ from scenarios.common import (
     DRAIN_TIMEOUT_S,
     IdleCrowd,
     save_rate_plot,
+    settle,
     timed_window,
     ws_url,
 )
@@ -218,15 +219,20 @@ async def finish(pairs: Pairs, stop: asyncio.Event, tasks: list[asyncio.Task[Non
     return {"drained": drained, "drain_s": round(drain_s, 3)}
 
 
-async def idle_baseline(crowd: IdleCrowd, pid: int | None, seconds: float) -> dict[str, Any]:
-    """Server CPU with only the idle connections (their pings) for `seconds`."""
+async def idle_baseline(
+    base: str, crowd: IdleCrowd, pid: int | None, seconds: float
+) -> dict[str, Any]:
+    """Server CPU with only the idle connections (their pings) for `seconds`, once the
+    server has settled after connecting them."""
     if not crowd.devices or seconds <= 0:
         return {}
+    settled_s = await settle(base)
     m0 = meter(pid)
     await asyncio.sleep(seconds)
     m1 = meter(pid)
     rep = cpu_report(pid, m0, m1, 0, "x")
     return {
+        "idle_settle_s": settled_s,
         "idle_baseline_s": round(m1.t - m0.t, 1),
         "idle_baseline_server_cpu_pct": rep["server_cpu_pct"],
         "idle_baseline_loadgen_cpu_pct": rep["loadgen_cpu_pct"],
@@ -285,7 +291,7 @@ async def run_closed(base: str, pid: int | None, a: argparse.Namespace, name: st
         connect_s = await crowd.grow(base, a.idle_connections, a.idle_logins, a.per_source)
         say(f"{crowd.online}/{a.idle_connections} idle connections in {connect_s:.1f}s")
         tasks.append(asyncio.create_task(drive.heartbeats(crowd.all, stop, bound)))
-        extra = await idle_baseline(crowd, pid, a.baseline)
+        extra = await idle_baseline(base, crowd, pid, a.baseline)
     tl = make_timeline(pairs.tally)
     fig = await closed_loop_window(pairs, pid, name, a.duration, tl)
     end_srv = meter(pid)
@@ -406,7 +412,7 @@ async def connection_scaling(base: str, pid: int | None, a: argparse.Namespace) 
         connect_s = await crowd.grow(base, idle, a.idle_logins, a.per_source)
         say(f"step {total}: {crowd.online}/{idle} idle connections (+{connect_s:.1f}s connecting)")
         await asyncio.sleep(1.0)
-        base_fig = await idle_baseline(crowd, pid, a.baseline)
+        base_fig = await idle_baseline(base, crowd, pid, a.baseline)
         tl = make_timeline(pairs.tally)
         fig = await closed_loop_window(pairs, pid, f"scaling {total}", a.duration, tl)
         await drive.wait_until(lambda: not any(s.busy for s in pairs.senders), 10, 0.005)
