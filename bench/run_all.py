@@ -3,6 +3,9 @@ markdown table; raw JSON lines go to bench/results/runs.jsonl and plots to bench
 
     .venv/bin/python bench/run_all.py [--runs 3] [--only one-to-one,group]
 
+one-to-one, group and day-in-the-life are people (one message in flight, an ack per
+message); the *-ceiling entries are pipelined throughput ceilings.
+
 The machine has 2 cores shared with the load generator: run nothing else meanwhile.
 """
 
@@ -22,7 +25,58 @@ RESULTS = HERE / "results"
 # name -> (arguments, [(label, json key path, unit)])
 SCENARIOS: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {
     "one-to-one": (
-        ["one-to-one", "--pairs", "50", "--window", "8", "--duration", "10"],
+        ["one-to-one", "--pairs", "50", "--duration", "10"],
+        [
+            ("server CPU per message", "server_cpu_us_per_msg", "us"),
+            ("messages/s acked", "acked_per_s", ""),
+            ("acks sent per message", "acks_sent_per_msg", ""),
+            ("receipts per message", "receipts_per_msg", ""),
+            ("send -> sent p50", "latency_send_to_sent_ms.p50", "ms"),
+            ("send -> delivered p50", "latency_ms.p50", "ms"),
+            ("send -> delivered p99", "latency_ms.p99", "ms"),
+            ("lost", "lost", ""),
+            ("duplicated", "duplicated", ""),
+            ("load generator CPU", "loadgen_cpu_pct", "%"),
+        ],
+    ),
+    "one-to-one-200": (
+        ["one-to-one", "--pairs", "200", "--duration", "10"],
+        [
+            ("server CPU per message", "server_cpu_us_per_msg", "us"),
+            ("messages/s acked", "acked_per_s", ""),
+            ("send -> delivered p99", "latency_ms.p99", "ms"),
+            ("lost", "lost", ""),
+            ("load generator CPU", "loadgen_cpu_pct", "%"),
+        ],
+    ),
+    "connection-scaling": (
+        ["connection-scaling", "--pairs", "50", "--totals", "100,1000,10000", "--duration", "10"],
+        [
+            ("100 connections: server CPU per message", "steps.0.server_cpu_us_per_msg", "us"),
+            ("1,000 connections: server CPU per message", "steps.1.server_cpu_us_per_msg", "us"),
+            ("10,000 connections: server CPU per message", "steps.2.server_cpu_us_per_msg", "us"),
+            ("10,000: net of idle's own cost", "steps.2.server_cpu_us_per_msg_net_of_idle", "us"),
+            ("10,000: idle alone, server CPU", "steps.2.idle_baseline_server_cpu_pct", "%"),
+            ("lost", "lost", ""),
+            ("load generator saturated", "loadgen_saturated", ""),
+        ],
+    ),
+    "day-in-the-life": (
+        ["day-in-the-life", "--devices", "2000", "--rate", "100", "--duration", "60"],
+        [
+            ("server CPU per message (everything)", "server_cpu_us_per_msg", "us"),
+            ("server CPU", "server_cpu_pct", "%"),
+            ("send -> sent p50", "latency_send_to_sent_ms.p50", "ms"),
+            ("send -> sent p99", "latency_send_to_sent_ms.p99", "ms"),
+            ("send -> delivered p50", "latency_send_to_delivered_ms.p50", "ms"),
+            ("send -> delivered p99", "latency_send_to_delivered_ms.p99", "ms"),
+            ("server RSS peak", "server_rss_mib.peak", "MiB"),
+            ("lost", "lost", ""),
+            ("duplicated", "duplicated", ""),
+        ],
+    ),
+    "one-to-one-ceiling": (
+        ["one-to-one-ceiling", "--pairs", "50", "--window", "8", "--duration", "10"],
         [
             ("server CPU per message", "server_cpu_us_per_msg", "us"),
             ("messages/s acked", "acked_per_s", ""),
@@ -46,7 +100,20 @@ SCENARIOS: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {
         ],
     ),
     "group": (
-        ["group", "--members", "100", "--senders", "4", "--window", "8", "--duration", "10"],
+        ["group", "--members", "100", "--senders", "4", "--duration", "10"],
+        [
+            ("server CPU per delivery", "server_cpu_us_per_delivery", "us"),
+            ("server CPU per message", "server_cpu_us_per_msg", "us"),
+            ("deliveries/s", "deliveries_per_s", ""),
+            ("receipts per message", "receipts_per_msg", ""),
+            ("latency to last recipient p50", "latency_to_last_recipient_ms.p50", "ms"),
+            ("latency to last recipient p99", "latency_to_last_recipient_ms.p99", "ms"),
+            ("lost", "lost", ""),
+            ("duplicated", "duplicated", ""),
+        ],
+    ),
+    "group-ceiling": (
+        ["group-ceiling", "--members", "100", "--senders", "4", "--window", "8"],
         [
             ("server CPU per delivery", "server_cpu_us_per_delivery", "us"),
             ("deliveries/s", "deliveries_per_s", ""),
@@ -77,9 +144,15 @@ SCENARIOS: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {
 
 
 def dig(result: dict[str, Any], path: str) -> Any:
+    """result["a"]["b"] for "a.b"; a number indexes a list ("steps.0.x")."""
     value: Any = result
     for key in path.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            value = None
     return value
 
 

@@ -1,7 +1,8 @@
 """Which WebSocket server stack costs the least server CPU per relayed chat message?
 
 Runs the same tiny chat relay on several stacks, each as its own server subprocess on
-127.0.0.1 with uvloop, drives it from a separate picows load-generator process, and reports:
+127.0.0.1 with uvloop, drives it from a separate load-generator process (the shared
+picows load client of bench/loadgen/), and reports:
 
 * server CPU time (utime+stime from /proc/<pid>/stat) per delivered message, in microseconds;
 * delivered messages/s, server CPU %, load-generator CPU %;
@@ -16,8 +17,8 @@ Usage (from the repo root):
     .venv/bin/python bench/ws_stacks.py [--duration 8] [--pairs 50] [--window 8]
                                         [--idle-conns 2000] [--repeats 2]
 
-Writes the table to bench/results/ws_stacks.md; server stderr goes to
-bench/results/ws_stacks_servers.log.
+Writes the table to bench/results/ws_stacks.md (or --out); server stderr goes to the
+servers.log next to it.
 """
 
 # Stack imports are deliberately local: each server subprocess loads only its own stack,
@@ -32,16 +33,13 @@ import contextlib
 import datetime as dt
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,23 +48,20 @@ from typing import IO, TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import msgspec
 import uvloop
+from loadgen.measure import own_cpu_s, rss_kib, tree_cpu_s
+from loadgen.server import HOST, free_port, server_process
 
 if TYPE_CHECKING:
     from picows import WSFrame, WSTransport
 
-HOST = "127.0.0.1"
 WS_PATH = "/ws"
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-BODY = ("hubbub relay benchmark payload 0123456789 abcdefghijklmnopqrstuvwxyz")[:64]
-assert len(BODY.encode()) == 64
+BODY_BYTES = 64  # the load client's bodies: a 19-digit send timestamp and padding
 
 # Bounds (every loop/wait in this script is bounded by one of these).
-SERVER_START_TIMEOUT_S = 15.0
 CONNECT_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 10.0
-MAX_MSGS_PER_SENDER = 5_000_000
 CONNECT_CONCURRENCY = 100
 IDLE_WARMUP_CONNS = 100
 
@@ -95,6 +90,7 @@ class Sent(msgspec.Struct, tag_field="type", tag="sent"):
 
 class Message(msgspec.Struct, tag_field="type", tag="message"):
     seq: int
+    message_id: str
     body: str
     sender_id: str
 
@@ -104,7 +100,6 @@ class Error(msgspec.Struct, tag_field="type", tag="error"):
 
 
 SERVER_DECODER = msgspec.json.Decoder(Hello | Send)
-CLIENT_DECODER = msgspec.json.Decoder(Ready | Sent | Message | Error)
 ENCODER = msgspec.json.Encoder()
 READY = ENCODER.encode(Ready())
 ERR_BAD_FRAME = ENCODER.encode(Error("bad frame"))
@@ -116,11 +111,14 @@ Run = dict[str, Any]  # JSON result of one load/idle child run
 
 
 class Relay(Generic[C]):
-    """Stack-independent relay state: registered name -> connection handle, message counter."""
+    """Stack-independent relay state: registered name -> connection handle, a seq per
+    receiver, message ids."""
 
     def __init__(self) -> None:
         self.conns: dict[str, C] = {}
+        self.seqs: dict[str, int] = {}  # per receiver, like an inbox
         self.counter = 0
+        self.fwd = b""  # the frame `handle` last routed
 
     def route(self, sender: str, msg: Send) -> tuple[C, bytes, bytes] | None:
         """Return (peer, forward frame, ack frame), or None when the peer is unknown."""
@@ -129,9 +127,28 @@ class Relay(Generic[C]):
             return None
         self.counter += 1
         n = self.counter
-        fwd = ENCODER.encode(Message(seq=n, body=msg.body, sender_id=sender))
+        seq = self.seqs[msg.to] = self.seqs.get(msg.to, 0) + 1
+        fwd = ENCODER.encode(Message(seq=seq, message_id=str(n), body=msg.body, sender_id=sender))
         ack = ENCODER.encode(Sent(client_msg_id=msg.client_msg_id, message_id=str(n)))
         return peer, fwd, ack
+
+    def handle(self, name: str | None, raw: Any, conn: C) -> tuple[str | None, C | None, bytes]:
+        """One text frame from `conn` (registered as `name`, None before hello). Returns
+        (its name now, the peer to forward `self.fwd` to or None, the reply to conn)."""
+        try:
+            msg = SERVER_DECODER.decode(raw)
+        except msgspec.DecodeError:
+            return name, None, ERR_BAD_FRAME
+        if not isinstance(msg, Send):
+            self.conns[msg.token] = conn
+            return msg.token, None, READY
+        if name is None:
+            return name, None, ERR_NO_HELLO
+        routed = self.route(name, msg)
+        if routed is None:
+            return name, None, ERR_NO_PEER
+        peer, self.fwd, ack = routed
+        return name, peer, ack
 
     def unregister(self, name: str | None, conn: C) -> None:
         if name is not None and self.conns.get(name) is conn:
@@ -152,40 +169,17 @@ def serve_starlette(port: int, ws_impl: Literal["websockets", "websockets-sansio
     from starlette.websockets import WebSocket, WebSocketDisconnect
 
     relay: Relay[WebSocket] = Relay()
-    ready, bad, no_hello, no_peer = (
-        READY.decode(),
-        ERR_BAD_FRAME.decode(),
-        ERR_NO_HELLO.decode(),
-        ERR_NO_PEER.decode(),
-    )
 
     async def relay_ws(ws: WebSocket) -> None:
         await ws.accept()
         name: str | None = None
         try:
             while True:
-                text = await ws.receive_text()
-                try:
-                    msg = SERVER_DECODER.decode(text)
-                except msgspec.DecodeError:
-                    await ws.send_text(bad)
-                    continue
-                if isinstance(msg, Send):
-                    if name is None:
-                        await ws.send_text(no_hello)
-                        continue
-                    routed = relay.route(name, msg)
-                    if routed is None:
-                        await ws.send_text(no_peer)
-                        continue
-                    peer, fwd, ack = routed
+                name, peer, reply = relay.handle(name, await ws.receive_text(), ws)
+                if peer is not None:
                     with contextlib.suppress(Exception):  # peer went away mid-send
-                        await peer.send_text(fwd.decode())
-                    await ws.send_text(ack.decode())
-                else:
-                    name = msg.token
-                    relay.conns[name] = ws
-                    await ws.send_text(ready)
+                        await peer.send_text(relay.fwd.decode())
+                await ws.send_text(reply.decode())
         except WebSocketDisconnect:
             pass
         finally:
@@ -214,12 +208,6 @@ def serve_aiohttp(port: int) -> None:
     from aiohttp import WSMsgType, web
 
     relay: Relay[web.WebSocketResponse] = Relay()
-    ready, bad, no_hello, no_peer = (
-        READY.decode(),
-        ERR_BAD_FRAME.decode(),
-        ERR_NO_HELLO.decode(),
-        ERR_NO_PEER.decode(),
-    )
 
     async def relay_ws(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -229,27 +217,11 @@ def serve_aiohttp(port: int) -> None:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
                     continue
-                try:
-                    msg = SERVER_DECODER.decode(frame.data)
-                except msgspec.DecodeError:
-                    await ws.send_str(bad)
-                    continue
-                if isinstance(msg, Send):
-                    if name is None:
-                        await ws.send_str(no_hello)
-                        continue
-                    routed = relay.route(name, msg)
-                    if routed is None:
-                        await ws.send_str(no_peer)
-                        continue
-                    peer, fwd, ack = routed
+                name, peer, reply = relay.handle(name, frame.data, ws)
+                if peer is not None:
                     with contextlib.suppress(Exception):  # peer went away mid-send
-                        await peer.send_str(fwd.decode())
-                    await ws.send_str(ack.decode())
-                else:
-                    name = msg.token
-                    relay.conns[name] = ws
-                    await ws.send_str(ready)
+                        await peer.send_str(relay.fwd.decode())
+                await ws.send_str(reply.decode())
         finally:
             relay.unregister(name, ws)
         return ws
@@ -298,26 +270,12 @@ def serve_picows(port: int, read_buffer_init_size: int = 16 * 1024) -> None:
                     transport.send_close(frame.get_close_code())
                     transport.disconnect()
                 return
-            try:
-                msg = SERVER_DECODER.decode(frame.get_payload_as_memoryview())
-            except msgspec.DecodeError:
-                transport.send(text, ERR_BAD_FRAME)
-                return
-            if isinstance(msg, Send):
-                if self.name is None:
-                    transport.send(text, ERR_NO_HELLO)
-                    return
-                routed = relay.route(self.name, msg)
-                if routed is None:
-                    transport.send(text, ERR_NO_PEER)
-                    return
-                peer, fwd, ack = routed
-                peer.send(text, fwd)
-                transport.send(text, ack)
-            else:
-                self.name = msg.token
-                relay.conns[msg.token] = transport
-                transport.send(text, READY)
+            self.name, peer, reply = relay.handle(
+                self.name, frame.get_payload_as_memoryview(), transport
+            )
+            if peer is not None:
+                peer.send(text, relay.fwd)
+            transport.send(text, reply)
 
         def on_ws_disconnected(self, transport: WSTransport) -> None:
             relay.unregister(self.name, transport)
@@ -384,227 +342,105 @@ def stack_unavailable_reason(stack: Stack) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- /proc helpers
-
-
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
-    fields = raw[raw.rindex(")") + 2 :].split()
-    # after "pid (comm) ", field index 0 is state (stat field 3); utime=14, stime=15
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def proc_rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def own_cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
 # --------------------------------------------------------------------------- load generator
+# The shared load client (bench/loadgen): the relays speak its subset of the protocol
+# (hello -> ready; send -> sent + message with seq and message_id); acks are off.
 
 
-@dataclass
-class Totals:
-    acked: int = 0
-    delivered: int = 0
-    errors: int = 0
-    disconnects: int = 0
+async def relay_devices(port: int, specs: Sequence[tuple[str, str | None]], tally: Any) -> list:
+    from loadgen.device import ACK_NONE, Device
+    from loadgen.drive import connect_all
+    from loadgen.frames import send_target
 
-
-def make_client_class() -> type:
-    from picows import WSListener, WSMsgType
-
-    text = WSMsgType.TEXT
-
-    class LoadClient(WSListener):
-        """One chat client. Senders keep `window` sends in flight; receivers check delivery."""
-
-        def __init__(self, totals: Totals, name: str, peer: str | None, window: int) -> None:
-            super().__init__()
-            self.totals = totals
-            self.name = name
-            self.window = window
-            self.transport: WSTransport | None = None
-            self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self.sending = False
-            self.credit = math.inf  # pacing tokens; inf = closed loop (window only)
-            self.inflight = 0
-            self.sent = 0
-            self.acked: set[int] = set()
-            self.received: set[int] = set()
-            self.expected_sender = ""
-            self.duplicates = 0
-            self.bad_sender = 0
-            self.hello = ENCODER.encode(Hello(token=name))
-            self.prefix = b'{"type":"send","client_msg_id":"'
-            self.suffix = f'","to":"{peer}","body":"{BODY}"}}'.encode()
-
-        def on_ws_connected(self, transport: WSTransport) -> None:
-            self.transport = transport
-            transport.send(text, self.hello)
-
-        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-            if frame.msg_type != text:
-                if frame.msg_type == WSMsgType.CLOSE:
-                    transport.disconnect()
-                return
-            msg = CLIENT_DECODER.decode(frame.get_payload_as_memoryview())
-            kind = type(msg)
-            if kind is Sent:
-                self.acked.add(int(msg.message_id))
-                self.inflight -= 1
-                self.totals.acked += 1
-                if self.sending:
-                    self.pump()
-            elif kind is Message:
-                if msg.seq in self.received:
-                    self.duplicates += 1
-                self.received.add(msg.seq)
-                if msg.sender_id != self.expected_sender or msg.body != BODY:
-                    self.bad_sender += 1
-                self.totals.delivered += 1
-            elif kind is Ready:
-                if not self.ready.done():
-                    self.ready.set_result(None)
-            else:
-                self.totals.errors += 1
-
-        def on_ws_disconnected(self, transport: WSTransport) -> None:
-            self.totals.disconnects += 1
-            if not self.ready.done():
-                self.ready.set_exception(ConnectionError(f"{self.name} disconnected"))
-
-        def pump(self) -> None:
-            transport = self.transport
-            assert transport is not None
-            while (
-                self.inflight < self.window and self.credit >= 1 and self.sent < MAX_MSGS_PER_SENDER
-            ):
-                self.credit -= 1
-                self.sent += 1
-                self.inflight += 1
-                transport.send(text, self.prefix + str(self.sent).encode() + self.suffix)
-
-    return LoadClient
-
-
-async def connect_clients(
-    port: int, specs: Sequence[tuple[str, str | None]], totals: Totals, window: int
-) -> list[Any]:
-    from picows import ws_connect
-
-    cls = make_client_class()
-    url = f"ws://{HOST}:{port}{WS_PATH}"
-    sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-    async def one(name: str, peer: str | None) -> Any:
-        async with sem:
-            _, client = await ws_connect(lambda: cls(totals, name, peer, window), url)
-            loaded: Any = client
-            await loaded.ready
-            return loaded
-
-    return list(
-        await asyncio.wait_for(
-            asyncio.gather(*(one(n, p) for n, p in specs)), timeout=CONNECT_TIMEOUT_S
-        )
+    devices = []
+    for name, peer in specs:
+        d = Device(tally, name, name, ack=ACK_NONE, body_bytes=BODY_BYTES)
+        if peer is not None:
+            d.target = send_target(to=peer)
+        devices.append(d)
+    online = await connect_all(
+        f"ws://{HOST}:{port}{WS_PATH}", devices, CONNECT_CONCURRENCY, bound_s=CONNECT_TIMEOUT_S
     )
-
-
-async def close_clients(clients: Sequence[Any]) -> None:
-    for c in clients:
-        if c.transport is not None and not c.transport.is_disconnected:
-            c.transport.disconnect()
-    await asyncio.sleep(0.2)
+    if online != len(devices):
+        raise RuntimeError(f"connect failures: {tally.connect_failure_samples}")
+    return devices
 
 
 async def run_load(
     port: int, server_pid: int, *, pairs: int, window: int, duration: float, rate: float
 ) -> Run:
     """Closed loop (rate=0: each sender keeps `window` in flight) or paced at `rate` msgs/s."""
-    totals = Totals()
-    receivers = await connect_clients(port, [(f"r{i}", None) for i in range(pairs)], totals, window)
-    senders = await connect_clients(
-        port, [(f"s{i}", f"r{i}") for i in range(pairs)], totals, window
-    )
+    from loadgen.device import Tally
+    from loadgen.drive import close_all, pace, wait_until
+
+    tally = Tally()
+    receivers = await relay_devices(port, [(f"r{i}", None) for i in range(pairs)], tally)
+    senders = await relay_devices(port, [(f"s{i}", f"r{i}") for i in range(pairs)], tally)
+    wrong_sender = 0
     for s, r in zip(senders, receivers, strict=True):
-        r.expected_sender = s.name
+        s.window = window
+
+        def check(dev: Any, msg: Any, now: int, expect: str = s.name) -> None:
+            nonlocal wrong_sender
+            wrong_sender += msg.sender_id != expect
+
+        r.on_message = check
     await asyncio.sleep(0.3)
 
-    loop = asyncio.get_running_loop()
-    srv0, own0, t0 = proc_cpu_s(server_pid), own_cpu_s(), loop.time()
+    t0, srv0, own0 = time.monotonic(), tree_cpu_s(server_pid), own_cpu_s()
     if rate > 0:
-        per_sender = rate / pairs
-        for s in senders:
-            s.credit = 0.0
-    for s in senders:
-        s.sending = True
-        s.pump()
-    if rate > 0:
-        last = t0
-        while (now := loop.time()) - t0 < duration:
-            for s in senders:
-                s.credit = min(s.credit + per_sender * (now - last), float(window))
-                s.pump()
-            last = now
-            await asyncio.sleep(0.005)
+        await pace(senders, rate, duration, window)
     else:
+        for s in senders:
+            s.sending = True
+            s.pump()
         await asyncio.sleep(duration)
-    for s in senders:
-        s.sending = False
-    t_stop = loop.time()
-    drained = False
-    while loop.time() - t_stop < DRAIN_TIMEOUT_S:
-        if totals.delivered >= totals.acked and all(s.inflight == 0 for s in senders):
-            drained = True
-            break
-        await asyncio.sleep(0.002)
-    srv1, own1, t1 = proc_cpu_s(server_pid), own_cpu_s(), loop.time()
-
-    lost = sum(len(s.acked - r.received) for s, r in zip(senders, receivers, strict=True))
-    unacked_delivered = sum(
-        len(r.received - s.acked) for s, r in zip(senders, receivers, strict=True)
+        for s in senders:
+            s.sending = False
+    t_stop = time.monotonic()
+    drained = await wait_until(
+        lambda: tally.delivered >= tally.acked and not any(s.inflight for s in senders),
+        DRAIN_TIMEOUT_S,
+        0.002,
     )
+    t1, srv1, own1 = time.monotonic(), tree_cpu_s(server_pid), own_cpu_s()
+    zipped = list(zip(senders, receivers, strict=True))
     result = {
         "wall_s": t1 - t0,
         "drain_s": t1 - t_stop,
         "drained": drained,
-        "sent": sum(s.sent for s in senders),
-        "acked": totals.acked,
-        "delivered": totals.delivered,
-        "lost": lost,
-        "unacked_delivered": unacked_delivered,
-        "duplicates": sum(r.duplicates for r in receivers),
-        "bad_frames": sum(r.bad_sender for r in receivers),
-        "errors": totals.errors,
-        "disconnects": totals.disconnects,
+        "sent": sum(s.n_sent for s in senders),
+        "acked": tally.acked,
+        "delivered": tally.delivered,
+        "lost": sum(len(s.acked_ids - r.received) for s, r in zipped),
+        "unacked_delivered": sum(len(r.received - s.acked_ids) for s, r in zipped),
+        "duplicates": sum(r.duplicates + r.seq_repeats for r in receivers),
+        "bad_frames": wrong_sender + tally.unknown_frames + tally.unexpected_sent,
+        "errors": tally.rx["error"],
+        "disconnects": tally.disconnects,
         "server_cpu_s": srv1 - srv0,
         "loadgen_cpu_s": own1 - own0,
     }
-    await close_clients([*senders, *receivers])
+    close_all([*senders, *receivers])
+    await asyncio.sleep(0.2)
     return result
 
 
 async def run_idle(port: int, server_pid: int, conns: int) -> Run:
-    totals = Totals()
+    from loadgen.device import Tally
+    from loadgen.drive import close_all
+
+    tally = Tally()
     # Warm-up connections absorb one-time costs (lazy imports, caches, first arenas).
-    warm = await connect_clients(
-        port, [(f"w{i}", None) for i in range(IDLE_WARMUP_CONNS)], totals, 1
-    )
+    warm = await relay_devices(port, [(f"w{i}", None) for i in range(IDLE_WARMUP_CONNS)], tally)
     await asyncio.sleep(1.0)
-    rss0 = proc_rss_kb(server_pid)
-    idle = await connect_clients(port, [(f"idle{i}", None) for i in range(conns)], totals, 1)
+    rss0 = rss_kib(server_pid)
+    idle = await relay_devices(port, [(f"idle{i}", None) for i in range(conns)], tally)
     await asyncio.sleep(1.5)
-    rss1 = proc_rss_kb(server_pid)
-    alive = sum(1 for c in idle if not c.transport.is_disconnected)
-    await close_clients([*warm, *idle])
+    rss1 = rss_kib(server_pid)
+    alive = sum(1 for c in idle if c.open)
+    close_all([*warm, *idle])
+    await asyncio.sleep(0.2)
     return {
         "rss_before_kb": rss0,
         "rss_after_kb": rss1,
@@ -617,12 +453,6 @@ async def run_idle(port: int, server_pid: int, conns: int) -> Run:
 # --------------------------------------------------------------------------- orchestration
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def pin(pid: int, cpu: int | None) -> None:
     if cpu is not None:
         os.sched_setaffinity(pid, {cpu})
@@ -630,50 +460,17 @@ def pin(pid: int, cpu: int | None) -> None:
 
 @contextlib.contextmanager
 def running_server(stack: Stack, log: IO[str], cpu: int | None) -> Iterator[tuple[int, int]]:
-    """Start a server subprocess; yield (pid, port); always kill it."""
+    """Start a relay server subprocess; yield (pid, port); always stop it."""
     port = free_port()
     log.write(f"\n===== {stack.key} port={port} {dt.datetime.now().isoformat()}\n")
     log.flush()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-W",
-            "ignore::DeprecationWarning",
-            __file__,
-            "_serve",
-            stack.key,
-            str(port),
-        ],
-        stdout=log,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
+    cmd = [sys.executable, "-W", "ignore::DeprecationWarning", __file__, "_serve", stack.key]
+    health = f"http://{HOST}:{port}/health"
+    with server_process([*cmd, str(port)], health, log, f"{stack.key} server") as proc:
         pin(proc.pid, cpu)
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{stack.key} server exited early (rc={proc.returncode})")
-            try:
-                with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{stack.key} server did not become healthy")
-            time.sleep(0.05)
         yield proc.pid, port
         if proc.poll() is not None:
             raise RuntimeError(f"{stack.key} server died during the run (rc={proc.returncode})")
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
 
 
 def run_child(argv: list[str], cpu: int | None, timeout: float) -> Run:
@@ -807,7 +604,7 @@ class Runner:
         try:
             with running_server(res.stack, self.log, self.srv_cpu) as (pid, port):
                 if res.base_rss_kb is None:
-                    res.base_rss_kb = proc_rss_kb(pid)
+                    res.base_rss_kb = rss_kib(pid)
                 argv = [str(x) for x in ("_load", port, pid, a.pairs, a.window, a.duration, rate)]
                 run = run_child(argv, self.gen_cpu, self.child_timeout)
         except Exception as exc:
@@ -881,7 +678,6 @@ def run_all(runner: Runner, results: list[StackResult]) -> None:
 
 def orchestrate(args: argparse.Namespace) -> int:
     stacks = [STACKS_BY_KEY[k] for k in args.stacks.split(",")]
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     results = {s.key: StackResult(s) for s in stacks}
     for s in stacks:
         reason = stack_unavailable_reason(s)
@@ -891,7 +687,9 @@ def orchestrate(args: argparse.Namespace) -> int:
             results[s.key].notes.append(s.note)
 
     ordered = [results[s.key] for s in stacks]
-    with (RESULTS_DIR / "ws_stacks_servers.log").open("w") as log:
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with (out.parent / f"{out.stem}_servers.log").open("w") as log:
         runner = Runner(args, log)
         run_all(runner, ordered)
     for r in ordered:
@@ -921,7 +719,6 @@ def orchestrate(args: argparse.Namespace) -> int:
         f"- Total lost (acked but never delivered): {total_lost}\n\n"
         f"{table}"
     )
-    out = RESULTS_DIR / "ws_stacks.md"
     out.write_text(doc)
     print()
     print(table)
@@ -963,6 +760,7 @@ def main(argv: list[str]) -> int:
     )
     p.add_argument("--stacks", default=",".join(s.key for s in STACKS))
     p.add_argument("--no-pin", action="store_true", help="do not pin server/loadgen to CPUs")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR / "ws_stacks.md", help="table file")
     return orchestrate(p.parse_args(argv))
 
 

@@ -1,5 +1,5 @@
-"""The one-to-one benchmark runs against a real server for a few seconds and loses and
-doubles nothing. No timing is asserted: numbers belong in bench/results, not in tests."""
+"""The benchmarks run against a real server for a few seconds and lose and double
+nothing. No timing is asserted: numbers belong in bench/results, not in tests."""
 
 from __future__ import annotations
 
@@ -7,30 +7,50 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_one_to_one_bench_smoke(tmp_path: Path) -> None:
+def bench(script: str, *args: str) -> dict[str, Any]:
     out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "throughput.py"),
-            "--pairs",
-            "3",
-            "--window",
-            "4",
-            "--duration",
-            "2",
-            "--no-pin",
-            "--server-log",
-            str(tmp_path / "server.log"),
-        ],
+        [sys.executable, str(ROOT / "bench" / script), *args, "--no-pin"],
         capture_output=True,
         text=True,
         timeout=180,
         check=True,
     ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def test_one_to_one_bench_smoke(tmp_path: Path) -> None:
+    result = bench(
+        "throughput.py",
+        *("--pairs", "3", "--window", "4", "--duration", "2"),
+        *("--server-log", str(tmp_path / "server.log")),
+    )
     assert result["acked"] > 0, result
     assert result["lost"] == 0 and result["duplicated"] == 0, result
+
+
+def test_people_one_to_one_acks_every_message() -> None:
+    result = bench("hubbub_bench.py", "one-to-one", "--pairs", "3", "--duration", "2")
+    assert result["window"] == 1 and result["ack"] == "each", result
+    assert result["acked"] > 0 and result["problems"] == [], result
+    # one ack and one delivered receipt per message (echo acks ride along)
+    assert 0.95 <= result["acks_sent_per_msg"] <= 1.2, result
+    assert 0.95 <= result["receipts_per_msg"] <= 1.05, result
+
+
+def test_day_in_the_life_smoke() -> None:
+    result = bench(
+        "hubbub_bench.py",
+        "day-in-the-life",
+        *("--devices", "60", "--rate", "20", "--duration", "4", "--waves", "1"),
+    )
+    assert result["acked"] > 0 and result["problems"] == [], result
+    assert result["lost"] == 0 and result["duplicated"] == 0, result
+    received = result["frames"]["received"]
+    for kind in ("message", "receipt", "presence", "read_state", "sent"):
+        assert received.get(kind), (kind, received)

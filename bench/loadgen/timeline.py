@@ -16,18 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from loadgen.measure import percentile_ms
+
 BAR_WIDTH = 20
 TTY_REDRAW_S = 0.2  # at most 5 redraws a second
 MAX_BUCKETS = 100_000
 
 
 # --------------------------------------------------------------------------- samples
-
-
-def pct_ms(sorted_ns: Sequence[int], q: float) -> float:
-    if not sorted_ns:
-        return math.nan
-    return sorted_ns[min(len(sorted_ns) - 1, max(0, round(q * (len(sorted_ns) - 1))))] / 1e6
 
 
 @dataclass
@@ -75,7 +71,7 @@ class Timeline:
         if self.lat is not None:
             n = len(self.lat)
             chunk = sorted(self.lat[self._n : n])
-            b.p50, b.p95, b.p99 = (pct_ms(chunk, q) for q in (0.50, 0.95, 0.99))
+            b.p50, b.p95, b.p99 = (percentile_ms(chunk, q) for q in (0.50, 0.95, 0.99))
             b.samples = len(chunk)
             self._n = n
         self._t, self._c = t, c
