@@ -18,7 +18,7 @@ from hubbub.app import Config, build_app
 from tests.support import ServerProcess
 
 # the document itself, and the web client's service worker (not part of the API)
-UNDOCUMENTED = {"/v1/openapi.json", "/v1/docs", "/v1/docs/init.js", "/sw.js"}
+UNDOCUMENTED = {"/v1/openapi.json", "/v1/docs", "/v1/docs/init.js", "/sw.js", "/{path:webpath}"}
 
 
 def _documented(doc: dict[str, Any]) -> set[tuple[str, str]]:

@@ -109,3 +109,9 @@ def test_retention_accepted(days: int | None) -> None:
 @pytest.mark.parametrize("days", [0, -1, 3651])
 def test_retention_refused(days: int) -> None:
     assert refused(check_retention_days, days) == "bad_request"
+
+
+def test_retention_in_whole_days_written_as_json_numbers() -> None:
+    assert check_retention_days(30.0) == 30  # JSON Schema's integer: 30.0 is 30
+    assert refused(check_retention_days, 1.5) == "bad_request"
+    assert refused(check_retention_days, 4000.0) == "bad_request"

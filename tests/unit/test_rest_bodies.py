@@ -36,7 +36,7 @@ def test_password_not_a_string_refused(password: object) -> None:
     assert "password" in refused(LogIn, {"username": "abc", "password": password})
 
 
-@pytest.mark.parametrize("days", [True, False, "5", 5.0, [5], {}])
+@pytest.mark.parametrize("days", [True, False, "5", [5], {}])
 def test_retention_of_the_wrong_type_refused(days: object) -> None:
     assert "history_retention_days" in refused(RetentionSetting, {"history_retention_days": days})
 

@@ -156,7 +156,28 @@ def decode_body(raw: bytes, decoder: msgspec.json.Decoder[Any]) -> Any:
         raise bad_request("the request body is nested too deeply") from None
 
 
-def to_route(endpoint: Endpoint, authenticate: Authenticate, trusted: TrustedProxies) -> Route:
+def to_routes(
+    endpoints: list[Endpoint], authenticate: Authenticate, trusted: TrustedProxies
+) -> list[Route]:
+    """One Starlette route per path, serving each of its methods (so a 405 lists them all
+    in `Allow`), in the table's order."""
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    for e in endpoints:
+        by_path.setdefault(e.path, {})[e.method] = _runner(e, authenticate, trusted)
+    return [_path_route(path, runners) for path, runners in by_path.items()]
+
+
+def _path_route(path: str, runners: dict[str, Callable[[Request], Awaitable[Response]]]) -> Route:
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await runners[method](request)
+
+    return Route(path, dispatch, methods=list(runners))
+
+
+def _runner(
+    endpoint: Endpoint, authenticate: Authenticate, trusted: TrustedProxies
+) -> Callable[[Request], Awaitable[Response]]:
     decoder: msgspec.json.Decoder[Any] | None = (
         msgspec.json.Decoder(endpoint.body) if endpoint.body is not None else None
     )
@@ -171,7 +192,7 @@ def to_route(endpoint: Endpoint, authenticate: Authenticate, trusted: TrustedPro
             return Response(status_code=204)
         return Response(_encode(answer), endpoint.status, media_type=endpoint.media_type)
 
-    return Route(endpoint.path, run, methods=[endpoint.method], name=endpoint.handler.__name__)
+    return run
 
 
 async def _bearer(request: Request, authenticate: Authenticate) -> Device:
@@ -201,7 +222,10 @@ def exception_handlers(
         )
         status = exc.status_code if exc.status_code < 500 else 400
         count_refusal(code)
-        return error_response(code, str(exc.detail), status)
+        response = error_response(code, str(exc.detail), status)
+        if exc.headers:  # 405 names the methods that are allowed (Allow)
+            response.headers.update(exc.headers)
+        return response
 
     async def on_gone(request: Request, exc: Exception) -> Response:
         return Response(status_code=499)  # the client left (or the edge cut it off): unsent

@@ -25,9 +25,11 @@ _STATUS_TEXT = {
     403: "Not allowed (`forbidden`)",
     404: "Not found, or not visible to the caller (`not_found`)",
     409: "Conflicts with the current state (`conflict`, `group_full`)",
+    408: "The request's head or body did not arrive in time (`bad_request`)",
     413: "Too large (`too_large`)",
     415: "The body is not Content-Type: application/json (`bad_request`)",
     429: "Rate limited (`rate_limited`); see Retry-After",
+    431: "The request line and headers are too large (`too_large`)",
     500: "Server error (`internal`)",
     503: "Storage or the cluster is unavailable (`unavailable`); retry later",
 }
@@ -98,7 +100,10 @@ def _operation(e: Endpoint) -> dict[str, Any]:
             "content": {JSON: {"schema": {"$ref": _REF.format(name=e.body.__name__)}}},
         }
     op["responses"] = {str(e.status if e.answer is not None else 204): _success(e)}
-    statuses = {HTTP_STATUS[code] for code in _errors(e)} | ({415} if e.body else set())
+    # any request may be cut off by the edge: a head too large (431), too slow (408)
+    statuses = (
+        {HTTP_STATUS[code] for code in _errors(e)} | {408, 431} | ({415} if e.body else set())
+    )
     for status in sorted(statuses):
         op["responses"][str(status)] = {
             "description": _STATUS_TEXT[status],
@@ -123,7 +128,8 @@ def _success(e: Endpoint) -> dict[str, Any]:
 def _errors(e: Endpoint) -> set[ErrorCode]:
     """What the endpoint may answer: its own errors and those of every endpoint of its
     kind (a body can be malformed or too large, a token unknown, storage away)."""
-    codes: set[ErrorCode] = {*e.errors, "internal"}
+    # any request may meet a rate limit (or the per-address connection cap)
+    codes: set[ErrorCode] = {*e.errors, "internal", "rate_limited"}
     if e.path.startswith("/v1/") and e.path != "/v1/discovery":
         codes.add("unavailable")
     if e.body is not None:

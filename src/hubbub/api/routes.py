@@ -11,7 +11,7 @@ from hubbub.api.accounts import AccountsApi
 from hubbub.api.conversations import ConversationsApi
 from hubbub.api.docs import docs_routes
 from hubbub.api.groups import GroupsApi
-from hubbub.api.http import Authenticate, Endpoint, Query, to_route
+from hubbub.api.http import Authenticate, Endpoint, Query, to_routes
 from hubbub.api.openapi import openapi_document
 from hubbub.api.operations import METRICS_MEDIA_TYPE, OperationsApi
 from hubbub.api.people import PeopleApi
@@ -60,7 +60,8 @@ def endpoint_table(
         # people
         Endpoint("GET", "/v1/users", p.find_user, "Find a user by username", "people",
                  answer=s.UserOut, errors=("not_found",),
-                 query=(Query("username", "The exact username", {"type": "string"}, True),)),
+                 query=(Query("username", "The exact username",
+                              {"type": "string", "minLength": 1}, True),)),
         Endpoint("GET", "/v1/users/{user_id}", p.get_user, "A user", "people",
                  answer=s.UserOut, errors=("not_found",)),
         Endpoint("GET", "/v1/users/{user_id}/presence", p.presence,
@@ -94,7 +95,7 @@ def endpoint_table(
                  "History, newest first", "conversations", answer=s.MessagesOut,
                  errors=("not_found",),
                  query=(Query("before", "Only ids below this message id",
-                              {"type": "string", "pattern": "^[0-9]{1,19}$"}),
+                              {"type": "string", "pattern": "^([0-9]{1,19})?$"}),
                         Query("limit", "At most this many (default 20, max 100)",
                               {"type": "integer", "minimum": 1}))),
         Endpoint("POST", "/v1/conversations/{conversation_id}/messages", c.post_message,
@@ -109,4 +110,4 @@ def build_routes(
 ) -> list[BaseRoute]:
     """The Starlette routes of the table, then the OpenAPI document and its viewer."""
     document = openapi_document(endpoints)
-    return [*(to_route(e, authenticate, trusted) for e in endpoints), *docs_routes(document)]
+    return [*to_routes(endpoints, authenticate, trusted), *docs_routes(document)]

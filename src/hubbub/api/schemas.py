@@ -32,8 +32,15 @@ Username = Annotated[
         extra_json_schema={"pattern": "^[a-z0-9_.\\-]{3,32}$"},
     ),
 ]
+NO_NUL = "^[^\\u0000]*$"  # U+0000 is refused everywhere (storage engines cannot hold it)
 Password = Annotated[str, Meta(extra_json_schema={"minLength": 8, "maxLength": 1024})]
-DisplayName = Annotated[str, Meta(extra_json_schema={"minLength": 1, "maxLength": 64})]
+DisplayName = Annotated[
+    str,
+    Meta(
+        description="1..64 characters, not only spaces",
+        extra_json_schema={"minLength": 1, "maxLength": 64, "pattern": NO_NUL},
+    ),
+]
 Millis = Annotated[int, Meta(description="Milliseconds since the Unix epoch")]
 Status = Literal["online", "offline"]
 
@@ -50,7 +57,10 @@ class SignUp(Struct):
 class LogIn(Struct):
     username: str
     password: str
-    device_name: Annotated[str, Meta(extra_json_schema={"maxLength": 64})] | None = None
+    device_name: (
+        Annotated[str, Meta(extra_json_schema={"minLength": 1, "maxLength": 64, "pattern": NO_NUL})]
+        | None
+    ) = None
 
 
 class ProfileChange(Struct):
@@ -65,13 +75,18 @@ class ProfileChange(Struct):
 
 class RetentionSetting(Struct):
     history_retention_days: Annotated[
-        int | None,
-        Meta(description="null keeps history for ever", extra_json_schema={"minimum": 1}),
+        int | float | None,  # JSON has numbers: 30.0 is the integer 30 (see check_retention_days)
+        Meta(
+            description="Whole days, 1..3650; null keeps history for ever",
+            extra_json_schema={"minimum": 1, "maximum": 3650, "multipleOf": 1},
+        ),
     ]
 
 
 class NewGroup(Struct):
-    name: Annotated[str, Meta(extra_json_schema={"minLength": 1, "maxLength": 128})]
+    name: Annotated[
+        str, Meta(extra_json_schema={"minLength": 1, "maxLength": 128, "pattern": NO_NUL})
+    ]
     members: list[Id] = []
 
 
@@ -80,12 +95,14 @@ class UserRef(Struct):
 
 
 class NewMessage(Struct):
-    client_msg_id: Annotated[str, Meta(extra_json_schema={"minLength": 1, "maxLength": 64})]
+    client_msg_id: Annotated[
+        str, Meta(extra_json_schema={"minLength": 1, "maxLength": 64, "pattern": NO_NUL})
+    ]
     body: Annotated[
         str,
         Meta(
-            description="1..100,000 Unicode code points; no U+0000",
-            extra_json_schema={"minLength": 1, "maxLength": 100000},
+            description="1..100,000 Unicode code points (413 too_large beyond); no U+0000",
+            extra_json_schema={"minLength": 1, "pattern": NO_NUL},
         ),
     ]
 

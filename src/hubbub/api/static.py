@@ -19,11 +19,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
+
+
+class _WebPath(Convertor[str]):
+    """Any path but the API's (/v1/...), so the web client's files never answer for it."""
+
+    regex = r"(?!v1(?:/|$)).*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("webpath", _WebPath())
 
 SERVICE_WORKER = "sw.js"
 SHELL_MARK = "__HUBBUB_SHELL__"
@@ -108,5 +124,9 @@ def static_routes(web_dir: Path) -> list[BaseRoute]:
 
     return [
         Route("/" + SERVICE_WORKER, service_worker, methods=["GET"], name="service-worker"),
-        Mount("/", RevalidatedFiles(directory=web_dir, html=True), name="web"),
+        # GET and HEAD of anything outside the API, not a Mount (which takes every method
+        # and every path): a method an API path lacks is then its 405, with its Allow
+        Route(
+            "/{path:webpath}", RevalidatedFiles(directory=web_dir, html=True), methods=["GET"]
+        ),
     ]

@@ -70,9 +70,14 @@ def check_client_msg_id(client_msg_id: str, limits: Limits) -> str:
     return client_msg_id
 
 
-def check_retention_days(days: int | None) -> int | None:
+def check_retention_days(days: float | None) -> int | None:
+    """null, or whole days 1..MAX_RETENTION_DAYS (30.0 is 30: JSON has only numbers)."""
     if days is None:
         return None
+    if isinstance(days, float):
+        if not days.is_integer():
+            raise bad_request("history_retention_days must be a whole number of days")
+        days = int(days)
     if not 1 <= days <= MAX_RETENTION_DAYS:
         raise bad_request(f"history_retention_days must be null or 1..{MAX_RETENTION_DAYS}")
     return days

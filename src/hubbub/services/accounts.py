@@ -165,7 +165,7 @@ class Accounts:
             user_id, shown, None, set_retention=False, group_adds=group_adds
         )
 
-    async def set_retention(self, user_id: int, days: int | None) -> User:
+    async def set_retention(self, user_id: int, days: float | None) -> User:
         """Keep `days` of history (None: for ever)."""
         retention = check_retention_days(days)
         return await self.store.update_profile(user_id, None, retention, set_retention=True)
