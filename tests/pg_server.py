@@ -118,6 +118,16 @@ class PostgresServer:
                 )
             self.started = False
 
+    def crash(self) -> None:
+        """Stop it like a crash (pg_ctl stop -m immediate: no checkpoint, every process
+        gone at once; start() then runs crash recovery from the WAL)."""
+        if self.started:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._run(
+                    str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"
+                )
+            self.started = False
+
     def restart(self, timeout: float = 60.0) -> PostgresServer:
         self.halt()
         return self.start(timeout)
