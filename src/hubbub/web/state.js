@@ -44,7 +44,7 @@ export function updateMe(u) {
   me.display_name = u.display_name;
   users.set(me.user_id, { ...users.get(me.user_id), ...u });
 }
-export function setMySettings(s) { me.settings = s; }
+export function setMySettings(s) { me.settings = { ...me.settings, ...s }; }
 
 // ---------- people: profiles and presence ----------
 const users = new Map(); // uid -> user

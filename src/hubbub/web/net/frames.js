@@ -67,7 +67,7 @@ export function onFrame(f) {
           if (openCid) renderMessages();
           renderConvList();
         } else {
-          resendLater(f.client_msg_id);
+          resendLater(f.client_msg_id, f.retry_after_ms);
         }
       } else {
         console.warn('server error frame', f.code, f.message);

@@ -31,10 +31,11 @@ export function flushOutbox() {
   if (openCid) renderMessages();
 }
 
-// A passing refusal (`unavailable`, `internal`): try once more in a while.
-export function resendLater(clientMsgId) {
+// A passing refusal (`unavailable`, `internal`, `rate_limited`): try once more in a while,
+// as long as the server said to wait (retry_after_ms) when it said so.
+export function resendLater(clientMsgId, afterMs = 3000) {
   setTimeout(() => {
     const item = outbox().find((x) => x.client_msg_id === clientMsgId);
     if (item) wsSend(sendFrame(item));
-  }, 3000);
+  }, Math.max(afterMs, 50));
 }

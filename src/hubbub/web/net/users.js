@@ -58,3 +58,10 @@ export async function saveHistoryDays(days) {
   setMySettings(s);
   return s;
 }
+
+// Who may put me in a group: 'everyone' or 'contacts'.
+export async function saveGroupAdds(choice) {
+  await api('PATCH', '/me', { group_adds: choice });
+  setMySettings({ group_adds: choice });
+  return choice;
+}

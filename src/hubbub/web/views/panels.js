@@ -2,10 +2,11 @@
 import { $ } from '../lib/dom.js';
 import { me, openCid } from '../state.js';
 import { startDirectChat, createGroup } from '../net/conversations.js';
-import { saveDisplayName, saveHistoryDays } from '../net/users.js';
+import { saveDisplayName, saveHistoryDays, saveGroupAdds } from '../net/users.js';
 import { logOut } from '../session.js';
 import { goChat, leaveChatForNew } from '../router.js';
 import { renderNotifyState } from '../features/notifications.js';
+import { renderDevices } from '../features/devices.js';
 import { showError, clearError } from './alerts.js';
 import { renderConvList, renderMe } from './list.js';
 import { renderChatHead, renderMessages } from './chat.js';
@@ -33,8 +34,10 @@ function fillSettings() {
   $('set-display').value = me.display_name;
   const d = me.settings && me.settings.history_retention_days;
   $('set-history').value = d == null ? '' : String(d);
+  $('set-group-adds').value = (me.settings && me.settings.group_adds) || 'everyone';
   $('settings-status').textContent = '';
   renderNotifyState();
+  renderDevices();
 }
 
 export function wirePanels() {
@@ -106,6 +109,15 @@ export function wirePanels() {
     try {
       const s = await saveHistoryDays(val);
       $('settings-status').textContent = s.history_retention_days == null ? 'History is kept forever.' : `History is kept for ${s.history_retention_days} days.`;
+      clearError();
+    } catch (e) { showError(e.message); }
+  });
+
+  $('form-group-adds').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const choice = await saveGroupAdds($('set-group-adds').value);
+      $('settings-status').textContent = choice === 'contacts' ? 'Only your contacts can add you to groups.' : 'Anyone can add you to groups.';
       clearError();
     } catch (e) { showError(e.message); }
   });
