@@ -72,6 +72,17 @@ def rss_kib(pid: int | None) -> int:
     return total
 
 
+def open_fds(pid: int | None) -> int:
+    """Open file descriptors of a process tree (0 without a pid)."""
+    if pid is None:
+        return 0
+    total = 0
+    for p in proc_tree(pid):
+        with contextlib.suppress(OSError):
+            total += len(os.listdir(f"/proc/{p}/fd"))
+    return total
+
+
 def pin_tree(pid: int, cpus: set[int]) -> None:
     """Pin every thread of pid and of its descendants."""
     for p in proc_tree(pid):

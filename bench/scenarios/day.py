@@ -36,7 +36,7 @@ from loadgen import drive
 from loadgen.accounts import add_contacts, create_accounts, create_groups, tag
 from loadgen.device import Device, Tally
 from loadgen.frames import Message, Sent, send_target
-from loadgen.measure import cpu_report, latency_ms, per, pin_server_and_self, rss_kib
+from loadgen.measure import cpu_report, latency_ms, open_fds, per, pin_server_and_self, rss_kib
 from loadgen.server import say
 from loadgen.timeline import Timeline, fmt_ms
 
@@ -243,11 +243,14 @@ async def day_in_the_life(base: str, pid: int | None, a: argparse.Namespace) -> 
         return float(t.delivered + t.own_echo)
 
     rss_peak = rss0 = rss_kib(pid)
+    fds_peak = fds0 = open_fds(pid)
+    samples: list[tuple[float, float, int]] = []  # (s, RSS MiB, fds), for a soak's trend
 
     def rss_mib() -> float:
-        nonlocal rss_peak
-        r = rss_kib(pid)
-        rss_peak = max(rss_peak, r)
+        nonlocal rss_peak, fds_peak
+        r, f = rss_kib(pid), open_fds(pid)
+        rss_peak, fds_peak = max(rss_peak, r), max(fds_peak, f)
+        samples.append((time.monotonic(), r / 1024, f))
         return r / 1024
 
     tl = Timeline(
@@ -274,7 +277,7 @@ async def day_in_the_life(base: str, pid: int | None, a: argparse.Namespace) -> 
     deliver_lat = latency_ms(t.deliver_lat_ns[n_dl0:])
     for task in load:
         await asyncio.wait_for(task, 30)
-    rss_end = rss_kib(pid)
+    rss_end, fds_end = rss_kib(pid), open_fds(pid)
 
     # -- everyone comes back; everything must arrive -------------------------------------
     come_back(sorted(offline))
@@ -326,6 +329,14 @@ async def day_in_the_life(base: str, pid: int | None, a: argparse.Namespace) -> 
             "end": round(rss_end / 1024, 1),
             "peak": round(rss_peak / 1024, 1),
         },
+        "server_fds": {"start": fds0, "end": fds_end, "peak": fds_peak},
+        # a soak's trend: RSS and descriptors at each tenth of the window
+        "trend": [
+            {"t_s": round(ts - samples[0][0]), "rss_mib": round(r, 1), "fds": f}
+            for ts, r, f in samples[:: max(1, len(samples) // 10)]
+        ]
+        if samples
+        else [],
         "per_msg": {
             "deliveries": per(deliveries_w, acked_w, 2),
             "acks_sent": per(window_tx.get("ack", 0), acked_w, 2),
