@@ -11,7 +11,7 @@ import msgspec
 
 from hubbub import __version__
 from hubbub.api.http import JSON, Endpoint
-from hubbub.api.schemas import ErrorOut
+from hubbub.api.schemas import ID_PATTERN, ErrorOut
 from hubbub.core.errors import HTTP_STATUS, ErrorCode
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -77,7 +77,7 @@ def _operation(e: Endpoint) -> dict[str, Any]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+            "schema": {"type": "string", "pattern": ID_PATTERN},
         }
         for name in _PATH_PARAM.findall(e.path)
     ] + [

@@ -15,6 +15,7 @@ from hubbub.api.http import Authenticate, Endpoint, Query, to_routes
 from hubbub.api.openapi import openapi_document
 from hubbub.api.operations import METRICS_MEDIA_TYPE, OperationsApi
 from hubbub.api.people import PeopleApi
+from hubbub.api.schemas import ID_PATTERN
 from hubbub.core.addresses import TrustedProxies
 
 
@@ -95,7 +96,7 @@ def endpoint_table(
                  "History, newest first", "conversations", answer=s.MessagesOut,
                  errors=("not_found",),
                  query=(Query("before", "Only ids below this message id",
-                              {"type": "string", "pattern": "^([0-9]{1,19})?$"}),
+                              {"type": "string", "pattern": f"^$|{ID_PATTERN}"}),
                         Query("limit", "At most this many (default 20, max 100)",
                               {"type": "integer", "minimum": 1}))),
         Endpoint("POST", "/v1/conversations/{conversation_id}/messages", c.post_message,

@@ -17,12 +17,25 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from hubbub.core.errors import ErrorCode
 from hubbub.core.model import GroupAdds, Message
 
+
+def _at_most(bound: str) -> str:
+    """A regular expression for the decimal numbers 0..bound (no sign, no exponent)."""
+    shorter = f"[0-9]{{1,{len(bound) - 1}}}"
+    same_length = [
+        bound[:i] + (f"[0-{int(d) - 1}]" if d != "1" else "0") + f"[0-9]{{{len(bound) - i - 1}}}"
+        for i, d in enumerate(bound)
+        if d != "0"
+    ]
+    return "^(?:" + "|".join([shorter, *same_length, bound]) + ")$"
+
+
+ID_PATTERN = _at_most(str((1 << 63) - 1))  # what core.frames.parse_id accepts
 Id = Annotated[
     str,
     Meta(
         description="A 64-bit id as a decimal string (below 2^63)",
         examples=["383409284328718337"],
-        extra_json_schema={"pattern": "^[0-9]{1,19}$"},
+        extra_json_schema={"pattern": ID_PATTERN},
     ),
 ]
 Username = Annotated[
