@@ -110,6 +110,14 @@ def parser(scenario: str | None = None) -> argparse.ArgumentParser:
     g.add_argument("--no-pin", action="store_true", help="do not pin server/loadgen to CPUs")
     g.add_argument("--server-log", type=Path, help="where the started server's log goes")
     g.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="passed to the started `hubbub serve` (repeat; e.g. --server-arg=--database-url "
+        "--server-arg=postgresql://...)",
+    )
+    g.add_argument(
         "--real-argon2", action="store_true", help="the production argon2 cost for sign-ups"
     )
     g = p.add_argument_group("load (defaults depend on the scenario)")
@@ -274,7 +282,10 @@ def main(argv: Sequence[str], scenario: str | None = None) -> int:
         result["server_log_errors"] = None
     else:
         log_path = a.server_log or default_log_path(a.scenario)
-        with log_path.open("w") as log, hubbub_server(log, log_path, a.real_argon2) as server:
+        with (
+            log_path.open("w") as log,
+            hubbub_server(log, log_path, a.real_argon2, a.server_arg) as server,
+        ):
             result = uvloop.run(run_scenario(server.url, server.pid, a))
         errors = log_errors(log_path)
         result["server_exit_code"] = server.returncode

@@ -79,14 +79,15 @@ class Store(Protocol):
     async def devices(self, user_id: int) -> list[Device]:
         """The user's devices that are not logged out, most recently used first."""
 
-    async def touch_device(self, device_id: int, now_ms: int) -> None:
+    async def touch_device(self, user_id: int, device_id: int, now_ms: int) -> None:
         """The device was used at `now_ms` (its token's expiry counts from here)."""
 
-    async def replace_token(self, device_id: int, token_hash: bytes) -> bool:
+    async def replace_token(self, user_id: int, device_id: int, token_hash: bytes) -> bool:
         """The device's token is now this one (the old one stops working); False if the
         device is logged out."""
 
-    async def revoke_device(self, device_id: int) -> None: ...
+    async def revoke_device(self, user_id: int, device_id: int) -> None:
+        """Log the device (one of the user's) out; twice is harmless."""
 
     # -- contacts and presence
     async def put_contact(self, owner_id: int, contact_id: int) -> None: ...

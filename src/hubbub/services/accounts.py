@@ -121,7 +121,7 @@ class Accounts:
             return None
         now = now_ms()
         if now - max(device.last_used_at, device.created_at) > self.policy.token_ttl_ms:
-            await self.store.revoke_device(device.device_id)
+            await self.store.revoke_device(device.user_id, device.device_id)
             return None
         await self.keep_alive(device, now)
         return device
@@ -129,7 +129,7 @@ class Accounts:
     async def keep_alive(self, device: Device, now: int) -> None:
         """The device is in use: its token's expiry starts again (a write an hour)."""
         if now - max(device.last_used_at, device.created_at) > TOUCH_EVERY_MS:
-            await self.store.touch_device(device.device_id, now)
+            await self.store.touch_device(device.user_id, device.device_id, now)
 
     async def devices(self, user_id: int) -> list[Device]:
         return await self.store.devices(user_id)
@@ -138,19 +138,19 @@ class Accounts:
         """Log out one of the user's devices (not_found for anyone else's)."""
         if device_id not in {d.device_id for d in await self.store.devices(user_id)}:
             raise not_found("no such device")
-        await self.store.revoke_device(device_id)
+        await self.store.revoke_device(user_id, device_id)
         self.bus.publish_close(device_id, CLOSE_LOGGED_OUT, "logged out from another device")
 
     async def new_token(self, device: Device) -> str:
         """A fresh token for the device; the one it was called with stops working."""
         token = _new_token()
-        if not await self.store.replace_token(device.device_id, token_hash(token)):
+        if not await self.store.replace_token(device.user_id, device.device_id, token_hash(token)):
             raise HubbubError("unauthorized", "this device is logged out")
         return token
 
     async def log_out(self, device: Device) -> None:
         """Revoke the token, then close that device's socket wherever it is."""
-        await self.store.revoke_device(device.device_id)
+        await self.store.revoke_device(device.user_id, device.device_id)
         self.bus.publish_close(device.device_id, CLOSE_LOGGED_OUT, "logged out")
 
     async def update_profile(

@@ -2,19 +2,28 @@
 for reads.
 
 Group commit: every write call is a job (an async function of a connection). The writer
-takes all jobs waiting in its queue (up to `max_batch`), runs each inside its own SAVEPOINT
-within ONE transaction, COMMITs once (synchronous_commit=on: the WAL is flushed before the
-COMMIT returns), and only then completes the callers' futures, in order. A job that raises
-is rolled back to its savepoint alone and its caller gets the error; the rest of the batch
-commits. A failed COMMIT (or a lost connection) fails every job of the batch with
-`unavailable`; the writer reconnects for the next batch, so the store works again as soon
-as the database does.
+takes all jobs waiting in its queue (up to `max_batch`), runs them within ONE
+transaction, COMMITs once (synchronous_commit=on: the WAL is flushed before the COMMIT
+returns), and only then completes the callers' futures, in order. A failed COMMIT (or a
+lost connection) fails every job of the batch with `unavailable`; the writer reconnects
+for the next batch, so the store works again as soon as the database does.
 
-Several nodes may write at once. Row locks taken by one node's batch can cross another's
-(node A's batch locks user 1 then user 2, node B's the other way round); PostgreSQL breaks
-the deadlock by failing one statement. Such a job (deadlock or serialization failure) is
-rolled back to its savepoint and retried in the NEXT batch, after this one has committed
-and released its locks, a few times before its caller sees `unavailable`.
+No lock cycles, by construction. Several nodes write at once, so two batches may touch
+the same rows. Every job names the lock keys of everything it will write (a user id for
+the user's rows: its inbox head, inbox, devices, memberships; a conversation id for the
+conversation's row and its members; a hash of a username before claiming it), and a batch
+takes the advisory locks of all its jobs' keys at its start, in ascending order, before it
+runs any job; a job writes nothing it holds no key for. So a batch waits only at its start,
+for keys another batch holds, and a batch that holds keys waits for nothing more: no
+transaction can wait on one that waits on it. A job that finds out it needs a key it does
+not hold (the members of a group changed since the caller looked) raises `NeedsLocks`; it
+is undone and run in the next batch with those keys, and so are the later jobs of the same
+`order` (a device's sends stay in order).
+
+Savepoints: a job that is one statement of a function that never fails for a refusal
+(hubbub_append, hubbub_ack: they answer a status instead) runs without one. Any job that
+raises makes the writer roll the whole batch back and run it again with a SAVEPOINT per
+job, so a bad job is undone alone and the rest of the batch commits.
 """
 
 from __future__ import annotations
@@ -24,8 +33,8 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
@@ -39,14 +48,32 @@ Job = Callable[[asyncpg.Connection], Awaitable[T]]
 # a commit must be durable before the caller is answered: never let a server default weaken it
 SERVER_SETTINGS = {"synchronous_commit": "on", "application_name": "hubbub"}
 MAX_RETRIES = 5
+# by design these do not happen (see above); if one does, the job is retried, not lost
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k"
+
+
+class NeedsLocks(Exception):
+    """Raised by a job that must hold more keys: it is undone and run again with them."""
+
+    def __init__(self, keys: Iterable[int]) -> None:
+        super().__init__("needs more locks")
+        self.keys = tuple(keys)
 
 
 @dataclass(slots=True)
 class _Job:
     fn: Job[Any]
     future: asyncio.Future[Any]
+    locks: tuple[int, ...]
+    order: int | None  # jobs of one order run in their queued order
+    careful: bool  # run in a savepoint even in the fast pass
     attempts: int = 0
+    extra: set[int] = field(default_factory=set)
+
+
+class _Redo(Exception):
+    """The fast pass of a batch hit an error: run the batch again, carefully."""
 
 
 class PostgresEngine:
@@ -102,12 +129,21 @@ class PostgresEngine:
 
     # -- the caller side -------------------------------------------------------------
 
-    async def write(self, fn: Job[T]) -> T:
-        """Run fn in the next batch; returns after that batch is committed (durably)."""
+    async def write(
+        self,
+        fn: Job[T],
+        *,
+        locks: Iterable[int] = (),
+        order: int | None = None,
+        savepoint: bool = True,
+    ) -> T:
+        """Run fn in the next batch holding the advisory locks `locks` (every row fn
+        writes must be covered by one); returns after the batch is committed (durably).
+        `savepoint=False` for a job that cannot fail halfway (one statement)."""
         if self._closed or self._writer is None:
             raise HubbubError("unavailable", "storage is shutting down")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(fn, future))
+        self._queue.put_nowait(_Job(fn, future, tuple(locks), order, savepoint))
         return await future
 
     async def read(self, fn: Job[T], *, snapshot: bool = False) -> T:
@@ -151,35 +187,20 @@ class PostgresEngine:
                 await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
-        retry: list[_Job] = []
         try:
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await self.connect()
-            conn = self._conn
-            await conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-            for job in batch:
-                outcome = await self._run_job(conn, job)
-                if outcome is None:
-                    retry.append(job)  # after this batch's locks are released
-                else:
-                    outcomes.append(outcome)
-            started = time.perf_counter()
-            await conn.execute("COMMIT")
-            elapsed = time.perf_counter() - started
-            if self.on_commit:
-                self.on_commit(len(batch), elapsed)
+            outcomes, later = await self._attempt(batch, careful=False)
+        except _Redo:
+            try:
+                outcomes, later = await self._attempt(batch, careful=True)
+            except _Redo:  # the careful pass does not raise _Redo; defensive
+                outcomes, later = [], batch
         except Exception as error:  # the commit failed or the connection is gone
-            log.exception("commit of %d jobs failed", len(batch))
-            await self._reset()
-            failure = HubbubError("unavailable", "storage failed to commit; nothing was stored")
-            failure.__cause__ = error
-            outcomes = [(job, None, failure) for job in batch]
-            retry = []
+            outcomes, later = self._failed(batch, error), []
         if self.on_retry:
-            for _ in retry:
-                self.on_retry()
-        self._retry.extend(retry)
+            for job in later:
+                if job.attempts:
+                    self.on_retry()
+        self._retry.extend(later)
         for job, result, err in outcomes:
             if job.future.cancelled():
                 continue
@@ -188,29 +209,85 @@ class PostgresEngine:
             else:
                 job.future.set_exception(err)
 
+    def _failed(
+        self, batch: list[_Job], error: Exception
+    ) -> list[tuple[_Job, Any, BaseException | None]]:
+        log.error("commit of %d jobs failed: %s", len(batch), error)
+        failure = HubbubError("unavailable", "storage failed to commit; nothing was stored")
+        failure.__cause__ = error
+        return [(job, None, failure) for job in batch]
+
+    async def _attempt(
+        self, batch: list[_Job], *, careful: bool
+    ) -> tuple[list[tuple[_Job, Any, BaseException | None]], list[_Job]]:
+        """One transaction for the batch: its outcomes, and the jobs for the next batch."""
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await self.connect()
+        conn = self._conn
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        later: list[_Job] = []
+        deferred_orders: set[int] = set()
+        try:
+            await conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            keys = sorted({k for job in batch for k in (*job.locks, *job.extra)})
+            if keys:  # all of them, in one global order, before anything else
+                await conn.execute(_LOCK_SQL, keys)
+            for job in batch:
+                if job.order is not None and job.order in deferred_orders:
+                    later.append(job)  # an earlier job of its order waits: so does it
+                    continue
+                outcome = await self._run_job(conn, job, careful or job.careful)
+                if outcome is None:
+                    later.append(job)
+                    if job.order is not None:
+                        deferred_orders.add(job.order)
+                else:
+                    outcomes.append(outcome)
+            started = time.perf_counter()
+            await conn.execute("COMMIT")
+            elapsed = time.perf_counter() - started
+        except BaseException:  # _Redo included: this transaction is rolled back first
+            await self._reset()
+            raise
+        if self.on_commit:
+            self.on_commit(len(batch), elapsed)
+        return outcomes, later
+
     async def _run_job(
-        self, conn: asyncpg.Connection, job: _Job
+        self, conn: asyncpg.Connection, job: _Job, savepoint: bool
     ) -> tuple[_Job, Any, BaseException | None] | None:
-        """Run one job in its own savepoint: its outcome, or None to retry it next batch.
-        Errors of the connection itself escape (from the ROLLBACK TO) and fail the batch."""
+        """Run one job: its outcome, or None to run it in the next batch. Without a
+        savepoint, an error makes the whole batch run again carefully (_Redo)."""
+        if not savepoint:
+            try:
+                return job, await job.fn(conn), None
+            except Exception as error:
+                raise _Redo from error
         await conn.execute("SAVEPOINT job")
         try:
             result = await job.fn(conn)
+        except NeedsLocks as more:
+            await self._undo(conn)
+            job.extra.update(more.keys)
+            return None
         except _RETRYABLE as error:
-            await conn.execute("ROLLBACK TO SAVEPOINT job")
-            await conn.execute("RELEASE SAVEPOINT job")
+            await self._undo(conn)
             job.attempts += 1
+            log.warning("a job was rolled back by %s; retrying it", type(error).__name__)
             if job.attempts < MAX_RETRIES:
                 return None
             failure = HubbubError("unavailable", "storage is too contended")
             failure.__cause__ = error
             return job, None, failure
         except Exception as error:  # the job alone is undone; the batch goes on
-            await conn.execute("ROLLBACK TO SAVEPOINT job")
-            await conn.execute("RELEASE SAVEPOINT job")
+            await self._undo(conn)
             return job, None, error
         await conn.execute("RELEASE SAVEPOINT job")
         return job, result, None
+
+    async def _undo(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("ROLLBACK TO SAVEPOINT job")
+        await conn.execute("RELEASE SAVEPOINT job")
 
     async def _reset(self) -> None:
         """After a failed batch: roll back if the connection lives, else drop it (the next

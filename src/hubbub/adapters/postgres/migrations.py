@@ -109,6 +109,115 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE users ADD COLUMN group_adds TEXT NOT NULL DEFAULT 'everyone';
         """,
     ),
+    (
+        3,
+        """
+        -- A message, in one round trip. The caller holds the advisory locks of every user
+        -- it names in p_locked (and of the conversation, for a group), so nothing here
+        -- waits. Refusals are answered as a status, before anything is written.
+        CREATE FUNCTION hubbub_append(
+            p_sender bigint, p_cmid text, p_body text, p_to bigint, p_conv bigint,
+            p_message_id bigint, p_new_conv bigint, p_now bigint, p_locked bigint[]
+        ) RETURNS TABLE (status text, message_id bigint, conversation_id bigint,
+                         kind text, members bigint[], seqs bigint[], body text)
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            v_seen_message bigint; v_seen_conv bigint; v_conv bigint; v_kind text;
+            v_key text; v_members bigint[];
+        BEGIN
+            SELECT k.message_id, k.conversation_id INTO v_seen_message, v_seen_conv
+                FROM sent_keys k WHERE k.sender_id = p_sender AND k.client_msg_id = p_cmid;
+            IF FOUND THEN  -- a repeat: the original (its row may be gone with retention)
+                RETURN QUERY SELECT 'duplicate', v_seen_message, v_seen_conv,
+                    coalesce((SELECT c.kind FROM conversations c
+                              WHERE c.conversation_id = v_seen_conv), 'direct'),
+                    NULL::bigint[], NULL::bigint[],
+                    (SELECT m.body FROM messages m WHERE m.conversation_id = v_seen_conv
+                     AND m.message_id = v_seen_message);
+                RETURN;
+            END IF;
+            IF p_to IS NOT NULL THEN
+                v_key := least(p_sender, p_to) || ':' || greatest(p_sender, p_to);
+                SELECT c.conversation_id INTO v_conv FROM conversations c
+                    WHERE c.direct_key = v_key;
+                IF NOT FOUND THEN
+                    PERFORM 1 FROM users WHERE user_id = p_to;
+                    IF NOT FOUND THEN
+                        RETURN QUERY SELECT 'no_user', NULL::bigint, NULL::bigint, NULL::text,
+                            NULL::bigint[], NULL::bigint[], NULL::text;
+                        RETURN;
+                    END IF;
+                    INSERT INTO conversations (conversation_id, kind, direct_key, created_at)
+                        VALUES (p_new_conv, 'direct', v_key, p_now);
+                    INSERT INTO members (conversation_id, user_id, joined_at)
+                        SELECT DISTINCT p_new_conv, u, p_now FROM unnest(ARRAY[p_sender, p_to]) u;
+                    v_conv := p_new_conv;
+                END IF;
+            ELSE
+                v_conv := p_conv;
+            END IF;
+            SELECT c.kind INTO v_kind FROM conversations c WHERE c.conversation_id = v_conv;
+            SELECT array_agg(m.user_id ORDER BY m.joined_at, m.user_id) INTO v_members
+                FROM members m WHERE m.conversation_id = v_conv;
+            IF v_kind IS NULL OR v_members IS NULL OR NOT (p_sender = ANY (v_members)) THEN
+                RETURN QUERY SELECT 'not_member', NULL::bigint, v_conv, NULL::text,
+                    NULL::bigint[], NULL::bigint[], NULL::text;
+                RETURN;
+            END IF;
+            IF NOT (v_members <@ p_locked) THEN  -- members changed: lock them all first
+                RETURN QUERY SELECT 'needs_locks', NULL::bigint, v_conv, v_kind,
+                    v_members, NULL::bigint[], NULL::text;
+                RETURN;
+            END IF;
+            INSERT INTO sent_keys VALUES (p_sender, p_cmid, p_message_id, v_conv);
+            INSERT INTO messages VALUES (v_conv, p_message_id, p_sender, p_cmid, p_body);
+            UPDATE conversations SET last_message_id = greatest(last_message_id, p_message_id)
+                WHERE conversations.conversation_id = v_conv;
+            RETURN QUERY
+                WITH heads AS (
+                    UPDATE users u SET inbox_head = u.inbox_head + 1
+                    WHERE u.user_id = ANY (v_members) RETURNING u.user_id, u.inbox_head
+                ), entries AS (
+                    INSERT INTO inbox (user_id, seq, conversation_id, message_id)
+                    SELECT h.user_id, h.inbox_head, v_conv, p_message_id FROM heads h
+                    RETURNING inbox.user_id, inbox.seq
+                )
+                SELECT 'ok', p_message_id, v_conv, v_kind, array_agg(e.user_id),
+                    array_agg(e.seq), NULL::text FROM entries e;
+        END
+        $fn$;
+
+        -- An ack, in one round trip (the caller holds the user's advisory lock): the
+        -- user's head, and the messages newly delivered to the user (none if the ack
+        -- moves no watermark). p_seq past the head: status 'past_head'.
+        CREATE FUNCTION hubbub_ack(p_user bigint, p_device bigint, p_seq bigint)
+        RETURNS TABLE (status text, head bigint, conversation_id bigint, message_id bigint,
+                       sender_id bigint)
+        LANGUAGE plpgsql AS $fn$
+        DECLARE v_head bigint; v_delivered bigint;
+        BEGIN
+            SELECT u.inbox_head, u.delivered_seq INTO v_head, v_delivered
+                FROM users u WHERE u.user_id = p_user;
+            v_head := coalesce(v_head, 0);
+            IF p_seq > v_head THEN
+                RETURN QUERY SELECT 'past_head', v_head, NULL::bigint, NULL::bigint,
+                    NULL::bigint;
+                RETURN;
+            END IF;
+            UPDATE devices SET acked_seq = greatest(acked_seq, p_seq)
+                WHERE device_id = p_device;
+            IF p_seq <= v_delivered THEN
+                RETURN;
+            END IF;
+            UPDATE users SET delivered_seq = p_seq WHERE user_id = p_user;
+            RETURN QUERY SELECT 'ok', v_head, m.conversation_id, m.message_id, m.sender_id
+                FROM inbox i JOIN messages m ON m.conversation_id = i.conversation_id
+                    AND m.message_id = i.message_id
+                WHERE i.user_id = p_user AND i.seq > v_delivered AND i.seq <= p_seq;
+        END
+        $fn$;
+        """,
+    ),
 ]
 
 

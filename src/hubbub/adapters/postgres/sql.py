@@ -124,9 +124,8 @@ async def direct(c: Conn, user_id: int, peer_id: int, new_id: Callable[[], int])
 
 
 async def locked_group(c: Conn, group_id: int) -> Conversation | None:
-    """The conversation, its row locked: membership changes of one group are serialized
-    across nodes, so group_full holds under concurrent adds."""
-    await c.execute("SELECT 1 FROM conversations WHERE conversation_id = $1 FOR UPDATE", group_id)
+    """The conversation, read while its advisory lock is held (membership changes of one
+    group are serialized across nodes, so group_full holds under concurrent adds)."""
     return await conversation(c, group_id)
 
 

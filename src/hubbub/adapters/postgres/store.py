@@ -13,19 +13,21 @@ Tables are laid out for partitioning by conversation or user: see migrations.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeAlias
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeAlias
 
 import asyncpg
 
 from hubbub.adapters.postgres import sql
-from hubbub.adapters.postgres.engine import PostgresEngine
+from hubbub.adapters.postgres.engine import NeedsLocks, PostgresEngine
 from hubbub.adapters.postgres.migrations import migrate
 from hubbub.adapters.rows import (
     DEVICE_COLUMNS,
     MESSAGE_COLUMNS,
     USER_COLUMNS,
     message_from_row,
+    repeated_send,
     user_from_row,
 )
 from hubbub.core.clock import DAY_MS, now_ms
@@ -47,6 +49,14 @@ from hubbub.core.model import (
 from hubbub.core.receipts import fold_receipts, read_receipt
 
 _MAX_ID = (1 << 63) - 1
+MEMBERS_CACHED = 100_000  # conversations whose members a node remembers (to name locks)
+
+
+def name_key(username: str) -> int:
+    """The advisory lock key of a username (claimed before the user exists)."""
+    return int.from_bytes(hashlib.sha256(b"username:" + username.encode()).digest()[:8]) >> 1
+
+
 Conn: TypeAlias = asyncpg.Connection
 
 
@@ -63,6 +73,7 @@ class PostgresStore:
     ) -> None:
         self.dsn = dsn
         self.ids = ids
+        self._members: dict[int, tuple[int, ...]] = {}
         self.engine = PostgresEngine(
             dsn, pool_size=pool_size, max_batch=max_batch, on_commit=on_commit, on_retry=on_retry
         )
@@ -101,7 +112,7 @@ class PostgresStore:
                 raise HubbubError("conflict", "that username is taken")
             return User(user_id, username, display_name, None)
 
-        return await self.engine.write(insert)
+        return await self.engine.write(insert, locks=[name_key(username)])
 
     async def user_by_id(self, user_id: int) -> User | None:
         async def q(c: Conn) -> User | None:
@@ -153,7 +164,7 @@ class PostgresStore:
                 raise not_found("no such user")
             return user_from_row(row)
 
-        return await self.engine.write(update)
+        return await self.engine.write(update, locks=[user_id])
 
     async def create_device(
         self, user_id: int, name: str, token_hash: bytes, max_devices: int
@@ -166,7 +177,7 @@ class PostgresStore:
                 "UPDATE devices SET revoked_at = $1 WHERE device_id IN ("
                 " SELECT device_id FROM devices WHERE user_id = $2 AND revoked_at IS NULL"
                 " ORDER BY greatest(last_used_at, created_at) DESC, device_id DESC"
-                " OFFSET $3 FOR UPDATE) RETURNING device_id",
+                " OFFSET $3) RETURNING device_id",
                 now,
                 user_id,
                 max_devices - 1,
@@ -182,7 +193,7 @@ class PostgresStore:
             )
             return Device(device_id, user_id, name, now, 0), [int(r[0]) for r in rows]
 
-        return await self.engine.write(insert)
+        return await self.engine.write(insert, locks=[user_id])
 
     async def device_by_token(self, token_hash: bytes) -> Device | None:
         async def q(c: Conn) -> Device | None:
@@ -207,18 +218,17 @@ class PostgresStore:
 
         return await self.engine.read(q)
 
-    async def touch_device(self, device_id: int, now_ms: int) -> None:
+    async def touch_device(self, user_id: int, device_id: int, now_ms: int) -> None:
         async def touch(c: Conn) -> None:
             await c.execute(
-                "UPDATE devices SET last_used_at = greatest(last_used_at, $1)"
-                " WHERE device_id = $2",
+                "UPDATE devices SET last_used_at = greatest(last_used_at, $1) WHERE device_id = $2",
                 now_ms,
                 device_id,
             )
 
-        await self.engine.write(touch)
+        await self.engine.write(touch, locks=[user_id])
 
-    async def replace_token(self, device_id: int, token_hash: bytes) -> bool:
+    async def replace_token(self, user_id: int, device_id: int, token_hash: bytes) -> bool:
         async def replace(c: Conn) -> bool:
             status = await c.execute(
                 "UPDATE devices SET token_hash = $1 WHERE device_id = $2 AND revoked_at IS NULL",
@@ -227,9 +237,9 @@ class PostgresStore:
             )
             return bool(sql.rowcount(status) == 1)
 
-        return await self.engine.write(replace)
+        return await self.engine.write(replace, locks=[user_id])
 
-    async def revoke_device(self, device_id: int) -> None:
+    async def revoke_device(self, user_id: int, device_id: int) -> None:
         async def revoke(c: Conn) -> None:
             await c.execute(
                 "UPDATE devices SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL",
@@ -237,7 +247,7 @@ class PostgresStore:
                 device_id,
             )
 
-        await self.engine.write(revoke)
+        await self.engine.write(revoke, locks=[user_id])
 
     # -- contacts and presence ----------------------------------------------------------
 
@@ -252,7 +262,7 @@ class PostgresStore:
                 now_ms(),
             )
 
-        await self.engine.write(put)
+        await self.engine.write(put, locks=[owner_id])
 
     async def delete_contact(self, owner_id: int, contact_id: int) -> None:
         async def delete(c: Conn) -> None:
@@ -262,7 +272,7 @@ class PostgresStore:
                 contact_id,
             )
 
-        await self.engine.write(delete)
+        await self.engine.write(delete, locks=[owner_id])
 
     async def contacts(self, owner_id: int) -> list[tuple[User, int]]:
         async def q(c: Conn) -> list[tuple[User, int]]:
@@ -298,12 +308,14 @@ class PostgresStore:
                 user_id,
             )
 
-        await self.engine.write(update)
+        await self.engine.write(update, locks=[user_id])
 
     # -- conversations and groups --------------------------------------------------------
 
     async def direct_conversation(self, user_id: int, peer_id: int) -> Conversation:
-        return await self.engine.write(lambda c: sql.direct(c, user_id, peer_id, self._new_id))
+        return await self.engine.write(
+            lambda c: sql.direct(c, user_id, peer_id, self._new_id), locks=[user_id, peer_id]
+        )
 
     async def create_group(
         self, owner_id: int, name: str, member_ids: Sequence[int]
@@ -331,7 +343,7 @@ class PostgresStore:
             )
             return Conversation(group_id, "group", members, name, owner_id)
 
-        return await self.engine.write(create)
+        return await self.engine.write(create, locks=[owner_id])
 
     async def add_member(
         self, group_id: int, actor_id: int, user_id: int, max_members: int
@@ -349,7 +361,7 @@ class PostgresStore:
             )
             return await sql.conversation(c, group_id) or group
 
-        return await self.engine.write(add)
+        return await self.engine.write(add, locks=[group_id, user_id])
 
     async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation:
         async def remove(c: Conn) -> Conversation:
@@ -368,7 +380,7 @@ class PostgresStore:
                 )
             return after
 
-        return await self.engine.write(remove)
+        return await self.engine.write(remove, locks=[group_id, user_id])
 
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.engine.read(lambda c: sql.conversation(c, conversation_id), snapshot=True)
@@ -412,80 +424,69 @@ class PostgresStore:
         to_user: int | None,
         conversation_id: int | None,
     ) -> StoredMessage:
-        async def append(c: Conn) -> StoredMessage:
-            # 1. idempotency: a repeated client_msg_id returns the original, stores nothing
-            seen = await c.fetchrow(
-                "SELECT message_id, conversation_id FROM sent_keys"
-                " WHERE sender_id = $1 AND client_msg_id = $2",
-                sender_id,
-                client_msg_id,
-            )
-            if seen:
-                return await sql.original(c, sender_id, client_msg_id, seen[0], seen[1])
-            # 2. the conversation, and the sender's right to write in it
-            if to_user is not None:
-                conv = await sql.direct(c, sender_id, to_user, self._new_id)
-            else:
-                assert conversation_id is not None
-                found = await sql.conversation(c, conversation_id)
-                if found is None or sender_id not in found.member_ids:
-                    raise not_found("no such conversation")
-                conv = found
-            # 3. claim the key (another node may hold it uncommitted: ON CONFLICT waits for
-            # its outcome, and if it committed, its message is the answer)
-            message_id = self._new_id()
-            cid = conv.conversation_id
-            claimed = await c.fetchval(
-                "INSERT INTO sent_keys VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT DO NOTHING RETURNING message_id",
-                sender_id,
-                client_msg_id,
-                message_id,
-                cid,
-            )
-            if claimed is None:
-                won = await c.fetchrow(
-                    "SELECT message_id, conversation_id FROM sent_keys"
-                    " WHERE sender_id = $1 AND client_msg_id = $2",
-                    sender_id,
-                    client_msg_id,
-                )
-                return await sql.original(c, sender_id, client_msg_id, won[0], won[1])
-            await c.execute(
-                "INSERT INTO messages VALUES ($1, $2, $3, $4, $5)",
-                cid,
-                message_id,
+        if to_user is not None:  # a direct conversation: its two users' keys cover it
+            locks = [sender_id, to_user]
+        else:
+            assert conversation_id is not None
+            locks = [conversation_id, *await self._members_of(conversation_id)]
+
+        async def append(c: Conn) -> Any:
+            row = await c.fetchrow(
+                "SELECT * FROM hubbub_append($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 sender_id,
                 client_msg_id,
                 body,
+                to_user,
+                conversation_id,
+                self._new_id(),  # drawn in commit order: conversation order is id order
+                self._new_id(),  # the direct conversation's id, if this starts one
+                now_ms(),
+                locks,
             )
-            await c.execute(
-                "UPDATE conversations SET last_message_id = greatest(last_message_id, $1)"
-                " WHERE conversation_id = $2",
-                message_id,
-                cid,
-            )
-            # 4. one inbox entry per participant, seq = that user's head + 1 (the rows are
-            # locked in user_id order, so two nodes' sends cannot deadlock on them)
-            rows = await c.fetch(
-                "UPDATE users SET inbox_head = inbox_head + 1"
-                " WHERE user_id = ANY($1::bigint[]) RETURNING user_id, inbox_head",
-                sorted(conv.member_ids),
-            )
-            heads = {int(r[0]): int(r[1]) for r in rows}
-            inbox = {member: heads[member] for member in conv.member_ids}
-            await c.execute(
-                "INSERT INTO inbox (user_id, seq, conversation_id, message_id)"
-                " SELECT unnest($1::bigint[]), unnest($2::bigint[]), $3, $4",
-                list(inbox),
-                list(inbox.values()),
-                cid,
-                message_id,
-            )
-            message = message_from_row((message_id, cid, conv.kind, sender_id, body, client_msg_id))
-            return StoredMessage(message, message_id, cid, inbox)
+            if row["status"] == "needs_locks":  # the members changed since we looked
+                self._remember(row["conversation_id"], row["members"])
+                raise NeedsLocks([row["conversation_id"], *row["members"]])
+            return row
 
-        return await self.engine.write(append)
+        row = await self.engine.write(append, locks=locks, order=sender_id, savepoint=False)
+        status = row["status"]
+        if status in ("no_user", "not_member"):
+            raise not_found("no such conversation" if status == "not_member" else "no such user")
+        message_id, cid, kind = int(row["message_id"]), int(row["conversation_id"]), row["kind"]
+        if status == "duplicate":
+            body_then = row["body"]
+            return repeated_send(
+                None
+                if body_then is None
+                else (message_id, cid, kind, sender_id, body_then, client_msg_id),
+                sender_id=sender_id,
+                client_msg_id=client_msg_id,
+                message_id=message_id,
+                conversation_id=cid,
+                kind=kind,
+            )
+        members = [int(m) for m in row["members"]]
+        if kind == "group":
+            self._remember(cid, members)
+        message = message_from_row((message_id, cid, kind, sender_id, body, client_msg_id))
+        return StoredMessage(
+            message, message_id, cid, dict(zip(members, map(int, row["seqs"]), strict=True))
+        )
+
+    async def _members_of(self, conversation_id: int) -> tuple[int, ...]:
+        """The members as this node last saw them (to name their locks); the append
+        checks them under the locks and asks again if they changed."""
+        members = self._members.get(conversation_id)
+        if members is None:
+            conv = await self.conversation(conversation_id)
+            members = conv.member_ids if conv is not None else ()
+            self._remember(conversation_id, members)
+        return members
+
+    def _remember(self, conversation_id: int, members: Iterable[int]) -> None:
+        if len(self._members) > MEMBERS_CACHED:
+            self._members.clear()
+        self._members[conversation_id] = tuple(int(m) for m in members)
 
     async def inbox_head(self, user_id: int) -> int:
         async def q(c: Conn) -> int:
@@ -511,44 +512,23 @@ class PostgresStore:
         return await self.engine.read(q)
 
     async def ack(self, user_id: int, device_id: int, seq: int) -> list[Receipt]:
-        async def ack(c: Conn) -> list[Receipt]:
-            row = await c.fetchrow(
-                "SELECT inbox_head, delivered_seq FROM users WHERE user_id = $1 FOR UPDATE",
-                user_id,
-            )
-            head, delivered = (int(row[0]), int(row[1])) if row else (0, 0)
-            if seq > head:
-                raise bad_request(f"ack {seq} is past the inbox head {head}")
-            await c.execute(
-                "UPDATE devices SET acked_seq = greatest(acked_seq, $1) WHERE device_id = $2",
-                seq,
-                device_id,
-            )
-            if seq <= delivered:
-                return []
-            await c.execute("UPDATE users SET delivered_seq = $1 WHERE user_id = $2", seq, user_id)
-            covered = await c.fetch(
-                "SELECT m.conversation_id, m.message_id, m.sender_id FROM inbox i"
-                " JOIN messages m ON m.conversation_id = i.conversation_id"
-                " AND m.message_id = i.message_id"
-                " WHERE i.user_id = $1 AND i.seq > $2 AND i.seq <= $3",
-                user_id,
-                delivered,
-                seq,
-            )
-            return fold_receipts(
-                "delivered", user_id, [(r[0], r[1], r[2]) for r in covered], now_ms()
+        async def ack(c: Conn) -> list[Any]:
+            return list(
+                await c.fetch("SELECT * FROM hubbub_ack($1, $2, $3)", user_id, device_id, seq)
             )
 
-        return await self.engine.write(ack)
+        rows = await self.engine.write(ack, locks=[user_id], savepoint=False)
+        if rows and rows[0]["status"] == "past_head":
+            raise bad_request(f"ack {seq} is past the inbox head {rows[0]['head']}")
+        covered = [(int(r[2]), int(r[3]), int(r[4])) for r in rows]
+        return fold_receipts("delivered", user_id, covered, now_ms())
 
     async def mark_read(
         self, user_id: int, conversation_id: int, message_id: int
     ) -> Receipt | None:
         async def read(c: Conn) -> Receipt | None:
             read_upto = await c.fetchval(
-                "SELECT read_upto FROM members WHERE conversation_id = $1 AND user_id = $2"
-                " FOR UPDATE",
+                "SELECT read_upto FROM members WHERE conversation_id = $1 AND user_id = $2",
                 conversation_id,
                 user_id,
             )
@@ -580,7 +560,7 @@ class PostgresStore:
                 user_id, conversation_id, message_id, (int(s[0]) for s in senders), now_ms()
             )
 
-        return await self.engine.write(read)
+        return await self.engine.write(read, locks=[user_id])
 
     # -- retention -------------------------------------------------------------------------
 

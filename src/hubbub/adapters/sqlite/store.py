@@ -214,7 +214,7 @@ class SqliteStore:
 
         return await self.engine.read(q)
 
-    async def touch_device(self, device_id: int, now_ms: int) -> None:
+    async def touch_device(self, user_id: int, device_id: int, now_ms: int) -> None:
         await self.engine.write(
             lambda c: c.execute(
                 "UPDATE devices SET last_used_at = max(last_used_at, ?) WHERE device_id = ?",
@@ -222,7 +222,7 @@ class SqliteStore:
             )
         )
 
-    async def replace_token(self, device_id: int, token_hash: bytes) -> bool:
+    async def replace_token(self, user_id: int, device_id: int, token_hash: bytes) -> bool:
         def replace(c: sqlite3.Connection) -> bool:
             return (
                 c.execute(
@@ -234,7 +234,7 @@ class SqliteStore:
 
         return await self.engine.write(replace)
 
-    async def revoke_device(self, device_id: int) -> None:
+    async def revoke_device(self, user_id: int, device_id: int) -> None:
         await self.engine.write(
             lambda c: c.execute(
                 "UPDATE devices SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL",
