@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from tests.pg_server import PostgresServer, create_database, find_bindir
 from tests.redis_server import RedisServer
 from tests.support import ServerProcess, new_user
 
+log = logging.getLogger("crash-harness")
 DROPPED = (
     ConnectionError,
     OSError,
@@ -56,6 +58,7 @@ class Sent:
     cmid: str
     conversation: str  # "d:<receiver>" for direct, else the conversation id
     message_id: str | None = None
+    first_try: bool = False  # acknowledged when first sent (not refused, not cut off)
 
 
 @dataclass
@@ -177,6 +180,10 @@ class Harness:
         return self.target.urls[i % len(self.target.urls)]
 
     async def setup(self) -> None:
+        await retry(self._setup)
+
+    async def _setup(self) -> None:
+        self.senders, self.members = [], {}
         receiver = await new_user(self.url(0))
         direct = [await new_user(self.url(i)) for i in range(3)]
         group_senders = [await new_user(self.url(i)) for i in range(2)]
@@ -216,7 +223,7 @@ class Harness:
                         frame = await asyncio.wait_for(future, 30)
                         if frame["type"] != "sent":
                             return  # e.g. unavailable while storage is down
-                        m.message_id = frame["message_id"]
+                        m.message_id, m.first_try = frame["message_id"], True
                         self.acked += 1
             finally:
                 with contextlib.suppress(Exception):
@@ -237,7 +244,7 @@ class Harness:
                     f"/v1/conversations/{sender.target}/messages",
                     json={"client_msg_id": m.cmid, "body": m.cmid},
                 )
-                m.message_id = answer["message_id"]
+                m.message_id, m.first_try = answer["message_id"], True
                 self.acked += 1
         finally:
             await api.aclose()
@@ -250,6 +257,7 @@ class Harness:
         while self.acked < goal and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         victim = await asyncio.to_thread(self.target.kill_one, round_no)
+        log.info("round %d: killed %s after %d acks", round_no, victim, self.acked)
         await asyncio.sleep(self.rng.uniform(0, 0.5))
         await asyncio.to_thread(self.target.recover)
         stop.set()
@@ -306,12 +314,15 @@ class Harness:
         for sender in self.senders:  # each sender's order, in its conversation's history
             conv = await self._conversation_of(sender)
             history = await retry(lambda s=sender, c=conv: self._history(s.api, c))
-            mine = [
-                h["client_msg_id"]
-                for h in reversed(history)
-                if h["sender_id"] == sender.api.user_id
-            ]
-            assert mine == [m.cmid for m in sender.attempts], f"order of {sender.kind}"
+            # a device's sends keep their order; one refused (storage away) and sent again
+            # later may land after sends that went through meanwhile, as for any client
+            first = {m.cmid for m in sender.attempts if m.first_try}
+            mine = [h["client_msg_id"] for h in reversed(history) if h["client_msg_id"] in first]
+            assert mine == [m.cmid for m in sender.attempts if m.first_try], (
+                f"order of {sender.kind}"
+            )
+            stored = {h["client_msg_id"] for h in history if h["sender_id"] == sender.api.user_id}
+            assert stored == {m.cmid for m in sender.attempts}, f"history of {sender.kind}"
         return checked
 
     def _members_of(self, sender: Sender, m: Sent) -> list[HubbubClient]:
@@ -344,7 +355,9 @@ class Harness:
             before = got[-1]["message_id"]
 
 
-async def run_harness(rounds: int, cluster: bool, seed: int, root: Path) -> dict[str, Any]:
+async def run_harness(
+    rounds: int, cluster: bool, seed: int, root: Path, keep: Path | None = None
+) -> dict[str, Any]:
     rng = random.Random(seed)
     target: Target = await asyncio.to_thread(Cluster if cluster else SingleNode, root)
     harness = Harness(target, rng)
@@ -359,16 +372,28 @@ async def run_harness(rounds: int, cluster: bool, seed: int, root: Path) -> dict
         result["failed"] = None
     except AssertionError as e:
         result["failed"] = str(e)
+    except DROPPED as e:  # the service never came back within the bounds
+        result["failed"] = f"no answer after round {sum(victims.values())}: {e!r}"
     finally:
         result["acked_before_kills"] = harness.acked
         result["attempted"] = sum(len(s.attempts) for s in harness.senders)
         result["victims"] = victims
+        if result.get("failed") and keep is not None:
+            _keep_logs(target, keep)
         crashes = [
             log for log in target.logs() if "Traceback" in log and "Exception in ASGI" in log
         ]
         result["server_crashes"] = len(crashes)
         await asyncio.to_thread(target.close)
     return result
+
+
+def _keep_logs(target: Target, where: Path) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    for n, text in enumerate(target.logs()):
+        (where / f"node{n + 1}.log").write_text(text)
+    if isinstance(target, Cluster):
+        (where / "postgres.log").write_text(target.pg.log())
 
 
 def main(argv: list[str]) -> int:
@@ -378,10 +403,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--cluster", action="store_true", help="two nodes on PostgreSQL and Redis")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--keep-logs", type=Path, help="where the servers' logs go if a check fails")
     a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
     with tempfile.TemporaryDirectory(prefix="hubbub-crash-") as root:
-        result = asyncio.run(run_harness(a.rounds, a.cluster, seed, Path(root)))
+        result = asyncio.run(run_harness(a.rounds, a.cluster, seed, Path(root), a.keep_logs))
     print(json.dumps(result))
     return 0 if result["failed"] is None and not result["server_crashes"] else 1
 

@@ -866,3 +866,42 @@ def test_crossing_writes_of_two_nodes_neither_fail_nor_leave_gaps(pg_backend: Ba
         await two.close()
 
     asyncio.run(body())
+
+
+def test_a_node_whose_view_of_a_group_is_stale_still_delivers_to_every_member(
+    pg_backend: Backend,
+) -> None:
+    """Node one last saw the group with two members; node two adds a third. Node one's
+    next send names the old members' locks, learns of the new one under them, and runs
+    again with its lock too: the new member gets the message, nothing waits or loops,
+    and the sender's messages keep their order."""
+
+    async def body() -> None:
+        one, two = await pg_backend.open(1), await pg_backend.open(2)
+        alice, bob, carol = await _users(one, "alice", "bob", "carol")
+        group = await one.create_group(alice.user_id, "g", [alice.user_id, bob.user_id])
+        gid = group.conversation_id
+        first = await one.append_message(
+            alice.user_id, "m1", "x", to_user=None, conversation_id=gid
+        )
+        await two.add_member(gid, alice.user_id, carol.user_id, 10)
+        later = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    one.append_message(
+                        alice.user_id, f"m{i}", "x", to_user=None, conversation_id=gid
+                    )
+                    for i in range(2, 6)
+                )
+            ),
+            30,
+        )
+        assert all(carol.user_id in s.inbox for s in later)
+        assert carol.user_id not in first.inbox
+        ids = [first.message_id, *(s.message_id for s in later)]
+        assert ids == sorted(ids)  # in the order they were sent
+        assert pg_backend.retries == 0
+        await one.close()
+        await two.close()
+
+    asyncio.run(body())

@@ -21,3 +21,14 @@ def test_kill9_rounds_on_a_single_node(tmp_path: Path) -> None:
     assert result["server_crashes"] == 0, result
     assert result["checked"] == result["attempted"] > 0
     assert result["victims"] == {"node": ROUNDS}
+
+
+def test_kill9_rounds_on_a_cluster(tmp_path: Path, postgres_server: object) -> None:
+    """Two nodes on PostgreSQL and Redis; each round kills a node, Redis or PostgreSQL
+    in turn (postgres_server: only so that a missing PostgreSQL skips or fails as for the
+    other cluster tests; the harness starts servers of its own)."""
+    result = asyncio.run(run_harness(max(ROUNDS, 4), True, 11, tmp_path))
+    print(result)
+    assert result["failed"] is None, result
+    assert result["server_crashes"] == 0, result
+    assert set(result["victims"]) == {"node1", "node2", "redis", "postgres"}

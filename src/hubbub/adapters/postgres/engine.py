@@ -163,6 +163,8 @@ class PostgresEngine:
     # -- the writer task ---------------------------------------------------------------
 
     async def _run(self) -> None:
+        """The writer loop. It must outlive any failure of one batch: if it stopped, no
+        write would ever complete again."""
         stopping = False
         while not stopping or self._retry:
             batch: list[_Job] = []
@@ -188,12 +190,10 @@ class PostgresEngine:
 
     async def _commit_batch(self, batch: list[_Job]) -> None:
         try:
-            outcomes, later = await self._attempt(batch, careful=False)
-        except _Redo:
             try:
+                outcomes, later = await self._attempt(batch, careful=False)
+            except _Redo:  # a job failed without a savepoint: again, a savepoint each
                 outcomes, later = await self._attempt(batch, careful=True)
-            except _Redo:  # the careful pass does not raise _Redo; defensive
-                outcomes, later = [], batch
         except Exception as error:  # the commit failed or the connection is gone
             outcomes, later = self._failed(batch, error), []
         if self.on_retry:

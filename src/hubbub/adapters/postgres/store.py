@@ -426,9 +426,11 @@ class PostgresStore:
     ) -> StoredMessage:
         if to_user is not None:  # a direct conversation: its two users' keys cover it
             locks = [sender_id, to_user]
-        else:
+        else:  # the conversation's and its members' keys, as this node last saw them
+            # (no read here: an await before the write would let a device's sends swap
+            # places; unknown members come back as needs_locks and the job runs again)
             assert conversation_id is not None
-            locks = [conversation_id, *await self._members_of(conversation_id)]
+            locks = [conversation_id, *self._members.get(conversation_id, ())]
 
         async def append(c: Conn) -> Any:
             row = await c.fetchrow(
@@ -445,7 +447,9 @@ class PostgresStore:
             )
             if row["status"] == "needs_locks":  # the members changed since we looked
                 self._remember(row["conversation_id"], row["members"])
-                raise NeedsLocks([row["conversation_id"], *row["members"]])
+                more = [row["conversation_id"], *row["members"]]
+                locks.extend(k for k in more if k not in locks)  # held when it runs again
+                raise NeedsLocks(more)
             return row
 
         row = await self.engine.write(append, locks=locks, order=sender_id, savepoint=False)
@@ -472,16 +476,6 @@ class PostgresStore:
         return StoredMessage(
             message, message_id, cid, dict(zip(members, map(int, row["seqs"]), strict=True))
         )
-
-    async def _members_of(self, conversation_id: int) -> tuple[int, ...]:
-        """The members as this node last saw them (to name their locks); the append
-        checks them under the locks and asks again if they changed."""
-        members = self._members.get(conversation_id)
-        if members is None:
-            conv = await self.conversation(conversation_id)
-            members = conv.member_ids if conv is not None else ()
-            self._remember(conversation_id, members)
-        return members
 
     def _remember(self, conversation_id: int, members: Iterable[int]) -> None:
         if len(self._members) > MEMBERS_CACHED:
