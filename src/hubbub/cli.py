@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from dataclasses import replace
@@ -20,6 +21,7 @@ from hubbub.gateway.front_door import EdgeLimits
 from hubbub.services.accounts import DevicePolicy
 
 _EDGE = EdgeLimits()  # the defaults the options show
+GC_YOUNG_THRESHOLD = 50_000  # default 700; see tune_gc
 
 
 class _Server(uvicorn.Server):
@@ -31,6 +33,10 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.node = node
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        tune_gc()
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in getattr(self, "servers", []):
             server.close()  # stop accepting first
@@ -40,6 +46,18 @@ class _Server(uvicorn.Server):
         captured = getattr(self, "_captured_signals", None)
         if isinstance(captured, list):
             captured.clear()
+
+
+def tune_gc() -> None:
+    """What is alive once the node serves (modules, the app, its caches) lives as long as
+    the process: freeze it out of every later collection, and collect the young
+    generation less often. A message's objects are freed by reference counting; the
+    collector only finds cycles, and with the default thresholds it ran every ~700
+    allocations, scanning every connection's objects in each full collection (profiled:
+    10-20 us of each message, growing with the number of connections)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 @click.group()

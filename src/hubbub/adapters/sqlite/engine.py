@@ -1,10 +1,12 @@
 """SQLite I/O: one writer thread doing group commit, and a small pool of reader threads.
 
 Group commit: every write call is a job (a function of the connection). The writer takes
-all jobs waiting in its queue (up to `max_batch`), runs each inside its own SAVEPOINT
-within ONE transaction, commits once (one fsync for the batch: WAL + synchronous=FULL),
-and only then completes the callers' futures. A job that raises is rolled back to its
-savepoint alone and its caller gets the error; the rest of the batch commits. Batches
+all jobs waiting in its queue (up to `max_batch`), runs them within ONE transaction,
+commits once (one fsync for the batch: WAL + synchronous=FULL), and only then completes
+the callers' futures. A job that raises is undone alone and its caller gets the error;
+the rest of the batch commits (see _run_fast and _run_careful for how, cheaply).
+Jobs may be run twice (after an undo), so they keep no state outside the connection
+except caches that on_rollback empties. Batches
 grow by themselves under load (more jobs wait while an fsync runs), with no timer.
 
 Results are handed back to the event loop in commit order with one call per batch, so
@@ -35,6 +37,9 @@ T = TypeVar("T")
 class _Job:
     fn: Callable[[sqlite3.Connection], Any]
     future: asyncio.Future[Any]
+
+
+_Outcome = tuple[_Job, Any, BaseException | None]
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -145,20 +150,15 @@ class SqliteEngine:
         conn.close()
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    result = job.fn(conn)
-                except Exception as error:  # the job alone is undone; the batch goes on
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    outcomes.append((job, None, error))
-                else:
-                    conn.execute("RELEASE job")
-                    outcomes.append((job, result, None))
+            outcomes = self._run_fast(conn, batch)
+            if outcomes is None:  # a job failed after writing: undo all, redo one by one
+                conn.execute("ROLLBACK")
+                if self.on_rollback:
+                    self.on_rollback()
+                conn.execute("BEGIN IMMEDIATE")
+                outcomes = self._run_careful(conn, batch)
             started = time.perf_counter()
             conn.execute("COMMIT")
             elapsed = time.perf_counter() - started
@@ -176,8 +176,48 @@ class SqliteEngine:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(_complete, outcomes)
 
+    @staticmethod
+    def _run_fast(conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome] | None:
+        """Every job without a savepoint (two statements per job saved, most of a send's
+        cost after its own). A job that raises before writing anything (the usual refusal:
+        not a member, a bad ack) needs no undo; one that raises after writing makes this
+        return None, and the batch runs again the careful way.
 
-def _complete(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+        total_changes counts every row a completed statement changed; a statement that
+        fails is undone by SQLite itself (statement atomicity), so an unchanged count
+        means the job left nothing behind."""
+        outcomes: list[_Outcome] = []
+        for job in batch:
+            before = conn.total_changes
+            try:
+                result = job.fn(conn)
+            except Exception as error:
+                if conn.total_changes != before:
+                    return None
+                outcomes.append((job, None, error))
+            else:
+                outcomes.append((job, result, None))
+        return outcomes
+
+    @staticmethod
+    def _run_careful(conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+        """Each job in its own SAVEPOINT: one that raises is undone alone."""
+        outcomes: list[_Outcome] = []
+        for job in batch:
+            conn.execute("SAVEPOINT job")
+            try:
+                result = job.fn(conn)
+            except Exception as error:  # the job alone is undone; the batch goes on
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                outcomes.append((job, None, error))
+            else:
+                conn.execute("RELEASE job")
+                outcomes.append((job, result, None))
+        return outcomes
+
+
+def _complete(outcomes: list[_Outcome]) -> None:
     for job, result, error in outcomes:
         if job.future.cancelled():
             continue
