@@ -114,10 +114,17 @@ class Meter:
     t: float  # time.monotonic()
     srv: float  # server CPU s
     own: float  # load generator CPU s
+    parts: dict[str, float]  # CPU s of each of PARTS
+
+
+# --part NAME=PID: more processes (trees) to meter beside the server, each reported on its
+# own: a cluster's nodes, PostgreSQL, Redis, nginx
+PARTS: dict[str, int] = {}
 
 
 def meter(pid: int | None) -> Meter:
-    return Meter(time.monotonic(), tree_cpu_s(pid), own_cpu_s())
+    parts = {name: tree_cpu_s(p) for name, p in PARTS.items()}
+    return Meter(time.monotonic(), tree_cpu_s(pid), own_cpu_s(), parts)
 
 
 def cpu_pct(a: Meter, b: Meter) -> tuple[float, float]:
@@ -131,13 +138,18 @@ def cpu_report(pid: int | None, start: Meter, end: Meter, work: float, unit: str
     srv = end.srv - start.srv
     srv_pct, own_pct = cpu_pct(start, end)
     have = pid is not None
-    return {
+    report = {
         "server_cpu_s": round(srv, 2) if have else None,
         "server_cpu_pct": round(srv_pct, 1) if have else None,
         f"server_cpu_us_per_{unit}": round(srv * 1e6 / work, 1) if have and work else None,
         "loadgen_cpu_pct": round(own_pct, 1),
         "loadgen_saturated": own_pct > SATURATED_PCT,
     }
+    if PARTS and work:
+        report[f"cpu_us_per_{unit}_by_part"] = {
+            name: round((end.parts[name] - start.parts[name]) * 1e6 / work, 1) for name in PARTS
+        }
+    return report
 
 
 # --------------------------------------------------------------------------- latency

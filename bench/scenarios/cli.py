@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from loadgen import drive
+from loadgen import drive, measure
 from loadgen.device import ACK_MODES
 from loadgen.measure import can_pin
 from loadgen.server import (
@@ -106,6 +106,13 @@ def parser(scenario: str | None = None) -> argparse.ArgumentParser:
     g = p.add_argument_group("server")
     g.add_argument("--url", help="an already running server (http://127.0.0.1:PORT)")
     g.add_argument("--server-pid", type=int, help="with --url: the server's pid, for CPU/RSS")
+    g.add_argument(
+        "--part",
+        action="append",
+        default=[],
+        metavar="NAME=PID",
+        help="with --url: another process tree to meter, reported on its own (repeat)",
+    )
     g.add_argument("--metrics", action="store_true", help="report GET /metrics deltas")
     g.add_argument("--no-pin", action="store_true", help="do not pin server/loadgen to CPUs")
     g.add_argument("--server-log", type=Path, help="where the started server's log goes")
@@ -277,6 +284,9 @@ def main(argv: Sequence[str], scenario: str | None = None) -> int:
         say(f"RLIMIT_NOFILE {soft}/{hard} is too low for this run ({need} wanted)")
         return 2
     a.pin = not a.no_pin and not a.url and can_pin()
+    for part in a.part:
+        name, _, pid = part.partition("=")
+        measure.PARTS[name] = int(pid)
     if a.url:
         result = uvloop.run(run_scenario(a.url.rstrip("/"), a.server_pid, a))
         result["server_log_errors"] = None

@@ -21,7 +21,7 @@ from hubbub.gateway.front_door import EdgeLimits
 from hubbub.services.accounts import DevicePolicy
 
 _EDGE = EdgeLimits()  # the defaults the options show
-GC_YOUNG_THRESHOLD = 50_000  # default 700; see tune_gc
+GC_YOUNG_THRESHOLD = 10_000  # default 700; see tune_gc
 
 
 class _Server(uvicorn.Server):
@@ -54,10 +54,12 @@ def tune_gc() -> None:
     generation less often. A message's objects are freed by reference counting; the
     collector only finds cycles, and with the default thresholds it ran every ~700
     allocations, scanning every connection's objects in each full collection (profiled:
-    10-20 us of each message, growing with the number of connections)."""
+    10-20 us of each message, growing with the number of connections). Not higher: at
+    50,000 the cycles a closed connection leaves waited minutes for a full collection,
+    and a soak's memory grew with every reconnect."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 @click.group()

@@ -226,6 +226,11 @@ def front_door(
             self.transport.set_protocol(proto)
             proto.connection_made(self.transport)
             proto.feed(b"".join(head) + rest)
+            # this protocol will never hear connection_lost, which is where uvicorn breaks
+            # the cycle with its parser: break it here, or every WebSocket ever opened
+            # leaves ~3 KB for the cycle collector (found by a soak: RSS grew with each
+            # reconnect)
+            self.parser = None  # type: ignore[assignment]
 
         # -- helpers
         def _arm(self, seconds: float, status: int, reason: str) -> None:

@@ -1,0 +1,196 @@
+"""A scenario against a 2-node cluster on this machine, beside the embedded node.
+
+Starts `scripts/local-cluster` (PostgreSQL, Redis, N nodes, nginx; rate limits off), runs
+the scenario through nginx --runs times, and meters every part of the cluster on its own
+(each node, PostgreSQL with its backends, Redis, nginx) over each measured window; then
+the same scenario on the embedded node (both unpinned: the cluster cannot be pinned, so
+the embedded run is not either). Counts `deadlock detected` in PostgreSQL's log.
+
+    .venv/bin/python bench/cluster.py --runs 3 -- one-to-one --pairs 50 --duration 10
+
+Prints one JSON line per run (`"where": "cluster"` or `"embedded"`) and a last line with
+the medians and the cluster/embedded ratio of messages per second.
+
+With --idle N it holds N idle connections instead, spread evenly over the nodes (each node
+its own `idle` load process, connected to the node directly: a process here may hold at
+most 20,000 descriptors, nginx included), and reports what they cost in all:
+
+    .venv/bin/python bench/cluster.py --nodes 6 --idle 100000 -- --duration 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+BENCH = REPO / "bench" / "hubbub_bench.py"
+CLUSTER = REPO / "scripts" / "local-cluster"
+
+
+def run_bench(args: list[str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), *args], capture_output=True, text=True, check=False
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        sys.stderr.write(done.stderr[-3000:])
+        raise SystemExit(f"bench failed ({done.returncode})")
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["exit_status"] = done.returncode
+    return result
+
+
+def postmaster_pid(state: dict[str, Any]) -> int:
+    return int((Path(state["pg_root"]) / "data" / "postmaster.pid").read_text().split()[0])
+
+
+def deadlocks(state: dict[str, Any]) -> int:
+    logs = list(Path(state["pg_root"]).glob("**/*.log"))
+    return sum(p.read_text(errors="replace").count("deadlock detected") for p in logs)
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def med(key: str) -> float | None:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    out = {
+        "acked_per_s": med("acked_per_s"),
+        "p50_ms": statistics.median(r["latency_ms"]["p50"] for r in runs),
+        "p99_ms": statistics.median(r["latency_ms"]["p99"] for r in runs),
+        "lost": sum(r.get("lost", 0) for r in runs),
+    }
+    parts = [r.get("cpu_us_per_msg_by_part") for r in runs]
+    if all(parts):
+        out["cpu_us_per_msg_by_part"] = {
+            name: statistics.median(p[name] for p in parts if p) for name in parts[0] or {}
+        }
+    return out
+
+
+def hold_idle(state: dict[str, Any], pids: dict[str, int], total: int, extra: list[str]) -> int:
+    """One idle bench per node, all at once; one JSON line with the sums."""
+    from loadgen.measure import tree_cpu_s  # noqa: PLC0415 - bench/ is on sys.path here
+
+    nodes = state["nodes"]
+    each = total // len(nodes)
+    parts = {"postgres": pids["postgres"], "redis": pids["redis"]}
+    cpu0 = {name: tree_cpu_s(pid) for name, pid in parts.items()}
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(BENCH),
+                "idle",
+                "--connections",
+                str(each),
+                "--url",
+                f"http://127.0.0.1:{node['port']}",
+                "--server-pid",
+                str(pids[f"node{node['node_id']}"]),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for node in nodes
+    ]
+    runs = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        runs.append(json.loads(lines[-1]) if lines else {"failed": proc.returncode})
+    for r in runs:
+        print(json.dumps(r), flush=True)
+    held = sum(r.get("held_at_end", 0) for r in runs)
+    rss_after = sum(r.get("server_rss_after_mib", 0) for r in runs)
+    rss_before = sum(r.get("server_rss_before_mib", 0) for r in runs)
+    out = {
+        "idle_connections": total,
+        "nodes": len(nodes),
+        "held_at_end": held,
+        "nodes_rss_before_mib": round(rss_before, 1),
+        "nodes_rss_after_mib": round(rss_after, 1),
+        "nodes_rss_kib_per_connection": round((rss_after - rss_before) * 1024 / max(held, 1), 2),
+        "nodes_cpu_pct_holding": round(sum(r.get("server_cpu_pct") or 0 for r in runs), 1),
+        "cpu_s_whole_run": {n: round(tree_cpu_s(p) - cpu0[n], 1) for n, p in parts.items()},
+        "failures": sum(r.get("connect_failures", 0) for r in runs),
+    }
+    print(json.dumps(out), flush=True)
+    return 0 if held == total and all("failed" not in r for r in runs) else 1
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--nodes", type=int, default=2)
+    p.add_argument("--port", type=int, default=18480)
+    p.add_argument("--no-embedded", action="store_true", help="skip the embedded runs")
+    p.add_argument("--idle", type=int, help="hold this many idle connections instead")
+    p.add_argument("--direct", action="store_true", help="load node 1 directly, not through nginx")
+    p.add_argument("scenario", nargs=argparse.REMAINDER, help="-- SCENARIO [options]")
+    a = p.parse_args()
+    scenario = [x for x in a.scenario if x != "--"]
+    if not a.idle and (not scenario or scenario[0].startswith("-")):
+        scenario = ["one-to-one", *scenario]
+    results: dict[str, list[dict[str, Any]]] = {"cluster": [], "embedded": []}
+    with tempfile.TemporaryDirectory(prefix="hubbub-cluster-bench-") as tmp:
+        subprocess.run(
+            [sys.executable, str(CLUSTER), "start", "--dir", tmp, "--port", str(a.port),
+             "--nodes", str(a.nodes), "--serve-arg=--rate-limits", "--serve-arg=off"],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            state = json.loads((Path(tmp) / "cluster.json").read_text())
+            pids = dict(state["pids"])
+            pids["postgres"] = postmaster_pid(state)
+            part_args = [f"--part={name}={pid}" for name, pid in sorted(pids.items())]
+            url = f"http://127.0.0.1:{a.port}"
+            if a.direct:
+                url = f"http://127.0.0.1:{state['nodes'][0]['port']}"
+            if a.idle:
+                return hold_idle(state, pids, a.idle, scenario)
+            for _n in range(a.runs):
+                r = run_bench(
+                    [*scenario, "--url", url, "--server-pid", str(pids["node1"]), *part_args]
+                )
+                r["where"] = "cluster"
+                r["deadlocks_so_far"] = deadlocks(state)
+                results["cluster"].append(r)
+                print(json.dumps(r), flush=True)
+            dead = deadlocks(state)
+        finally:
+            subprocess.run(
+                [sys.executable, str(CLUSTER), "stop", "--dir", tmp],
+                check=False, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+    if not a.no_embedded:
+        for _n in range(a.runs):
+            r = run_bench([*scenario, "--no-pin"])
+            r["where"] = "embedded"
+            results["embedded"].append(r)
+            print(json.dumps(r), flush=True)
+    out: dict[str, Any] = {"scenario": scenario, "nodes": a.nodes, "deadlocks": dead}
+    out["cluster"] = summary(results["cluster"])
+    if results["embedded"]:
+        out["embedded"] = summary(results["embedded"])
+        c, e = out["cluster"]["acked_per_s"], out["embedded"]["acked_per_s"]
+        out["cluster_over_embedded_msgs"] = round(c / e, 3) if c and e else None
+    print(json.dumps(out), flush=True)
+    failed = dead or any(r["exit_status"] for rs in results.values() for r in rs)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
