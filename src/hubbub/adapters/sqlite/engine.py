@@ -4,10 +4,10 @@ Group commit: every write call is a job (a function of the connection). The writ
 all jobs waiting in its queue (up to `max_batch`), runs them within ONE transaction,
 commits once (one fsync for the batch: WAL + synchronous=FULL), and only then completes
 the callers' futures. A job that raises is undone alone and its caller gets the error;
-the rest of the batch commits (see _run_fast and _run_careful for how, cheaply).
-Jobs may be run twice (after an undo), so they keep no state outside the connection
-except caches that on_rollback empties. Batches
-grow by themselves under load (more jobs wait while an fsync runs), with no timer.
+the rest of the batch commits (_run_fast, and _run_careful when it must). A job may run
+twice (after an undo), so it keeps no state outside the connection except caches that
+on_rollback empties. Batches grow by themselves under load (more jobs wait while an
+fsync runs), with no timer.
 
 Results are handed back to the event loop in commit order with one call per batch, so
 callers resume in the order their writes were committed.
@@ -178,10 +178,10 @@ class SqliteEngine:
 
     @staticmethod
     def _run_fast(conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome] | None:
-        """Every job without a savepoint (two statements per job saved, most of a send's
-        cost after its own). A job that raises before writing anything (the usual refusal:
-        not a member, a bad ack) needs no undo; one that raises after writing makes this
-        return None, and the batch runs again the careful way.
+        """Every job without a savepoint (SAVEPOINT + RELEASE were two of a send's ~seven
+        statements). A job that raises before writing anything (the usual refusal: not a
+        member, a bad ack) needs no undo; one that raises after writing makes this return
+        None, and the batch runs again the careful way.
 
         total_changes counts every row a completed statement changed; a statement that
         fails is undone by SQLite itself (statement atomicity), so an unchanged count
