@@ -11,6 +11,10 @@ the embedded run is not either). Counts `deadlock detected` in PostgreSQL's log.
 Prints one JSON line per run (`"where": "cluster"` or `"embedded"`) and a last line with
 the medians and the cluster/embedded ratio of messages per second.
 
+With --pg-stats PostgreSQL loads pg_stat_statements, and each cluster run reports the
+statements PostgreSQL ran in its window: calls per acknowledged message, mean and total
+execution time, the top ones by total time (`pg_statements`).
+
 With --idle N it holds N idle connections instead, spread evenly over the nodes (each node
 its own `idle` load process, connected to the node directly: a process here may hold at
 most 20,000 descriptors, nginx included), and reports what they cost in all:
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -57,6 +62,54 @@ def deadlocks(state: dict[str, Any]) -> int:
     return sum(p.read_text(errors="replace").count("deadlock detected") for p in logs)
 
 
+PG_STATS_OPTIONS = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+
+
+def pg_sql(state: dict[str, Any], query: str) -> list[dict[str, Any]]:
+    import asyncio  # noqa: PLC0415 - only --pg-stats needs a database client
+
+    import asyncpg  # noqa: PLC0415
+
+    async def run() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=state["pg_port"], user="postgres", database="hubbub"
+        )
+        try:
+            return [dict(r) for r in await conn.fetch(query)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def pg_statements(state: dict[str, Any], messages: int) -> dict[str, Any]:
+    """What PostgreSQL ran since the last reset, per acknowledged message."""
+    rows = pg_sql(
+        state,
+        "SELECT query, calls, total_exec_time, rows FROM pg_stat_statements"
+        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'hubbub')"
+        " ORDER BY total_exec_time DESC",
+    )
+    per = max(messages, 1)
+    calls = sum(r["calls"] for r in rows)
+    return {
+        "statements_per_msg": round(calls / per, 2),
+        "exec_ms_total": round(sum(r["total_exec_time"] for r in rows), 1),
+        "exec_us_per_msg": round(sum(r["total_exec_time"] for r in rows) * 1e3 / per, 1),
+        "top": [
+            {
+                "query": " ".join(r["query"].split())[:160],
+                "calls_per_msg": round(r["calls"] / per, 3),
+                "mean_us": round(r["total_exec_time"] * 1e3 / max(r["calls"], 1), 1),
+                "share": round(
+                    r["total_exec_time"] / max(sum(x["total_exec_time"] for x in rows), 1e-9), 3
+                ),
+            }
+            for r in rows[:12]
+        ],
+    }
+
+
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     def med(key: str) -> float | None:
         values = [r[key] for r in runs if r.get(key) is not None]
@@ -77,11 +130,15 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def hold_idle(state: dict[str, Any], pids: dict[str, int], total: int, extra: list[str]) -> int:
-    """One idle bench per node, all at once; one JSON line with the sums."""
+    """One idle bench per node, all at once; one JSON line with the sums.
+
+    Each load process's stderr goes to DIR/idle-nodeN.log beside the node's own log.
+    """
     from loadgen.measure import tree_cpu_s  # noqa: PLC0415 - bench/ is on sys.path here
 
     nodes = state["nodes"]
-    each = total // len(nodes)
+    # node k (0-based) holds total // n, the first total % n nodes one more
+    share = [total // len(nodes) + (k < total % len(nodes)) for k in range(len(nodes))]
     parts = {"postgres": pids["postgres"], "redis": pids["redis"]}
     cpu0 = {name: tree_cpu_s(pid) for name, pid in parts.items()}
     procs = [
@@ -91,24 +148,33 @@ def hold_idle(state: dict[str, Any], pids: dict[str, int], total: int, extra: li
                 str(BENCH),
                 "idle",
                 "--connections",
-                str(each),
+                str(share[k]),
                 "--url",
                 f"http://127.0.0.1:{node['port']}",
                 "--server-pid",
                 str(pids[f"node{node['node_id']}"]),
+                "--no-pin",
+                # each load process its own source addresses, ~5,000 sockets on each:
+                # bind() searches for a free port, and slows as an address fills up
+                f"--source-net={node['node_id']}",
+                "--per-source=5000",
                 *extra,
             ],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=(Path(state["dir"]) / f"idle-node{node['node_id']}.log").open("w"),
             text=True,
         )
-        for node in nodes
+        for k, node in enumerate(nodes)
     ]
     runs = []
     for proc in procs:
         out, _ = proc.communicate()
         lines = [line for line in out.splitlines() if line.startswith("{")]
         runs.append(json.loads(lines[-1]) if lines else {"failed": proc.returncode})
+    for node, r, want in zip(nodes, runs, share, strict=True):
+        if "failed" in r or r.get("held_at_end") != want:
+            log = Path(state["dir"]) / f"idle-node{node['node_id']}.log"
+            sys.stderr.write(f"-- node {node['node_id']}: {log}\n{log.read_text()[-2000:]}\n")
     for r in runs:
         print(json.dumps(r), flush=True)
     held = sum(r.get("held_at_end", 0) for r in runs)
@@ -139,17 +205,23 @@ def main() -> int:
     p.add_argument("--no-embedded", action="store_true", help="skip the embedded runs")
     p.add_argument("--idle", type=int, help="hold this many idle connections instead")
     p.add_argument("--direct", action="store_true", help="load node 1 directly, not through nginx")
+    p.add_argument("--pg-stats", action="store_true", help="report pg_stat_statements per run")
     p.add_argument("scenario", nargs=argparse.REMAINDER, help="-- SCENARIO [options]")
     a = p.parse_args()
     scenario = [x for x in a.scenario if x != "--"]
     if not a.idle and (not scenario or scenario[0].startswith("-")):
         scenario = ["one-to-one", *scenario]
     results: dict[str, list[dict[str, Any]]] = {"cluster": [], "embedded": []}
+    env = dict(os.environ)
+    if a.pg_stats:
+        env["LOCAL_CLUSTER_PG_OPTIONS"] = PG_STATS_OPTIONS
     with tempfile.TemporaryDirectory(prefix="hubbub-cluster-bench-") as tmp:
         subprocess.run(
             [sys.executable, str(CLUSTER), "start", "--dir", tmp, "--port", str(a.port),
-             "--nodes", str(a.nodes), "--serve-arg=--rate-limits", "--serve-arg=off"],
-            check=True, stdout=subprocess.DEVNULL,
+             "--nodes", str(a.nodes), "--serve-arg=--rate-limits", "--serve-arg=off",
+             # the load comes from a few loopback addresses, far past a real office's share
+             "--serve-arg=--max-connections-per-address", "--serve-arg=20000"],
+            check=True, stdout=subprocess.DEVNULL, env=env,
         )  # fmt: skip
         try:
             state = json.loads((Path(tmp) / "cluster.json").read_text())
@@ -161,10 +233,17 @@ def main() -> int:
                 url = f"http://127.0.0.1:{state['nodes'][0]['port']}"
             if a.idle:
                 return hold_idle(state, pids, a.idle, scenario)
+            if a.pg_stats:
+                pg_sql(state, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             for _n in range(a.runs):
+                if a.pg_stats:
+                    pg_sql(state, "SELECT pg_stat_statements_reset()")
                 r = run_bench(
                     [*scenario, "--url", url, "--server-pid", str(pids["node1"]), *part_args]
                 )
+                if a.pg_stats:
+                    # the reset is before the run's setup: sign-ups and log-ins count too
+                    r["pg_statements"] = pg_statements(state, int(r.get("acked") or 0))
                 r["where"] = "cluster"
                 r["deadlocks_so_far"] = deadlocks(state)
                 results["cluster"].append(r)

@@ -17,12 +17,14 @@ CONNECT_TIMEOUT_S = 120.0
 HEARTBEAT_TICK_S = 0.5
 
 
-def source_addrs(count: int, per_source: int) -> list[str]:
-    """Loopback source addresses 127.0.0.1, .2, ...: one source IP has ~28k ports."""
+def source_addrs(count: int, per_source: int, net: int = 0) -> list[str]:
+    """Loopback source addresses 127.NET.0.1, .2, ...: one source IP has ~28k ports.
+    Load processes that run side by side each take a NET of their own: a port bound on
+    an address is taken for every destination, so they would share those 28k."""
     n = max(1, math.ceil(count / per_source))
     if n > 250:
-        raise ValueError("too many connections for 127.0.0.1-250")
-    return [f"127.0.0.{1 + i}" for i in range(n)]
+        raise ValueError("too many connections for 127.x.0.1-250")
+    return [f"127.{net}.0.{1 + i}" for i in range(n)]
 
 
 def raise_nofile(needed: int) -> tuple[int, int]:

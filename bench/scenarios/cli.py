@@ -139,6 +139,7 @@ def parser(scenario: str | None = None) -> argparse.ArgumentParser:
         "--idle-logins", type=int, default=0, help="users the idle sockets share (0: one each)"
     )
     g.add_argument("--per-source", type=int, default=10_000, help="sockets per 127.0.0.x")
+    g.add_argument("--source-net", type=int, default=0, help="sources 127.NET.0.x (0..255)")
     g.add_argument("--baseline", type=float, default=3.0, help="s of idle-only server CPU")
     g.add_argument(
         "--totals",
@@ -207,6 +208,7 @@ def parse_args(argv: Sequence[str], scenario: str | None = None) -> argparse.Nam
         (0 <= a.idle_connections <= MAX_CONNECTIONS, "--idle-connections out of range"),
         (0 <= a.idle_logins <= MAX_CONNECTIONS, "--idle-logins out of range"),
         (100 <= a.per_source <= 28_000, "--per-source must be 100..28000"),
+        (0 <= a.source_net <= 255, "--source-net must be 0..255"),
         (0 <= a.baseline <= 60, "--baseline must be 0..60 s"),
         (bool(a.totals) and all(0 < n <= MAX_CONNECTIONS for n in a.totals), "bad --totals"),
         (2 <= a.members <= 10_000, "--members out of range"),

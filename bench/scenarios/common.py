@@ -133,6 +133,7 @@ class IdleCrowd:
     devices: list[Device] = field(default_factory=list)
     accounts: list[Account] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    source_net: int = 0  # 127.NET.0.x: see drive.source_addrs
 
     async def sign_up(self, base: str, logins: int) -> None:
         """Have at least `logins` users (one device each)."""
@@ -155,10 +156,13 @@ class IdleCrowd:
             for i in range(n0, total)
         ]
         self.devices.extend(new)
-        self.sources = drive.source_addrs(total, per_source)
+        self.sources = drive.source_addrs(total, per_source, self.source_net)
         t0 = time.monotonic()
+        # ~2 ms of server CPU per connect (log-in check, bus and presence): a big crowd
+        # on a shared machine needs longer than the default bound
+        bound = max(drive.CONNECT_TIMEOUT_S, len(new) / 10)
         await drive.connect_all(
-            ws_url(base), new, 100, self.sources, per_source, 30.0, first_index=n0
+            ws_url(base), new, 100, self.sources, per_source, 30.0, bound, first_index=n0
         )
         drive.stagger_heartbeats(new)
         return time.monotonic() - t0

@@ -34,7 +34,7 @@ from scenarios.common import IdleCrowd, save_plot, settle, timed_window, ws_url
 async def idle(base: str, pid: int | None, a: argparse.Namespace) -> dict[str, Any]:
     t0 = time.monotonic()
     logins = min(a.logins, a.connections)
-    crowd = IdleCrowd()
+    crowd = IdleCrowd(source_net=a.source_net)
     await crowd.sign_up(base, logins)
     setup_s = time.monotonic() - t0
     say(f"created {logins} users (one device each) in {setup_s:.1f}s")
