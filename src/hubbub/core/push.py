@@ -290,3 +290,47 @@ def retry_after_s(header: str | None, default: float = 60.0) -> float:
     if value.isdigit():
         return float(min(int(value), 3600))
     return default
+
+
+JobKind = Literal["message", "read"]
+
+
+@dataclass(frozen=True, slots=True)
+class PushJob:
+    """One outbox row as claimed, with what the dispatcher needs to decide and to build
+    the payload (read in the claim): the device's ack watermark, the user's read
+    watermark, mute and preview settings, the message and its sender, the unread total."""
+
+    subscription: Subscription
+    kind: JobKind
+    conversation_id: int
+    conversation_kind: str
+    message_id: int  # `read` jobs: the read watermark
+    seq: int  # `read` jobs: 0
+    version: int  # bumped by each newer message collapsed into this row
+    created_at: int  # ms of the commit of the newest message in it
+    attempts: int
+    acked_seq: int
+    read_upto: int
+    muted_until: int
+    preview: PreviewLevel
+    sender_id: int
+    sender_name: str
+    body: str
+    unread: int
+
+
+Outcome = Literal["sent", "gone", "too_large", "throttled", "retry", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What a provider made of one send. sent: accepted (200/201). gone: the service no
+    longer knows the subscription (404/410, 401/403): delete it. too_large: 413. throttled:
+    429, wait `retry_after_s` before sending to that service again. retry: 5xx or a network
+    error. refused: an endpoint the node must not reach (a private address)."""
+
+    outcome: Outcome
+    status: int = 0
+    retry_after_s: float = 0.0
+    detail: str = ""
