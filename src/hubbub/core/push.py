@@ -320,7 +320,7 @@ class PushJob:
     unread: int
 
 
-Outcome = Literal["sent", "gone", "too_large", "throttled", "retry", "refused"]
+Outcome = Literal["sent", "gone", "too_large", "throttled", "retry", "refused", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +328,8 @@ class PushResult:
     """What a provider made of one send. sent: accepted (200/201). gone: the service no
     longer knows the subscription (404/410, 401/403): delete it. too_large: 413. throttled:
     429, wait `retry_after_s` before sending to that service again. retry: 5xx or a network
-    error. refused: an endpoint the node must not reach (a private address)."""
+    error. refused: an endpoint the node must not reach (a private address). failed: any
+    other refusal of this one request (400 and the like): drop it, keep the subscription."""
 
     outcome: Outcome
     status: int = 0
