@@ -17,7 +17,7 @@ class SystemResolver:
     """HostResolver with the system's resolver (made on first use: it needs the loop)."""
 
     def __init__(self) -> None:
-        self._resolver: DefaultResolver | None = None
+        self._resolver: AbstractResolver | None = None
 
     async def addresses(self, host: str) -> list[str]:
         if self._resolver is None:
