@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import trustme
 
 from hubbub.client import ApiError, HubbubClient
+from tests.pg_server import PostgresServer, create_database
 from tests.push_service import BrowserSubscription, PushService, make_ca
 from tests.support import ServerProcess, another_device, new_user, run
 
@@ -366,3 +368,46 @@ def test_bad_subscriptions_are_refused_and_nothing_is_stored(server: ServerProce
         assert (await again.request("GET", "/v1/push/subscriptions"))["subscriptions"] == []
 
     run(body())
+
+
+def test_two_nodes_on_postgres_send_each_push_once(
+    postgres_server: PostgresServer,
+    tmp_path: Path,
+    ca: tuple[trustme.CA, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca[1]))
+    dsn = create_database(postgres_server, f"push_{uuid.uuid4().hex[:10]}")
+    one = push_server(tmp_path / "one", ca[1], "--database-url", dsn, "--node-id", "1").start()
+    two = push_server(tmp_path / "two", ca[1], "--database-url", dsn, "--node-id", "2").start()
+
+    async def body(service: PushService, url: str) -> None:
+        async with HubbubClient(two.url) as anon:  # the cluster shares one VAPID key
+            assert (await anon.request("GET", "/v1/push/vapid-public-key"))[
+                "key"
+            ] == service.server_key
+        ann = await new_user(one.url)
+        ann_two = HubbubClient(two.url, ann.token)
+        names = [f"pg-{i}" for i in range(12)]
+        for i, name in enumerate(names):
+            bob = await new_user(one.url if i % 2 else two.url)
+            await subscribe(service, bob, name)
+            conv = (await ann.direct(bob.user_id or ""))["conversation_id"]
+            sender = ann if i % 2 else ann_two  # commits on both nodes
+            await sender.post_message(conv, f"to {name}")
+            await sender.post_message(conv, f"again to {name}")
+        for name in names:
+            await service.wait_for(name, timeout=20)
+        await asyncio.sleep(1.5)
+        for name in names:
+            seqs = [p.payload["seq"] for p in service.pushes(name)]
+            assert seqs in ([2], [1, 2]), (name, seqs)  # never twice for one entry
+        await ann_two.aclose()
+
+    try:
+        with_push(ca, one.url, body)
+    finally:
+        one.stop()
+        two.stop()
+    for node in (one, two):
+        assert "Traceback" not in node.log(), node.log()[-3000:]
