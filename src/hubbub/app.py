@@ -85,6 +85,7 @@ class Config:
     push_contact: str = "mailto:push@localhost"  # the VAPID `sub`
     push_delay: float = 10.0  # seconds a live socket has to ack before its device is pushed
     push_allow_private_endpoints: bool = False
+    push_lease: float = 60.0  # seconds a claimed push is held before it may be retaken
 
 
 class Node:
@@ -119,7 +120,7 @@ class Node:
             push_store,
             {"webpush": self.webpush},
             self._live,
-            DispatchPolicy(delay_s=config.push_delay),
+            DispatchPolicy(delay_s=config.push_delay, lease_s=config.push_lease),
             push_counters,
             metrics.push_latency.observe,
         )
@@ -281,6 +282,7 @@ def watch_push(metrics: Metrics, c: PushCounters) -> None:
         ("hubbub_push_throttled", "429 answers from push services", lambda: c.throttled),
     ):  # fmt: skip
         metrics.count(name, doc, read)
+    metrics.gauge("hubbub_push_outbox_depth", "Push jobs waiting in the outbox", lambda: c.depth)
 
 
 def watch_bus(metrics: Metrics, bus: RedisBus) -> None:

@@ -261,6 +261,15 @@ def main() -> None:
     help="Seconds a device with a live socket has to ack a message before it is pushed.",
 )
 @click.option(
+    "--push-lease",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    envvar="HUBBUB_PUSH_LEASE",
+    help="Seconds a node holds a claimed push before another node (or this one, after a "
+    "crash) may take it; keep it above the 10 s request timeout.",
+)
+@click.option(
     "--push-allow-private-endpoints",
     is_flag=True,
     default=False,
@@ -320,6 +329,7 @@ def serve(**o: Any) -> None:
         devices=DevicePolicy(o["token_ttl_days"], o["max_devices"]),
         push_contact=o["push_contact"],
         push_delay=o["push_delay"],
+        push_lease=o["push_lease"],
         push_allow_private_endpoints=o["push_allow_private_endpoints"],
     )
     if not o["push_contact"].startswith(("mailto:", "https:")):

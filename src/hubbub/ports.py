@@ -308,8 +308,10 @@ class PushStore(Protocol):
     Claims are exclusive: a row claimed by `claim` is leased until `now + lease_ms`; no
     other claim (on any node) returns it before the lease runs out, so each push is sent
     by one node, and a node that dies holding a lease has its rows retaken after it.
-    `done`/`retry`/`postpone` act only on the version they claimed (a row a newer message
-    collapsed into is left due, not deleted). No call here waits on a lock the message
+    A newer message collapsing into a row keeps its lease and its due time (a backoff
+    holds for it too). `done` deletes only the version it claimed (a row a newer message
+    collapsed into is freed and due at once, not deleted); `retry`/`postpone` reschedule
+    the row whatever its version. No call here waits on a lock the message
     path holds while that path waits on it (see the adapters' notes)."""
 
     async def vapid_keys(self, private_key: str, public_key: str) -> tuple[str, str]:

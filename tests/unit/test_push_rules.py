@@ -88,8 +88,10 @@ def test_mute() -> None:
     assert not push.is_muted(0, 1) and not push.is_muted(None, 1)
     assert push.check_muted_until(None) == 0
     assert push.check_muted_until(-1) == -1
-    with pytest.raises(HubbubError):
-        push.check_muted_until(-5)
+    assert push.check_muted_until(2155.0) == 2155
+    for bad in (-5, 1.5, True, float("inf"), 1 << 60):
+        with pytest.raises(HubbubError):
+            push.check_muted_until(bad)
 
 
 def _verdict(**kw: object) -> push.Verdict:

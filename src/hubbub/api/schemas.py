@@ -153,8 +153,11 @@ class NewSubscription(Struct):
 
 class ConversationChange(Struct):
     muted_until: Annotated[
-        int | None,
-        Meta(description="Mute pushes until this time (ms), -1 for ever, null to unmute"),
+        int | float | None,  # JSON has numbers: 5.0 is the integer 5 (see check_muted_until)
+        Meta(
+            description="Mute pushes until this time (ms), -1 for ever, null to unmute",
+            extra_json_schema={"minimum": -1, "maximum": 1 << 53, "multipleOf": 1},
+        ),
     ]
 
 

@@ -235,11 +235,16 @@ def is_muted(muted_until: int | None, now_ms: int) -> bool:
     return muted_until == MUTED_FOREVER or muted_until > now_ms
 
 
-def check_muted_until(value: int | None) -> int:
-    """The stored form of `muted_until`: -1 (for ever), a time in ms, or 0 (unmuted)."""
+def check_muted_until(value: float | None) -> int:
+    """The stored form of `muted_until`: -1 (for ever), a time in ms, or 0 (unmuted).
+    A JSON number with no fraction counts as the integer (booleans do not)."""
     if value is None:
         return 0
-    if value == MUTED_FOREVER or 0 <= value <= 1 << 53:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and (
+        value == MUTED_FOREVER or 0 <= value <= 1 << 53
+    ):
         return value
     raise bad_request("muted_until must be a time in ms, -1 (for ever) or null")
 

@@ -45,6 +45,7 @@ from hubbub.core.push import (
 from hubbub.ports import HostResolver, PushProvider, PushStore
 
 log = logging.getLogger("hubbub.push")
+DEPTH_EVERY_S = 5.0
 Liveness = Callable[[int, int], Awaitable[bool]]  # (user_id, device_id) -> has a live socket
 
 
@@ -58,6 +59,7 @@ class PushCounters:
     removed: int = 0  # subscriptions deleted (404/410/401/403, private address)
     skipped: int = 0  # not needed: acked, read, or muted before it went out
     throttled: int = 0  # 429s
+    depth: int = 0  # outbox rows, as last counted (every DEPTH_EVERY_S at most)
 
 
 class Push:
@@ -132,7 +134,9 @@ class Push:
     async def set_preview(self, user_id: int, level: PreviewLevel) -> None:
         await self.store.set_preview(user_id, level)
 
-    async def mute(self, user_id: int, conversation_id: int, muted_until: int | None) -> int:
+    async def mute(
+        self, user_id: int, conversation_id: int, muted_until: float | None
+    ) -> int:
         """The stored muted_until (-1 for ever, ms, 0 unmuted); not_found for a
         conversation the user is not in."""
         value = check_muted_until(muted_until)
@@ -197,8 +201,13 @@ class PushDispatcher:
             await provider.stop()
 
     async def _run(self) -> None:
+        counted = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
+                if loop.time() - counted > DEPTH_EVERY_S:
+                    counted = loop.time()
+                    self.counters.depth = await self.store.depth()
                 claimed = await self.drain_once()
             except Exception:
                 log.exception("claiming push jobs failed; will retry")

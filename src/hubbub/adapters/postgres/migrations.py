@@ -251,8 +251,8 @@ def _append_with_push_jobs() -> str:
          # a constraint, not columns: `kind` is also an OUT column of the function
          "                    ON CONFLICT ON CONSTRAINT push_outbox_pkey DO UPDATE SET\n"
          "                        message_id = excluded.message_id, seq = excluded.seq,\n"
-         "                        created_at = excluded.created_at, due_at = excluded.due_at,\n"
-         "                        lease_until = 0, attempts = 0,\n"
+         "                        created_at = excluded.created_at,\n"
+         "                        due_at = greatest(push_outbox.due_at, excluded.due_at),\n"
          "                        version = push_outbox.version + 1\n"
          "                    RETURNING 1\n"
          "                )"),

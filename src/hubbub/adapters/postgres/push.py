@@ -203,7 +203,7 @@ class PostgresPushStore:
                 " FROM shown JOIN push_subscriptions s USING (subscription_id)"
                 " ON CONFLICT (subscription_id, conversation_id, kind) DO UPDATE SET"
                 " message_id = excluded.message_id, created_at = excluded.created_at,"
-                " due_at = excluded.due_at, lease_until = 0, attempts = 0,"
+                " due_at = greatest(push_outbox.due_at, excluded.due_at),"
                 " version = push_outbox.version + 1 RETURNING 1)"
                 " SELECT count(*) FROM queued",
                 user_id,
@@ -232,9 +232,12 @@ class PostgresPushStore:
 
     async def done(self, job: PushJob, *, shown: bool) -> None:
         sid = job.subscription.subscription_id
+        # delete the claimed version; a newer one collapsed into the row is due now
         sql = (
             "WITH gone AS (DELETE FROM push_outbox WHERE subscription_id = $1"
-            " AND conversation_id = $2 AND kind = $3 AND version = $4)"
+            " AND conversation_id = $2 AND kind = $3 AND version = $4 RETURNING 1),"
+            " freed AS (UPDATE push_outbox SET lease_until = 0 WHERE subscription_id = $1"
+            " AND conversation_id = $2 AND kind = $3 AND version <> $4)"
         )
         if shown:
             sql += (
@@ -255,11 +258,10 @@ class PostgresPushStore:
 
     async def _reschedule(self, job: PushJob, due_at: int, more: int) -> None:
         await self._pooled(
+            # whatever version the row has now: a message that collapsed into it waits too
             "UPDATE push_outbox SET due_at = $1, lease_until = 0, attempts = attempts + $2"
-            " WHERE subscription_id = $3 AND conversation_id = $4 AND kind = $5"
-            " AND version = $6",
+            " WHERE subscription_id = $3 AND conversation_id = $4 AND kind = $5",
             due_at, more, job.subscription.subscription_id, job.conversation_id, job.kind,
-            job.version,
         )  # fmt: skip
 
     async def depth(self) -> int:

@@ -28,10 +28,12 @@ UNREAD_SQL = (
     " mem.conversation_id AND m.message_id > mem.read_upto AND m.sender_id != mem.user_id"
     " WHERE mem.user_id = ?"
 )
+# a newer message collapses into the pending row: it keeps the row's backoff (due_at) and
+# lease (a send in flight finishes, then `done` sees the newer version and frees the row)
 _UPSERT = (
     " ON CONFLICT (subscription_id, conversation_id, kind) DO UPDATE SET"
     " message_id = excluded.message_id, seq = excluded.seq, created_at = excluded.created_at,"
-    " due_at = excluded.due_at, lease_until = 0, attempts = 0, version = version + 1"
+    " due_at = max(due_at, excluded.due_at), version = version + 1"
 )
 
 
@@ -261,10 +263,17 @@ class SqlitePushStore:
     async def done(self, job: PushJob, *, shown: bool) -> None:
         def finish(c: sqlite3.Connection) -> None:
             sid = job.subscription.subscription_id
+            key = (sid, job.conversation_id, job.kind)
             c.execute(
                 "DELETE FROM push_outbox WHERE subscription_id = ? AND conversation_id = ?"
                 " AND kind = ? AND version = ?",
-                (sid, job.conversation_id, job.kind, job.version),
+                (*key, job.version),
+            )
+            # a newer message collapsed into it meanwhile: due now, for that one
+            c.execute(
+                "UPDATE push_outbox SET lease_until = 0 WHERE subscription_id = ?"
+                " AND conversation_id = ? AND kind = ?",
+                key,
             )
             if shown:
                 c.execute(
@@ -281,12 +290,12 @@ class SqlitePushStore:
         await self._reschedule(job, due_at, 0)
 
     async def _reschedule(self, job: PushJob, due_at: int, more: int) -> None:
-        key = (job.subscription.subscription_id, job.conversation_id, job.kind, job.version)
+        # whatever version the row has now: a message that collapsed into it waits too
+        key = (job.subscription.subscription_id, job.conversation_id, job.kind)
         await self.engine.write(
             lambda c: c.execute(
                 "UPDATE push_outbox SET due_at = ?, lease_until = 0, attempts = attempts + ?"
-                " WHERE subscription_id = ? AND conversation_id = ? AND kind = ?"
-                " AND version = ?",
+                " WHERE subscription_id = ? AND conversation_id = ? AND kind = ?",
                 (due_at, more, *key),
             )
         )
