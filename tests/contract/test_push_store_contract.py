@@ -192,3 +192,23 @@ def test_two_nodes_claim_each_job_once(backend: Backend) -> None:  # noqa: F811
             await two.close()
 
     asyncio.run(body())
+
+
+def test_a_member_who_left_counts_as_muted(backend: Backend) -> None:  # noqa: F811
+    async def body() -> None:
+        store = await backend.open()
+        try:
+            ann, bob = await _users(store, "ann", "bob")
+            await _subscribe(store, bob, await _device(store, bob), 7)
+            group = await store.create_group(ann.user_id, "g", [ann.user_id, bob.user_id])
+            sent = await store.append_message(
+                ann.user_id, "k", "x", to_user=None, conversation_id=group.conversation_id
+            )
+            assert sent.pushes == 1
+            await store.remove_member(group.conversation_id, bob.user_id, bob.user_id)
+            (job,) = await store.push.claim(now_ms(), 30_000, 10)
+            assert job.muted_until == -1 and job.conversation_kind == "group"
+        finally:
+            await store.close()
+
+    asyncio.run(body())

@@ -13,10 +13,11 @@ SUBSCRIPTION_COLUMNS = (
     "s.subscription_id, s.user_id, s.device_id, s.kind, s.endpoint, s.p256dh, s.auth,"
     " s.token, s.topic, s.created_at"
 )
+# a member who left the conversation since counts as muted for ever (not pushed)
 JOB_COLUMNS = (
     f"{SUBSCRIPTION_COLUMNS}, o.kind, o.conversation_id, coalesce(c.kind, 'direct'),"
     " o.message_id, o.seq, o.version, o.created_at, o.attempts, coalesce(d.acked_seq, 0),"
-    " coalesce(mem.read_upto, 0), coalesce(mem.muted_until, 0), u.push_preview,"
+    " coalesce(mem.read_upto, 0), coalesce(mem.muted_until, -1), u.push_preview,"
     " coalesce(m.sender_id, 0), coalesce(su.display_name, ''), coalesce(m.body, '')"
 )
 SUBSCRIPTION_FIELDS = 10
