@@ -63,6 +63,8 @@ def enqueue(
     """Inside the message's job: one outbox row per subscription of each recipient but the
     sender (collapsed per conversation). The number of rows written."""
     known = users.get(c)
+    if known.isdisjoint(inbox):  # the usual case without subscribers: one C-level check
+        return 0
     targets = [(u, seq) for u, seq in inbox.items() if u != sender_id and u in known]
     if not targets:
         return 0
