@@ -415,3 +415,19 @@ def test_two_nodes_on_postgres_send_each_push_once(
         two.stop()
     for node in (one, two):
         assert "Traceback" not in node.log(), node.log()[-3000:]
+
+
+def test_413_is_sent_again_without_the_preview(
+    node: ServerProcess, ca: tuple[trustme.CA, Path]
+) -> None:
+    async def body(service: PushService, url: str) -> None:
+        ann, bob = await new_user(url), await new_user(url)
+        await bob.request("PATCH", "/v1/me", json={"push_preview": "full"})
+        await subscribe(service, bob, "small")
+        service.script["/push/small"] = [413]
+        await ann.post_message((await ann.direct(bob.user_id or ""))["conversation_id"], "hi")
+        (push,) = await service.wait_for("small")
+        assert "preview" not in push.payload and push.payload["sender_name"]
+        assert [s for _, s in service.attempts["/push/small"]] == [413, 201]
+
+    with_push(ca, node.url, body)

@@ -13,6 +13,10 @@ from aiohttp.resolver import DefaultResolver
 from hubbub.core.push import is_public_address
 
 
+class PrivateAddressError(OSError):
+    """The host resolves only to addresses the node must not reach."""
+
+
 class SystemResolver:
     """HostResolver with the system's resolver (made on first use: it needs the loop)."""
 
@@ -42,7 +46,7 @@ class PublicOnlyResolver(AbstractResolver):
         found = [r for r in await self._resolver.resolve(host, port, family)
                  if is_public_address(r["host"])]  # fmt: skip
         if not found:
-            raise OSError(f"{host} resolves only to private addresses")  # see webpush.py
+            raise PrivateAddressError(f"{host} resolves only to private addresses")
         return found
 
     async def close(self, *args: Any) -> None:

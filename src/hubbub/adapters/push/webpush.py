@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from hubbub.adapters.push.resolver import PublicOnlyResolver
+from hubbub.adapters.push.resolver import PrivateAddressError, PublicOnlyResolver
 from hubbub.core.push import (
     Notification,
     PushKind,
@@ -39,7 +39,6 @@ from hubbub.core.push import (
 TOKEN_LIFETIME_S = 12 * 3600
 RENEW_BEFORE_S = 3600
 REQUEST_TIMEOUT_S = 10.0
-PRIVATE_ONLY = "resolves only to private addresses"  # PublicOnlyResolver's refusal
 
 
 def new_vapid_keys() -> tuple[str, str]:
@@ -152,8 +151,8 @@ class WebPushProvider:
                 retry_after = response.headers.get("Retry-After")
                 await response.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
-            if PRIVATE_ONLY in str(error):
-                return PushResult("refused", detail=str(error))
+            if isinstance(getattr(error, "os_error", error), PrivateAddressError):
+                return PushResult("refused", detail="the endpoint resolves to a private address")
             return PushResult("retry", detail=f"{type(error).__name__}: {error}")
         return result_of(status, retry_after)
 
