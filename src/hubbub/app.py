@@ -21,6 +21,8 @@ from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.memory_limiter import MemoryRateLimiter
 from hubbub.adapters.passwords import Argon2Hasher
+from hubbub.adapters.push.resolver import SystemResolver
+from hubbub.adapters.push.webpush import VapidSigner, WebPushProvider, new_vapid_keys
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.api.accounts import AccountsApi
 from hubbub.api.conversations import ConversationsApi
@@ -29,6 +31,7 @@ from hubbub.api.headers import SecurityHeaders
 from hubbub.api.http import exception_handlers
 from hubbub.api.operations import OperationsApi
 from hubbub.api.people import PeopleApi
+from hubbub.api.push import PushApi
 from hubbub.api.routes import build_routes, endpoint_table
 from hubbub.api.static import static_routes
 from hubbub.core.addresses import TrustedProxies
@@ -41,7 +44,7 @@ from hubbub.gateway.hub import Hub
 from hubbub.gateway.picows_gateway import Gateway, OriginPolicy
 from hubbub.gateway.session import SessionDeps
 from hubbub.metrics import Metrics
-from hubbub.ports import Bus, Discovery, PresenceDirectory, RateLimiter, Store
+from hubbub.ports import Bus, Discovery, PresenceDirectory, PushStore, RateLimiter, Store
 from hubbub.services.accounts import Accounts, DevicePolicy
 from hubbub.services.conversations import Conversations
 from hubbub.services.counters import Counters
@@ -49,6 +52,7 @@ from hubbub.services.groups import Groups
 from hubbub.services.messaging import Messaging
 from hubbub.services.people import People
 from hubbub.services.presence import Presence
+from hubbub.services.push import DispatchPolicy, Push, PushCounters, PushDispatcher
 from hubbub.services.sync import Sync
 from hubbub.services.throttle import Throttle
 
@@ -78,6 +82,10 @@ class Config:
     rate_limits: bool = True  # off only for benchmarks
     rate_rules: RateRules = field(default_factory=RateRules)
     devices: DevicePolicy = field(default_factory=DevicePolicy)  # token lifetime, device cap
+    push_contact: str = "mailto:push@localhost"  # the VAPID `sub`
+    push_delay: float = 10.0  # seconds a live socket has to ack before its device is pushed
+    push_allow_private_endpoints: bool = False
+    push_lease: float = 60.0  # seconds a claimed push is held before it may be retaken
 
 
 class Node:
@@ -89,7 +97,8 @@ class Node:
         counters = Counters()
         limits = Limits(max_group_members=config.max_group_members)
         # adapters
-        self.store = store = build_store(config, metrics)
+        store, push_store = build_store(config, metrics)
+        self.store = store
         self.bus = bus = build_bus(config, metrics)
         self.hub = hub = Hub(counters)
         self.discovery = build_discovery(config, hub.connection_count)
@@ -101,7 +110,24 @@ class Node:
             config.rate_rules, build_rate_limiter(config), enabled=config.rate_limits
         )
         accounts = Accounts(store, Argon2Hasher(), bus, throttle, config.devices)
-        messaging = Messaging(store, bus, limits, counters, throttle)
+        self.push = push = Push(
+            push_store, SystemResolver(), allow_private=config.push_allow_private_endpoints
+        )
+        self.push_store = push_store
+        self.webpush = WebPushProvider(allow_private=config.push_allow_private_endpoints)
+        self.push_counters = push_counters = PushCounters()
+        self.dispatcher = dispatcher = PushDispatcher(
+            push_store,
+            {"webpush": self.webpush},
+            self._live,
+            DispatchPolicy(delay_s=config.push_delay, lease_s=config.push_lease),
+            push_counters,
+            metrics.push_latency.observe,
+        )
+        messaging = Messaging(
+            store, bus, limits, counters, throttle,
+            wake_push=dispatcher.wake, clear_push=push.read,
+        )  # fmt: skip
         people = People(store, presence, throttle)
         # edges
         self.gateway = Gateway(
@@ -128,16 +154,18 @@ class Node:
         gate = ConnectionGate(edge_limits(config.edge), trusted)
         self.front_door = front_door(self.gateway.listener_for, gate, trusted)
         self.endpoints = endpoint_table(
-            AccountsApi(accounts, people),
+            AccountsApi(accounts, people, push),
             PeopleApi(people),
             ConversationsApi(Conversations(store, messaging, limits), messaging),
             GroupsApi(Groups(store, bus, messaging, limits, throttle)),
             OperationsApi(
                 self.discovery, hub.connection_count, metrics.render, config.allowed_hosts
             ),
+            PushApi(push),
         )
         self.authenticate = accounts.authenticate
         watch_node(metrics, counters, hub)
+        watch_push(metrics, push_counters)
         self._retention: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -146,10 +174,30 @@ class Node:
         await self.presence.start()
         await self.gateway.start()
         await self.discovery.start()
+        await self.start_push()
         self._retention = asyncio.create_task(self._retention_loop(), name="retention")
         where = "PostgreSQL" if self.config.database_url else f"SQLite in {self.config.data_dir}"
         bus = "Redis" if self.config.redis_url else "in-process"
         log.info("node %d ready; storage: %s; bus: %s", self.config.node_id, where, bus)
+
+    async def start_push(self) -> None:
+        """The VAPID pair: made on first start and kept in storage (insert if absent, then
+        read: every node of a cluster uses the one that won), then the dispatcher."""
+        private_pem, public_key = await self.push_store.vapid_keys(*new_vapid_keys())
+        self.webpush.signer = VapidSigner(private_pem, self.config.push_contact)
+        self.push.public_key = public_key
+        await self.dispatcher.start()
+
+    async def _live(self, user_id: int, device_id: int) -> bool:
+        """Whether the device has a live socket. Exact for sockets on this node; in a
+        cluster a device on another node cannot be told apart from its user's other
+        devices, so a user online anywhere counts as live (the push then waits for an
+        ack for --push-delay instead of going at once: late, never a duplicate)."""
+        if self.hub.has_device(device_id):
+            return True
+        if not self.config.redis_url:
+            return False
+        return (await self.presence.status(user_id))[0]
 
     async def close_sockets(self) -> None:
         await self.gateway.close_sessions()
@@ -162,6 +210,7 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retention
         await self.gateway.stop()
+        await self.dispatcher.stop()
         await self.presence.stop()
         await self.bus.stop()
         await self.store.close()  # commits every write already accepted
@@ -218,6 +267,24 @@ def watch_node(metrics: Metrics, counters: Counters, hub: Hub) -> None:
     )
 
 
+def watch_push(metrics: Metrics, c: PushCounters) -> None:
+    for name, doc, read in (
+        ("hubbub_push_sent", "Pushes a push service accepted", lambda: c.sent),
+        ("hubbub_push_failed", "Push attempts that failed and will be retried (5xx, network)",
+         lambda: c.failed),
+        ("hubbub_push_dropped", "Pushes given up (retries exhausted, refused, no provider)",
+         lambda: c.dropped),
+        ("hubbub_push_subscriptions_removed",
+         "Subscriptions deleted because the push service no longer accepts them",
+         lambda: c.removed),
+        ("hubbub_push_skipped", "Pushes not needed: acked, read or muted before they went out",
+         lambda: c.skipped),
+        ("hubbub_push_throttled", "429 answers from push services", lambda: c.throttled),
+    ):  # fmt: skip
+        metrics.count(name, doc, read)
+    metrics.gauge("hubbub_push_outbox_depth", "Push jobs waiting in the outbox", lambda: c.depth)
+
+
 def watch_bus(metrics: Metrics, bus: RedisBus) -> None:
     metrics.count("hubbub_bus_published", "Frames Redis acknowledged", lambda: bus.published)
     metrics.count(
@@ -227,16 +294,19 @@ def watch_bus(metrics: Metrics, bus: RedisBus) -> None:
     metrics.count("hubbub_bus_reconnects", "Reconnections to Redis", lambda: bus.reconnects)
 
 
-def build_store(config: Config, metrics: Metrics) -> Store:
-    """The embedded SQLite default, or PostgreSQL when a database URL is given."""
+def build_store(config: Config, metrics: Metrics) -> tuple[Store, PushStore]:
+    """The embedded SQLite default, or PostgreSQL when a database URL is given; the push
+    store shares its engine (the outbox is written in the message's commit)."""
     ids = IdGenerator(config.node_id)
     if config.database_url:
         from hubbub.adapters.postgres import PostgresStore  # noqa: PLC0415 - optional engine
 
-        return PostgresStore(
+        pg = PostgresStore(
             config.database_url, ids, on_commit=metrics.on_commit, on_retry=metrics.on_retry
         )
-    return SqliteStore(config.data_dir, ids, on_commit=metrics.on_commit)
+        return pg, pg.push
+    sqlite = SqliteStore(config.data_dir, ids, on_commit=metrics.on_commit)
+    return sqlite, sqlite.push
 
 
 def build_bus(config: Config, metrics: Metrics) -> Bus:

@@ -246,6 +246,38 @@ def main() -> None:
     "takes them space-separated). Names: " + ", ".join(RateRules.names()) + ".",
 )
 @click.option(
+    "--push-contact",
+    default="mailto:push@localhost",
+    show_default=True,
+    envvar="HUBBUB_PUSH_CONTACT",
+    help="The VAPID `sub` push services may write to: a mailto: or https: URL.",
+)
+@click.option(
+    "--push-delay",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    envvar="HUBBUB_PUSH_DELAY",
+    help="Seconds a device with a live socket has to ack a message before it is pushed.",
+)
+@click.option(
+    "--push-lease",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    envvar="HUBBUB_PUSH_LEASE",
+    help="Seconds a node holds a claimed push before another node (or this one, after a "
+    "crash) may take it; keep it above the 10 s request timeout.",
+)
+@click.option(
+    "--push-allow-private-endpoints",
+    is_flag=True,
+    default=False,
+    envvar="HUBBUB_PUSH_ALLOW_PRIVATE_ENDPOINTS",
+    help="Accept push endpoints on loopback, private or link-local addresses (tests, "
+    "on-premises push services). Off: they are refused with bad_request.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -295,7 +327,13 @@ def serve(**o: Any) -> None:
         rate_limits=o["rate_limits"] == "on",
         rate_rules=rules,
         devices=DevicePolicy(o["token_ttl_days"], o["max_devices"]),
+        push_contact=o["push_contact"],
+        push_delay=o["push_delay"],
+        push_lease=o["push_lease"],
+        push_allow_private_endpoints=o["push_allow_private_endpoints"],
     )
+    if not o["push_contact"].startswith(("mailto:", "https:")):
+        raise click.BadParameter("a mailto: or https: URL", param_hint="--push-contact")
     if (o["certfile"] is None) != (o["keyfile"] is None):
         raise click.BadParameter("give both --certfile and --keyfile", param_hint="--certfile")
     if redis_url and not o["database_url"]:

@@ -45,6 +45,12 @@ class Metrics:
             "Writes rolled back by a deadlock or serialization failure and retried",
             registry=r,
         )
+        self.push_latency = Histogram(
+            "hubbub_push_commit_to_request_seconds",
+            "From the commit of a message to its push service's acceptance",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0),
+            registry=r,
+        )
         self.errors = Counter(
             "hubbub_errors", "Refusals sent to clients, by error code", ["code"], registry=r
         )

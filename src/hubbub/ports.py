@@ -8,6 +8,9 @@
 | Discovery         | adapters/local_discovery        | adapters/redis_discovery        |
 | RateLimiter       | adapters/memory_limiter         | adapters/redis_limiter          |
 | Hasher            | adapters/passwords (argon2id)   | the same                        |
+| PushStore         | adapters/sqlite/push            | adapters/postgres/push          |
+| PushProvider      | adapters/push/webpush (one per kind; apns and fcm: not built yet)  |
+| HostResolver      | adapters/push/resolver (the system's resolver)                    |
 
 Guarantees are part of the interface: the contract suites in tests/contract run the same
 tests against every adapter of a port. Only the composition root (app.py) names adapters.
@@ -30,6 +33,14 @@ from hubbub.core.model import (
     Receipt,
     StoredMessage,
     User,
+)
+from hubbub.core.push import (
+    Notification,
+    PreviewLevel,
+    PushJob,
+    PushKind,
+    PushResult,
+    Subscription,
 )
 from hubbub.core.ratelimit import Rule
 
@@ -285,3 +296,84 @@ class Hasher(Protocol):
     def hash(self, password: str) -> str: ...
     def verify(self, password_hash: str, password: str) -> bool:
         """False for a wrong password or an unreadable hash; never raises for either."""
+
+
+class PushStore(Protocol):
+    """Push state, in the same database as the messages (so the outbox is written in the
+    message's commit: `Store.append_message` adds one outbox row per subscription of each
+    recipient but the sender, collapsed per (subscription, conversation): a newer message
+    replaces the pending one and bumps its version). Mutating calls are durable before
+    they return, like the Store's.
+
+    Claims are exclusive: a row claimed by `claim` is leased until `now + lease_ms`; no
+    other claim (on any node) returns it before the lease runs out, so each push is sent
+    by one node, and a node that dies holding a lease has its rows retaken after it.
+    A newer message collapsing into a row keeps its lease and its due time (a backoff
+    holds for it too). `done` deletes only the version it claimed (a row a newer message
+    collapsed into is freed and due at once, not deleted); `retry`/`postpone` reschedule
+    the row whatever its version. No call here waits on a lock the message
+    path holds while that path waits on it (see the adapters' notes)."""
+
+    async def vapid_keys(self, private_key: str, public_key: str) -> tuple[str, str]:
+        """Keep this pair if none is stored yet (insert if absent), then return the
+        stored pair: every node of a cluster gets the same one."""
+
+    async def subscribe(self, sub: Subscription) -> Subscription:
+        """Store it as the device's one subscription of its kind (replacing any older)."""
+
+    async def subscriptions(self, user_id: int) -> list[Subscription]: ...
+    async def unsubscribe(self, user_id: int, subscription_id: int) -> bool:
+        """Delete one of the user's subscriptions (and its pending jobs); False if the user
+        has none with that id."""
+
+    async def drop_subscription(self, subscription_id: int) -> None:
+        """The push service no longer accepts it: delete it and its jobs."""
+
+    async def preview(self, user_id: int) -> PreviewLevel: ...
+    async def set_preview(self, user_id: int, level: PreviewLevel) -> None: ...
+    async def set_muted(self, user_id: int, conversation_id: int, muted_until: int) -> bool:
+        """Mute for the member (0 unmutes, -1 for ever); False if not a member."""
+
+    async def muted_until(self, user_id: int, conversation_id: int) -> int | None:
+        """The member's muted_until, or None if not a member."""
+
+    async def read_cleared(self, user_id: int, conversation_id: int, message_id: int) -> int:
+        """The user read the conversation up to message_id: queue a `read` job for each
+        subscription that was shown a push for it (and forget those). Returns how many."""
+
+    async def claim(self, now_ms: int, lease_ms: int, limit: int) -> list[PushJob]:
+        """Due rows (due_at <= now, no live lease), oldest first, leased to the caller."""
+
+    async def done(self, job: PushJob, *, shown: bool) -> None:
+        """Sent (or skipped): delete the row if still at the claimed version; `shown`
+        remembers that the subscription shows a notification for the conversation."""
+
+    async def retry(self, job: PushJob, due_at: int) -> None:
+        """Due again at due_at, one attempt more (release the lease)."""
+
+    async def postpone(self, job: PushJob, due_at: int) -> None:
+        """Due again at due_at, attempts unchanged (a live socket has time to ack)."""
+
+    async def depth(self) -> int:
+        """Rows in the outbox."""
+
+
+class PushProvider(Protocol):
+    """Sends one notification to one subscription of its `kind` (one provider per kind:
+    webpush here; apns and fcm plug in the same way). It encrypts and signs as its service
+    requires and maps the answer to a PushResult; it never raises for the service's or
+    the network's failures (they are results), and it bounds each request in time.
+    `start` opens its HTTP client, `stop` closes it."""
+
+    kind: PushKind
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def send(self, sub: Subscription, note: Notification) -> PushResult: ...
+
+
+class HostResolver(Protocol):
+    """A host name's addresses (IPv4 and IPv6), as the HTTP client would connect to them;
+    an empty list when it does not resolve."""
+
+    async def addresses(self, host: str) -> list[str]: ...

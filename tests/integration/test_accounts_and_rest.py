@@ -48,7 +48,11 @@ def test_each_login_is_a_device_and_tokens_are_stored_hashed(server: ServerProce
         assert other.device_id != api.device_id and other.token != api.token
         me = await api.me()
         assert me["user_id"] == api.user_id and me["device_id"] == api.device_id
-        assert me["settings"] == {"history_retention_days": None, "group_adds": "everyone"}
+        assert me["settings"] == {
+            "history_retention_days": None,
+            "group_adds": "everyone",
+            "push_preview": "sender",
+        }
         db = sqlite3.connect(server.data_dir / "hubbub.sqlite3")
         dump = "\n".join(db.iterdump())
         db.close()

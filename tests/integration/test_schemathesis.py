@@ -19,6 +19,10 @@ EXAMPLES = os.environ.get("HUBBUB_FUZZ_EXAMPLES", "25")
 # logging out (or rotating) the fuzzer's own token would leave it unable to test the rest;
 # those calls have tests of their own (tests/integration/test_devices.py)
 SPARED = ["/v1/sessions/current", "/v1/sessions/current/token", "/v1/sessions/{device_id}"]
+# a push subscription's endpoint must resolve to a public address, which no schema can say
+# (generated hosts do not resolve: 400); its refusals are tested in test_push.py
+UNFUZZED = ["push_subscribe"]
+pytestmark = pytest.mark.timeout(400)  # ~2 minutes on a quiet machine; more when shared
 
 
 def test_the_rest_api_holds_under_schemathesis(tmp_path: Path) -> None:
@@ -38,6 +42,7 @@ def test_the_rest_api_holds_under_schemathesis(tmp_path: Path) -> None:
             "--suppress-health-check", "all",
             "--request-timeout", "20",
             *(arg for path in SPARED for arg in ("--exclude-path", path)),
+            *(arg for op in UNFUZZED for arg in ("--exclude-operation-id", op)),
         ]  # fmt: skip
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=900, cwd=tmp_path, check=False

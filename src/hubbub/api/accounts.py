@@ -23,6 +23,7 @@ from hubbub.api.schemas import (
 from hubbub.core.model import User
 from hubbub.services.accounts import Accounts
 from hubbub.services.people import People
+from hubbub.services.push import Push
 
 
 def user_out(user: User) -> UserOut:
@@ -30,9 +31,10 @@ def user_out(user: User) -> UserOut:
 
 
 class AccountsApi:
-    def __init__(self, accounts: Accounts, people: People) -> None:
+    def __init__(self, accounts: Accounts, people: People, push: Push) -> None:
         self.accounts = accounts
         self.people = people
+        self.push = push
 
     async def sign_up(self, call: Call) -> UserOut:
         body: SignUp = call.body
@@ -78,7 +80,11 @@ class AccountsApi:
             user.username,
             user.display_name,
             str(call.device.device_id),
-            MeSettings(user.history_retention_days, user.group_adds),
+            MeSettings(
+                user.history_retention_days,
+                user.group_adds,
+                await self.push.preview(call.user_id),
+            ),
         )
 
     async def update_profile(self, call: Call) -> UserOut:
@@ -87,7 +93,9 @@ class AccountsApi:
             call.user_id,
             display_name=body.display_name if isinstance(body.display_name, str) else None,
             group_adds=None if body.group_adds is UNSET else body.group_adds,
-        )
+        )  # first: it checks the display name, so a refusal stores nothing
+        if body.push_preview is not UNSET:
+            await self.push.set_preview(call.user_id, body.push_preview)
         return user_out(user)
 
     async def put_settings(self, call: Call) -> Settings:

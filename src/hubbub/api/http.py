@@ -164,12 +164,27 @@ def to_routes(
     by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
     for e in endpoints:
         by_path.setdefault(e.path, {})[e.method] = _runner(e, authenticate, trusted)
-    return [_path_route(path, runners) for path, runners in by_path.items()]
+    # a literal path is not a value of a parameter route's parameter: PATCH
+    # /v1/conversations/direct is a wrong method of that path (405), not a PATCH of
+    # /v1/conversations/{conversation_id}
+    literal = {
+        path: ", ".join(sorted({*runners, *(["HEAD"] if "GET" in runners else [])}))
+        for path, runners in by_path.items()
+        if "{" not in path
+    }
+    return [_path_route(path, runners, literal) for path, runners in by_path.items()]
 
 
-def _path_route(path: str, runners: dict[str, Callable[[Request], Awaitable[Response]]]) -> Route:
+def _path_route(
+    path: str,
+    runners: dict[str, Callable[[Request], Awaitable[Response]]],
+    literal: dict[str, str],
+) -> Route:
     async def dispatch(request: Request) -> Response:
         method = "GET" if request.method == "HEAD" else request.method
+        allow = literal.get(request.url.path) if "{" in path else None
+        if allow is not None:
+            raise HTTPException(405, headers={"Allow": allow})
         return await runners[method](request)
 
     return Route(path, dispatch, methods=list(runners))

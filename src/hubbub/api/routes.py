@@ -15,6 +15,7 @@ from hubbub.api.http import Authenticate, Endpoint, Query, to_routes
 from hubbub.api.openapi import openapi_document
 from hubbub.api.operations import METRICS_MEDIA_TYPE, OperationsApi
 from hubbub.api.people import PeopleApi
+from hubbub.api.push import PushApi
 from hubbub.api.schemas import ID_PATTERN
 from hubbub.core.addresses import TrustedProxies
 
@@ -25,8 +26,9 @@ def endpoint_table(
     conversations: ConversationsApi,
     groups: GroupsApi,
     operations: OperationsApi,
+    push: PushApi,
 ) -> list[Endpoint]:
-    a, p, c, g, o = accounts, people, conversations, groups, operations
+    a, p, c, g, o, u = accounts, people, conversations, groups, operations, push
     return [
         # operations
         Endpoint("GET", "/healthz", o.healthz, "Health", "operations",
@@ -54,7 +56,8 @@ def endpoint_table(
         Endpoint("GET", "/v1/me", a.me, "The caller's profile and settings", "accounts",
                  answer=s.MeOut),
         Endpoint("PATCH", "/v1/me", a.update_profile,
-                 "Change the display name, or who may add you to groups", "accounts",
+                 "Change the display name, who may add you to groups, or the push preview",
+                 "accounts",
                  body=s.ProfileChange, answer=s.UserOut),
         Endpoint("PUT", "/v1/me/settings", a.put_settings, "History retention", "accounts",
                  body=s.RetentionSetting, answer=s.Settings),
@@ -103,6 +106,22 @@ def endpoint_table(
                  "Post a message (idempotent on client_msg_id)", "conversations",
                  body=s.NewMessage, answer=s.PostedOut, status=201,
                  errors=("not_found", "too_large")),
+        Endpoint("PATCH", "/v1/conversations/{conversation_id}", u.change_conversation,
+                 "Mute (or unmute) pushes for a conversation, for the caller",
+                 "conversations", body=s.ConversationChange, answer=s.ConversationSettingsOut,
+                 errors=("not_found",)),
+        # push notifications
+        Endpoint("GET", "/v1/push/vapid-public-key", u.vapid_public_key,
+                 "The server's VAPID public key (for PushManager.subscribe)", "push",
+                 answer=s.VapidKeyOut, authenticated=False, errors=("unavailable",)),
+        Endpoint("POST", "/v1/push/subscriptions", u.subscribe,
+                 "Subscribe this device (one per kind: a new one replaces the old)", "push",
+                 body=s.NewSubscription, answer=s.SubscribedOut, status=201),
+        Endpoint("GET", "/v1/push/subscriptions", u.subscriptions,
+                 "The caller's push subscriptions", "push", answer=s.SubscriptionsOut),
+        Endpoint("DELETE", "/v1/push/subscriptions/{subscription_id}", u.unsubscribe,
+                 "Delete one of the caller's push subscriptions", "push",
+                 errors=("not_found",)),
     ]
 
 

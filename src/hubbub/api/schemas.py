@@ -16,6 +16,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from hubbub.core.errors import ErrorCode
 from hubbub.core.model import GroupAdds, Message
+from hubbub.core.push import MAX_ENDPOINT_CHARS, MAX_FCM_TOKEN_CHARS, PreviewLevel, PushKind
 
 
 def _at_most(bound: str) -> str:
@@ -84,6 +85,13 @@ class ProfileChange(Struct):
         GroupAdds | UnsetType,
         Meta(description='Who may put you in a group: "everyone" or only your "contacts"'),
     ] = UNSET
+    push_preview: Annotated[
+        PreviewLevel | UnsetType,
+        Meta(
+            description='What a push reveals: "full" (sender and the first ~100 characters),'
+            ' "sender", or "none" (only that something arrived); default "sender"'
+        ),
+    ] = UNSET
 
 
 class RetentionSetting(Struct):
@@ -116,6 +124,39 @@ class NewMessage(Struct):
         Meta(
             description="1..100,000 Unicode code points (413 too_large beyond); no U+0000",
             extra_json_schema={"minLength": 1, "pattern": NO_NUL},
+        ),
+    ]
+
+
+class PushKeys(Struct):
+    p256dh: Annotated[
+        str,
+        Meta(
+            max_length=200,
+            description="base64url of the browser's uncompressed P-256 public key (65 bytes)",
+        ),
+    ]
+    auth: Annotated[str, Meta(max_length=100, description="base64url of 16 random bytes")]
+
+
+class NewSubscription(Struct):
+    """webpush: endpoint and keys; apns: token (hex) and topic (the bundle id); fcm: token."""
+
+    kind: PushKind
+    endpoint: (
+        Annotated[str, Meta(max_length=MAX_ENDPOINT_CHARS, description="An https URL")] | None
+    ) = None
+    keys: PushKeys | None = None
+    token: Annotated[str, Meta(max_length=MAX_FCM_TOKEN_CHARS)] | None = None
+    topic: Annotated[str, Meta(max_length=255)] | None = None
+
+
+class ConversationChange(Struct):
+    muted_until: Annotated[
+        int | float | None,  # JSON has numbers: 5.0 is the integer 5 (see check_muted_until)
+        Meta(
+            description="Mute pushes until this time (ms), -1 for ever, null to unmute",
+            extra_json_schema={"minimum": -1, "maximum": 1 << 53, "multipleOf": 1},
         ),
     ]
 
@@ -158,6 +199,7 @@ class Settings(Struct):
 class MeSettings(Struct):
     history_retention_days: int | None
     group_adds: GroupAdds
+    push_preview: PreviewLevel = "sender"
 
 
 class MeOut(Struct):
@@ -235,6 +277,32 @@ class PostedOut(Struct):
     conversation_id: Id
     ts: Millis
     client_msg_id: str
+
+
+class VapidKeyOut(Struct):
+    key: Annotated[str, Meta(description="base64url of the uncompressed P-256 public key")]
+
+
+class SubscribedOut(Struct):
+    subscription_id: Id
+
+
+class SubscriptionOut(Struct):
+    subscription_id: Id
+    kind: PushKind
+    device_id: Id
+    created_at: Millis
+    endpoint: str | UnsetType = UNSET  # webpush
+    topic: str | UnsetType = UNSET  # apns
+
+
+class SubscriptionsOut(Struct):
+    subscriptions: list[SubscriptionOut]
+
+
+class ConversationSettingsOut(Struct):
+    conversation_id: Id
+    muted_until: Annotated[int | None, Meta(description="ms, -1 for ever, null: not muted")]
 
 
 class HealthOut(Struct):

@@ -74,6 +74,7 @@ class StoredMessage:
     conversation_id: int
     inbox: dict[int, int]
     duplicate: bool = False
+    pushes: int = 0  # push outbox rows written in the same commit
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,10 @@ class Hub:
 
     # -- reading -------------------------------------------------------------------------
 
+    def has_device(self, device_id: int) -> bool:
+        """The device has an open socket on this node."""
+        return device_id in self._by_device
+
     def connection_count(self) -> int:
         return sum(len(c) for c in self._by_device.values())
 

@@ -13,6 +13,7 @@ sender's device sees `sent` before its own copy of the message.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from hubbub.core import frames
 from hubbub.core.errors import bad_request, not_found
@@ -25,9 +26,19 @@ from hubbub.services.throttle import Throttle
 
 class Messaging:
     def __init__(
-        self, store: Store, bus: Bus, limits: Limits, counters: Counters, throttle: Throttle
+        self,
+        store: Store,
+        bus: Bus,
+        limits: Limits,
+        counters: Counters,
+        throttle: Throttle,
+        *,
+        wake_push: Callable[[], None] = lambda: None,
+        clear_push: Callable[[int, int, int], Awaitable[int]] | None = None,
     ) -> None:
         self.store = store
+        self.wake_push = wake_push  # the commit wrote push outbox rows: send them now
+        self.clear_push = clear_push  # a read: queue `read` pushes for what was shown
         self.bus = bus
         self.limits = limits
         self.counters = counters
@@ -62,6 +73,8 @@ class Messaging:
         if not stored.duplicate:
             self.counters.messages_stored += 1
             asyncio.get_running_loop().call_soon(self._fan_out, stored)
+            if stored.pushes:
+                self.wake_push()
         return stored
 
     def _fan_out(self, stored: StoredMessage) -> None:
@@ -89,6 +102,11 @@ class Messaging:
             user_id,
             frames.read_state_frame(receipt.conversation_id, receipt.message_id, receipt.ts),
         )
+        # right after the read's commit: a crash in between leaves a notification shown
+        if self.clear_push is not None and await self.clear_push(
+            user_id, receipt.conversation_id, receipt.message_id
+        ):
+            self.wake_push()
 
     def _route_receipts(self, receipts: list[Receipt]) -> None:
         for r in receipts:

@@ -221,6 +221,110 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
+def _append_with_push_jobs() -> str:
+    """Migration 3's hubbub_append, which also writes the push outbox rows of the
+    message in the same statement (one per subscription of each recipient but the
+    sender; the caller holds every member's advisory lock, so these rows are covered) and
+    answers how many it wrote. Derived from the applied text so the two cannot drift."""
+    v3 = MIGRATIONS[2][1]
+    start = v3.index("CREATE FUNCTION hubbub_append(")
+    body = v3[start : v3.index("$fn$;", start) + len("$fn$;")]
+    replacements = [
+        ("kind text, members bigint[], seqs bigint[], body text)",
+         "kind text, members bigint[], seqs bigint[], body text,\n"
+         "                         pushes integer)"),
+        ("NULL::bigint[], NULL::bigint[],\n                    (SELECT m.body",
+         "NULL::bigint[], NULL::bigint[],\n                    (SELECT m.body"),
+        ("AND m.message_id = v_seen_message);", "AND m.message_id = v_seen_message), 0;"),
+        ("NULL::bigint[], NULL::bigint[], NULL::text;", "NULL::bigint[], NULL::bigint[],"
+         " NULL::text, 0;"),
+        ("v_members, NULL::bigint[], NULL::text;", "v_members, NULL::bigint[], NULL::text, 0;"),
+        ("RETURNING inbox.user_id, inbox.seq\n                )",
+         "RETURNING inbox.user_id, inbox.seq\n"
+         "                ), jobs AS (\n"
+         "                    INSERT INTO push_outbox (subscription_id, conversation_id, kind,\n"
+         "                        user_id, device_id, message_id, seq, created_at, due_at)\n"
+         "                    SELECT s.subscription_id, v_conv, 'message', e.user_id,\n"
+         "                        s.device_id, p_message_id, e.seq, p_now, p_now\n"
+         "                    FROM entries e JOIN push_subscriptions s ON s.user_id = e.user_id\n"
+         "                    WHERE e.user_id <> p_sender\n"
+         # a constraint, not columns: `kind` is also an OUT column of the function
+         "                    ON CONFLICT ON CONSTRAINT push_outbox_pkey DO UPDATE SET\n"
+         "                        message_id = excluded.message_id, seq = excluded.seq,\n"
+         "                        created_at = excluded.created_at,\n"
+         "                        due_at = greatest(push_outbox.due_at, excluded.due_at),\n"
+         "                        version = push_outbox.version + 1\n"
+         "                    RETURNING 1\n"
+         "                )"),
+        ("array_agg(e.seq), NULL::text FROM entries e;",
+         "array_agg(e.seq), NULL::text,\n"
+         "                    (SELECT count(*)::integer FROM jobs) FROM entries e;"),
+    ]  # fmt: skip
+    for old, new in replacements:
+        assert old in body, old
+        body = body.replace(old, new)
+    return (
+        "DROP FUNCTION hubbub_append(bigint, text, text, bigint, bigint, bigint, bigint,"
+        " bigint, bigint[]);\n" + body
+    )
+
+
+MIGRATIONS.append(
+    (
+        4,
+        # push: see adapters/postgres/push.py. The outbox holds at most one row per
+        # (subscription, conversation, kind): a newer message collapses into it.
+        """
+        ALTER TABLE users ADD COLUMN push_preview TEXT NOT NULL DEFAULT 'sender';
+        ALTER TABLE members ADD COLUMN muted_until BIGINT NOT NULL DEFAULT 0;
+        CREATE TABLE push_keys (
+            name        TEXT   PRIMARY KEY,
+            private_key TEXT   NOT NULL,
+            public_key  TEXT   NOT NULL,
+            created_at  BIGINT NOT NULL
+        );
+        CREATE TABLE push_subscriptions (
+            subscription_id BIGINT PRIMARY KEY,
+            user_id         BIGINT NOT NULL,
+            device_id       BIGINT NOT NULL,
+            kind            TEXT   NOT NULL CHECK (kind IN ('webpush', 'apns', 'fcm')),
+            endpoint        TEXT,
+            p256dh          TEXT,
+            auth            TEXT,
+            token           TEXT,
+            topic           TEXT,
+            created_at      BIGINT NOT NULL,
+            UNIQUE (device_id, kind)
+        );
+        CREATE INDEX push_subscriptions_by_user ON push_subscriptions(user_id);
+        CREATE TABLE push_outbox (
+            subscription_id BIGINT  NOT NULL,
+            conversation_id BIGINT  NOT NULL,
+            kind            TEXT    NOT NULL CHECK (kind IN ('message', 'read')),
+            user_id         BIGINT  NOT NULL,
+            device_id       BIGINT  NOT NULL,
+            message_id      BIGINT  NOT NULL,
+            seq             BIGINT  NOT NULL,
+            created_at      BIGINT  NOT NULL,
+            due_at          BIGINT  NOT NULL,
+            lease_until     BIGINT  NOT NULL DEFAULT 0,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            version         INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (subscription_id, conversation_id, kind)
+        );
+        CREATE INDEX push_outbox_due ON push_outbox(due_at);
+        CREATE TABLE push_shown (
+            user_id         BIGINT NOT NULL,
+            conversation_id BIGINT NOT NULL,
+            subscription_id BIGINT NOT NULL,
+            PRIMARY KEY (user_id, conversation_id, subscription_id)
+        );
+        """
+        + _append_with_push_jobs(),
+    )
+)
+
+
 async def migrate(conn: asyncpg.Connection) -> list[int]:
     """Apply every migration not applied yet, each in its own transaction; returns the
     versions this call applied (none if another node got there first)."""

@@ -22,6 +22,7 @@ import asyncpg
 from hubbub.adapters.postgres import sql
 from hubbub.adapters.postgres.engine import NeedsLocks, PostgresEngine
 from hubbub.adapters.postgres.migrations import migrate
+from hubbub.adapters.postgres.push import PostgresPushStore, forget_devices
 from hubbub.adapters.rows import (
     DEVICE_COLUMNS,
     MESSAGE_COLUMNS,
@@ -77,6 +78,7 @@ class PostgresStore:
         self.engine = PostgresEngine(
             dsn, pool_size=pool_size, max_batch=max_batch, on_commit=on_commit, on_retry=on_retry
         )
+        self.push = PostgresPushStore(self.engine)
 
     async def open(self) -> None:
         conn = await self.engine.connect()
@@ -191,7 +193,9 @@ class PostgresStore:
                 token_hash,
                 now,
             )
-            return Device(device_id, user_id, name, now, 0), [int(r[0]) for r in rows]
+            evicted = [int(r[0]) for r in rows]
+            await forget_devices(c, evicted)
+            return Device(device_id, user_id, name, now, 0), evicted
 
         return await self.engine.write(insert, locks=[user_id])
 
@@ -246,6 +250,7 @@ class PostgresStore:
                 now_ms(),
                 device_id,
             )
+            await forget_devices(c, [device_id])  # logout removes its push subscriptions
 
         await self.engine.write(revoke, locks=[user_id])
 
@@ -473,9 +478,8 @@ class PostgresStore:
         if kind == "group":
             self._remember(cid, members)
         message = message_from_row((message_id, cid, kind, sender_id, body, client_msg_id))
-        return StoredMessage(
-            message, message_id, cid, dict(zip(members, map(int, row["seqs"]), strict=True))
-        )
+        inbox = dict(zip(members, map(int, row["seqs"]), strict=True))
+        return StoredMessage(message, message_id, cid, inbox, pushes=int(row["pushes"] or 0))
 
     def _remember(self, conversation_id: int, members: Iterable[int]) -> None:
         if len(self._members) > MEMBERS_CACHED:

@@ -96,6 +96,57 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE users ADD COLUMN group_adds TEXT NOT NULL DEFAULT 'everyone';
         """,
     ),
+    (
+        3,
+        # push: see adapters/sqlite/push.py. The outbox holds at most one row per
+        # (subscription, conversation, kind): a newer message collapses into it.
+        """
+        ALTER TABLE users ADD COLUMN push_preview TEXT NOT NULL DEFAULT 'sender';
+        ALTER TABLE members ADD COLUMN muted_until INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE push_keys (
+            name        TEXT    PRIMARY KEY,
+            private_key TEXT    NOT NULL,
+            public_key  TEXT    NOT NULL,
+            created_at  INTEGER NOT NULL
+        );
+        CREATE TABLE push_subscriptions (
+            subscription_id INTEGER PRIMARY KEY,
+            user_id         INTEGER NOT NULL,
+            device_id       INTEGER NOT NULL,
+            kind            TEXT    NOT NULL CHECK (kind IN ('webpush', 'apns', 'fcm')),
+            endpoint        TEXT,
+            p256dh          TEXT,
+            auth            TEXT,
+            token           TEXT,
+            topic           TEXT,
+            created_at      INTEGER NOT NULL,
+            UNIQUE (device_id, kind)
+        );
+        CREATE INDEX push_subscriptions_by_user ON push_subscriptions(user_id);
+        CREATE TABLE push_outbox (
+            subscription_id INTEGER NOT NULL,
+            conversation_id INTEGER NOT NULL,
+            kind            TEXT    NOT NULL CHECK (kind IN ('message', 'read')),
+            user_id         INTEGER NOT NULL,
+            device_id       INTEGER NOT NULL,
+            message_id      INTEGER NOT NULL,
+            seq             INTEGER NOT NULL,
+            created_at      INTEGER NOT NULL,
+            due_at          INTEGER NOT NULL,
+            lease_until     INTEGER NOT NULL DEFAULT 0,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            version         INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (subscription_id, conversation_id, kind)
+        ) WITHOUT ROWID;
+        CREATE INDEX push_outbox_due ON push_outbox(due_at);
+        CREATE TABLE push_shown (
+            user_id         INTEGER NOT NULL,
+            conversation_id INTEGER NOT NULL,
+            subscription_id INTEGER NOT NULL,
+            PRIMARY KEY (user_id, conversation_id, subscription_id)
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]
 
 

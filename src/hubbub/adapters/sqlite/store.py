@@ -17,6 +17,7 @@ from hubbub.adapters.rows import (
 from hubbub.adapters.sqlite import sql
 from hubbub.adapters.sqlite.engine import SqliteEngine
 from hubbub.adapters.sqlite.migrations import migrate
+from hubbub.adapters.sqlite.push import PushUsers, SqlitePushStore, enqueue, forget_devices
 from hubbub.core.clock import DAY_MS, now_ms
 from hubbub.core.errors import HubbubError, bad_request, not_found
 from hubbub.core.ids import IdGenerator, first_id_at
@@ -63,10 +64,14 @@ class SqliteStore:
         # each user's inbox head (last seq handed out), also kept by the writer thread:
         # one UPDATE per participant per message was a third of a group send's cost
         self._heads: dict[int, int] = {}
+        # who has push subscriptions, also the writer's (see adapters/sqlite/push.py)
+        self._push_users = PushUsers()
+        self.push = SqlitePushStore(self.engine, self._push_users)
 
     def _forget_cache(self) -> None:
         self._directs.clear()
         self._heads.clear()
+        self._push_users.forget()
 
     def _head(self, c: sqlite3.Connection, user_id: int) -> int:
         head = self._heads.get(user_id)
@@ -182,6 +187,7 @@ class SqliteStore:
                 "UPDATE devices SET revoked_at = ? WHERE device_id = ?",
                 [(now, d) for d in evicted],
             )
+            forget_devices(c, evicted)
             c.execute(
                 "INSERT INTO devices (device_id, user_id, name, token_hash, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -235,12 +241,14 @@ class SqliteStore:
         return await self.engine.write(replace)
 
     async def revoke_device(self, user_id: int, device_id: int) -> None:
-        await self.engine.write(
-            lambda c: c.execute(
+        def revoke(c: sqlite3.Connection) -> None:
+            c.execute(
                 "UPDATE devices SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL",
                 (now_ms(), device_id),
             )
-        )
+            forget_devices(c, [device_id])  # logout removes the device's push subscriptions
+
+        await self.engine.write(revoke)
 
     # -- contacts and presence ----------------------------------------------------------
 
@@ -446,9 +454,11 @@ class SqliteStore:
                 "INSERT INTO inbox VALUES (?, ?, ?)",
                 [(member, seq, message_id) for member, seq in inbox.items()],
             )
+            # 5. push jobs in the same commit (only for recipients with subscriptions)
+            pushes = enqueue(c, self._push_users, sender_id, cid, message_id, inbox)
             self._heads.update(inbox)  # last: a job that raised above changed nothing
             message = message_from_row((message_id, cid, conv.kind, sender_id, body, client_msg_id))
-            return StoredMessage(message, message_id, cid, inbox)
+            return StoredMessage(message, message_id, cid, inbox, pushes=pushes)
 
         return await self.engine.write(append)
 
