@@ -20,6 +20,7 @@ export function wireMute() {
     b.addEventListener('click', () => setMute(CHOICES[b.dataset.mute]()));
   }
   $('mute-menu').addEventListener('keydown', (ev) => { if (ev.key === 'Escape') closeMuteMenu(true); });
+  $('app').addEventListener('click', (ev) => { if (!ev.target.closest('.mute-wrap')) closeMuteMenu(false); });
 }
 
 function openMuteMenu() {
