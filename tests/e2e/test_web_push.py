@@ -232,6 +232,22 @@ def test_a_changed_browser_subscription_is_registered_again_at_start(
         "the new endpoint on the server",
         page,
     )
+    # while the app is open: the worker's pushsubscriptionchange tells the page, which
+    # registers the browser's new subscription (Chromium does not fire the event itself:
+    # it is dispatched in the worker, with no old subscription to subscribe again from)
+    again = push.service.new_subscription("moved-3")
+    page.evaluate(
+        "(e) => { const s = window.__pushStub.load(); s.endpoint = e; window.__pushStub.save(s); }",
+        again.endpoint,
+    )
+    worker(page).evaluate(
+        "() => { self.dispatchEvent(new ExtendableEvent('pushsubscriptionchange')); }"
+    )
+    wait_until(
+        lambda: [s["endpoint"] for s in server_subscriptions(url, bearer)] == [again.endpoint],
+        "the endpoint from pushsubscriptionchange on the server",
+        page,
+    )
 
 
 def test_permission_refused_is_said_plainly_and_nothing_is_subscribed(
