@@ -6,11 +6,13 @@
 //   session.js   log in / out, start the app        router.js  which chat is open (#/c/<id>)
 //   net/         rest.js (fetch), socket.js (WebSocket, reconnect, heartbeat), frames.js
 //                (every server frame is handled there), acks.js (ack / read), outbox.js
-//                (sending exactly once), users.js and conversations.js (REST -> state)
+//                (sending exactly once), users.js and conversations.js (REST -> state),
+//                push.js (Web Push subscription, mute)
 //   views/       draw from state: list.js (sidebar), chat.js (open chat), composer.js,
-//                panels.js, group-info.js, auth.js, alerts.js; names.js, status.js
-//   features/    notifications.js, typing.js
-//   lib/         helpers without state: dom.js, ids.js, format.js, storage.js, timer.js
+//                panels.js, group-info.js, mute.js, auth.js, alerts.js; names.js, status.js
+//   features/    notifications.js (the switch, push, the tab's own), typing.js
+//   lib/         helpers without state: dom.js, ids.js, format.js, storage.js, timer.js, base64.js
+//   sw.js        the service worker (app shell cache, push notifications; rules in sw-push.js)
 //
 // Modules only declare things when imported; what runs is started here.
 import { openCid } from './state.js';

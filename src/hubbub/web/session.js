@@ -3,15 +3,17 @@ import { deviceName } from './lib/format.js';
 import { mountTemplate } from './lib/dom.js';
 import {
   AUTH_KEY, auth, me, storedAuth, setAuth, adoptAuth, clearSession, startSession, forgetProfile,
-  outbox, addPendingMessage,
+  outbox, addPendingMessage, setNotifyChosen,
 } from './state.js';
 import { api } from './net/rest.js';
+import { disablePush, dropBrowserSubscription } from './net/push.js';
 import { startConnection, disconnect } from './net/socket.js';
 import { loadConversations } from './net/conversations.js';
 import { route } from './router.js';
 import { showAuth } from './views/auth.js';
 import { showError } from './views/alerts.js';
 import { mountAppScreen } from './views/app-screen.js';
+import { resumeNotifications } from './features/notifications.js';
 
 export async function boot() {
   if (!auth) { showAuth(); return; }
@@ -35,6 +37,7 @@ export async function boot() {
   try { await loadConversations(); } catch (e) { showError(e.message); }
   startConnection();
   route();
+  resumeNotifications();
 }
 
 // The login form: sign up first for 'signup', then log in as a new device. Throws an
@@ -51,12 +54,17 @@ export async function logIn(mode, username, password, displayName) {
 }
 
 export async function logOut() {
+  // while the token works: the browser unsubscribes and the server deletes the subscription
+  try { await disablePush(); } catch { /* the server drops the device's subscriptions at logout too */ }
   try { await api('DELETE', '/sessions/current'); } catch { /* already gone */ }
   forceLogout();
 }
 
 // Back to the login screen (the session ended, was logged out, or is no longer valid).
+// Push goes too: the next login here starts with notifications off.
 export function forceLogout(message) {
+  dropBrowserSubscription();
+  setNotifyChosen(false);
   disconnect();
   clearSession();
   if (location.hash) history.replaceState(null, '', location.pathname);

@@ -4,8 +4,8 @@
 // this file: assigning to an import is a TypeError) and the getters, and change it only
 // through the named mutators below. Getters hand out the live entries (conversations,
 // messages, users): read them, never write to them. The persisted parts (the session,
-// the seq cursor, receipt marks, the outbox, the notification choice) are kept in
-// localStorage by this module alone.
+// the seq cursor, receipt marks, the outbox, the notification choice, this device's push
+// subscription and the mutes) are kept in localStorage by this module alone.
 import { idGt, idMax } from './lib/ids.js';
 import { storage } from './lib/storage.js';
 
@@ -20,6 +20,8 @@ export const myId = () => auth && auth.user_id;
 const seqKey = () => `hubbub.${auth.user_id}.seq`;
 const outboxKey = () => `hubbub.${auth.user_id}.outbox`;
 const marksKey = () => `hubbub.${auth.user_id}.marks`;
+const pushKey = () => `hubbub.${auth.user_id}.push`;
+const mutesKey = () => `hubbub.${auth.user_id}.mutes`;
 
 export const storedAuth = () => storage.get(AUTH_KEY, null);
 export function setAuth(next) { auth = next; storage.set(AUTH_KEY, auth); } // a new login here
@@ -235,6 +237,21 @@ export function noteReadSent(cid, mid) { readSent.set(cid, mid); }
 export function forgetReadSent() { readSent.clear(); }
 export function notifyChosen() { return storage.get(NOTIFY_KEY, false) === true; }
 export function setNotifyChosen(on) { storage.set(NOTIFY_KEY, on); }
+
+// ---------- push: this device's subscription, and muted conversations (persisted) ----------
+// The server's id and endpoint of this device's Web Push subscription, or null.
+export const pushRecord = () => (auth ? storage.get(pushKey(), null) : null);
+export function setPushRecord(rec) { if (!auth) return; if (rec) storage.set(pushKey(), rec); else storage.del(pushKey()); }
+// Until when `cid` is muted (ms, -1 for ever), as this device last set or heard it; null if not.
+export function mutedUntil(cid) {
+  const until = (storage.get(mutesKey(), {}) || {})[cid];
+  return until === -1 || (typeof until === 'number' && until > Date.now()) ? until : null;
+}
+export function setMutedUntil(cid, until) {
+  const all = storage.get(mutesKey(), {}) || {};
+  if (until == null) delete all[cid]; else all[cid] = until;
+  storage.set(mutesKey(), all);
+}
 
 // ---------- the event stream: where this device is (docs/protocol.md, seq and acks) ----------
 export let lastSeq = 0; // the newest seq received (persisted: `since` on the next hello)

@@ -1,9 +1,11 @@
-// Hubbub service worker: caches the app shell, never touches the API.
+// Hubbub service worker: caches the app shell (never the API), and shows push
+// notifications (the rules are in sw-push.js: what each push shows, where a click goes).
 // The server fills in both constants when it serves this file (src/hubbub/api/static.py):
 // SHELL lists every file of the client, walked from this directory, and CACHE is named
 // after a hash of their content, so each release installs afresh and drops the old cache.
 const SHELL = __HUBBUB_SHELL__;
 const CACHE = __HUBBUB_CACHE__;
+importScripts('/sw-push.js'); // pushAction, clickedConversation, chatUrl, pickWindow
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -39,14 +41,58 @@ self.addEventListener('fetch', (event) => {
   );
 });
 
+// The app icon's badge: the user's unread total, when the push says and the browser can.
+function setBadge(unread) {
+  const nav = self.navigator;
+  if (unread === null || !nav || !nav.setAppBadge) return Promise.resolve();
+  return (unread > 0 ? nav.setAppBadge(unread) : nav.clearAppBadge()).catch(() => {});
+}
+
+async function onPush(data) {
+  let payload = null;
+  try { payload = data ? data.json() : null; } catch { /* not JSON: shown as a generic one */ }
+  const act = pushAction(payload);
+  if (act.close) {
+    const shown = await self.registration.getNotifications({ tag: act.close });
+    for (const n of shown) n.close();
+  } else {
+    // always a notification for a message (browsers penalise pushes that show nothing)
+    await self.registration.showNotification(act.title, act.options);
+  }
+  await setBadge(act.unread);
+}
+
+self.addEventListener('push', (event) => { event.waitUntil(onPush(event.data)); });
+
+// Open the conversation: in a window of the app if one is open (it is asked to open the
+// chat, then focused), else in a new one.
+async function openConversation(cid) {
+  const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const win = pickWindow(all, self.location.origin);
+  if (win) {
+    win.postMessage({ type: 'open', cid });
+    await win.focus().catch(() => {});
+    return;
+  }
+  await self.clients.openWindow(chatUrl(cid));
+}
+
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const cid = event.notification.data && event.notification.data.cid;
-  event.waitUntil((async () => {
-    const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-    for (const c of all) {
-      if ('focus' in c) { await c.focus(); c.postMessage({ type: 'open', cid }); return; }
-    }
-    await self.clients.openWindow(cid ? `/#/c/${cid}` : '/');
-  })());
+  event.waitUntil(openConversation(clickedConversation(event.notification.data)));
 });
+
+// The push service replaced or dropped the subscription: subscribe again with the same
+// key, and tell the open pages, which register it with the server (the worker holds no
+// token); with none open, the next start sees the endpoint changed and registers it.
+async function onSubscriptionChange(event) {
+  const old = event.oldSubscription;
+  const key = old && old.options && old.options.applicationServerKey;
+  if (!event.newSubscription && key) {
+    await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }).catch(() => null);
+  }
+  const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  for (const c of all) c.postMessage({ type: 'push-changed' });
+}
+
+self.addEventListener('pushsubscriptionchange', (event) => { event.waitUntil(onSubscriptionChange(event)); });

@@ -65,3 +65,10 @@ export async function saveGroupAdds(choice) {
   setMySettings({ group_adds: choice });
   return choice;
 }
+
+// What a push notification shows: 'full' (sender and text), 'sender' or 'none'.
+export async function savePushPreview(level) {
+  await api('PATCH', '/me', { push_preview: level });
+  setMySettings({ push_preview: level });
+  return level;
+}

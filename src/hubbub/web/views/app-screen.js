@@ -5,6 +5,7 @@ import { wireAlerts } from './alerts.js';
 import { wirePanels } from './panels.js';
 import { wireChat } from './chat.js';
 import { wireGroupInfo } from './group-info.js';
+import { wireMute } from './mute.js';
 import { wireComposer } from './composer.js';
 import { renderMe } from './list.js';
 
@@ -15,6 +16,7 @@ export function mountAppScreen() {
   wireNotifications();
   wireChat();
   wireGroupInfo();
+  wireMute();
   wireComposer();
   renderNotifyState();
   renderMe();

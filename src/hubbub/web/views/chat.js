@@ -17,6 +17,7 @@ import { statusOf, STATUS_ICONS } from './status.js';
 import { renderConvList } from './list.js';
 import { clearComposer } from './composer.js';
 import { closeGroupInfo } from './group-info.js';
+import { renderMute, closeMuteMenu } from './mute.js';
 
 export function wireChat() {
   $('btn-back').addEventListener('click', goBack);
@@ -37,6 +38,7 @@ export function openChat(cid) {
     $('messages').replaceChildren();
     clearComposer();
     closeGroupInfo(false);
+    closeMuteMenu(false);
     setLastTypingSent(0);
   }
   renderChatHead();
@@ -72,6 +74,7 @@ export function renderChatHead() {
   if (!c || !$('chat-name')) return;
   const title = convTitle(c);
   $('chat-name').textContent = title;
+  renderMute();
   setAvatar($('chat-avatar'), c.kind === 'group' ? c.conversation_id : c.peer_id, title);
   const pres = $('chat-presence');
   const sub = $('chat-sub');

@@ -35,6 +35,7 @@ function fillSettings() {
   const d = me.settings && me.settings.history_retention_days;
   $('set-history').value = d == null ? '' : String(d);
   $('set-group-adds').value = (me.settings && me.settings.group_adds) || 'everyone';
+  $('set-push-preview').value = (me.settings && me.settings.push_preview) || 'sender';
   $('settings-status').textContent = '';
   renderNotifyState();
   renderDevices();
