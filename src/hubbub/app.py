@@ -21,6 +21,7 @@ from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.memory_limiter import MemoryRateLimiter
 from hubbub.adapters.passwords import Argon2Hasher
+from hubbub.adapters.push.apns import ApnsProvider, ProviderToken, load_signing_key
 from hubbub.adapters.push.resolver import SystemResolver
 from hubbub.adapters.push.webpush import VapidSigner, WebPushProvider, new_vapid_keys
 from hubbub.adapters.sqlite import SqliteStore
@@ -38,13 +39,22 @@ from hubbub.core.addresses import TrustedProxies
 from hubbub.core.clock import now_ms
 from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
+from hubbub.core.push import PushKind
 from hubbub.core.ratelimit import RateRules
 from hubbub.gateway.front_door import ConnectionGate, EdgeLimits, front_door
 from hubbub.gateway.hub import Hub
 from hubbub.gateway.picows_gateway import Gateway, OriginPolicy
 from hubbub.gateway.session import SessionDeps
 from hubbub.metrics import Metrics
-from hubbub.ports import Bus, Discovery, PresenceDirectory, PushStore, RateLimiter, Store
+from hubbub.ports import (
+    Bus,
+    Discovery,
+    PresenceDirectory,
+    PushProvider,
+    PushStore,
+    RateLimiter,
+    Store,
+)
 from hubbub.services.accounts import Accounts, DevicePolicy
 from hubbub.services.conversations import Conversations
 from hubbub.services.counters import Counters
@@ -62,6 +72,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("hubbub")
 WEB_DIR = Path(__file__).parent / "web"
 DEFAULT_PORT = 8080
+
+
+class ConfigError(ValueError):
+    """A configuration the node cannot run with; `option` names the option to fix."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+@dataclass(frozen=True)
+class ApnsConfig:
+    key_file: Path  # the .p8 signing key
+    key_id: str
+    team_id: str
+    url: str  # https://api.push.apple.com, the sandbox, or an --apns-url
 
 
 @dataclass(frozen=True)
@@ -85,6 +111,7 @@ class Config:
     push_contact: str = "mailto:push@localhost"  # the VAPID `sub`
     push_delay: float = 10.0  # seconds a live socket has to ack before its device is pushed
     push_allow_private_endpoints: bool = False
+    apns: ApnsConfig | None = None  # None: APNs subscriptions are kept but not pushed
 
 
 class Node:
@@ -117,7 +144,7 @@ class Node:
         self.push_counters = push_counters = PushCounters()
         self.dispatcher = dispatcher = PushDispatcher(
             push_store,
-            {"webpush": self.webpush},
+            {"webpush": self.webpush, **build_mobile_push(config)},
             self._live,
             DispatchPolicy(delay_s=config.push_delay),
             push_counters,
@@ -290,6 +317,20 @@ def watch_bus(metrics: Metrics, bus: RedisBus) -> None:
     )
     metrics.count("hubbub_bus_received", "Frames received from Redis", lambda: bus.received)
     metrics.count("hubbub_bus_reconnects", "Reconnections to Redis", lambda: bus.reconnects)
+
+
+def build_mobile_push(config: Config) -> dict[PushKind, PushProvider]:
+    """The APNs (and FCM) providers that are configured; ConfigError for credentials
+    that cannot be used (checked at start, not at the first push)."""
+    providers: dict[PushKind, PushProvider] = {}
+    if config.apns:
+        try:
+            key = load_signing_key(config.apns.key_file)
+        except ValueError as e:
+            raise ConfigError("--apns-key-file", str(e)) from None
+        token = ProviderToken(key, config.apns.key_id, config.apns.team_id)
+        providers["apns"] = ApnsProvider(token, config.apns.url)
+    return providers
 
 
 def build_store(config: Config, metrics: Metrics) -> tuple[Store, PushStore]:
