@@ -22,6 +22,7 @@ from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.memory_limiter import MemoryRateLimiter
 from hubbub.adapters.passwords import Argon2Hasher
 from hubbub.adapters.push.apns import ApnsProvider, ProviderToken, load_signing_key
+from hubbub.adapters.push.fcm import FcmProvider, load_service_account
 from hubbub.adapters.push.resolver import SystemResolver
 from hubbub.adapters.push.webpush import VapidSigner, WebPushProvider, new_vapid_keys
 from hubbub.adapters.sqlite import SqliteStore
@@ -91,6 +92,12 @@ class ApnsConfig:
 
 
 @dataclass(frozen=True)
+class FcmConfig:
+    service_account_file: Path  # the JSON key file (project_id, client_email, private_key)
+    url: str  # https://fcm.googleapis.com, or an --fcm-url
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path
     database_url: str | None = None  # PostgreSQL; None = embedded SQLite in data_dir
@@ -112,6 +119,7 @@ class Config:
     push_delay: float = 10.0  # seconds a live socket has to ack before its device is pushed
     push_allow_private_endpoints: bool = False
     apns: ApnsConfig | None = None  # None: APNs subscriptions are kept but not pushed
+    fcm: FcmConfig | None = None  # the same for FCM
 
 
 class Node:
@@ -330,6 +338,12 @@ def build_mobile_push(config: Config) -> dict[PushKind, PushProvider]:
             raise ConfigError("--apns-key-file", str(e)) from None
         token = ProviderToken(key, config.apns.key_id, config.apns.team_id)
         providers["apns"] = ApnsProvider(token, config.apns.url)
+    if config.fcm:
+        try:
+            account = load_service_account(config.fcm.service_account_file)
+        except ValueError as e:
+            raise ConfigError("--fcm-service-account-file", str(e)) from None
+        providers["fcm"] = FcmProvider(account, config.fcm.url)
     return providers
 
 

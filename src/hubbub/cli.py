@@ -15,7 +15,7 @@ import uvicorn
 
 from hubbub import __version__
 from hubbub.app import Config, ConfigError, Node, build_app, migrate_database
-from hubbub.cli_push import apns_config, push_service_options
+from hubbub.cli_push import apns_config, fcm_config, push_service_options
 from hubbub.core.addresses import TrustedProxies
 from hubbub.core.ratelimit import RateRules, parse_override
 from hubbub.gateway.front_door import EdgeLimits
@@ -324,6 +324,7 @@ def serve(**o: Any) -> None:
         push_delay=o["push_delay"],
         push_allow_private_endpoints=o["push_allow_private_endpoints"],
         apns=apns_config(o),
+        fcm=fcm_config(o),
     )
     if not o["push_contact"].startswith(("mailto:", "https:")):
         raise click.BadParameter("a mailto: or https: URL", param_hint="--push-contact")

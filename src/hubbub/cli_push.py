@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import click
 
 from hubbub.adapters.push.apns import PRODUCTION_URL, SANDBOX_URL
-from hubbub.app import ApnsConfig
+from hubbub.adapters.push.fcm import FCM_URL
+from hubbub.app import ApnsConfig, FcmConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 APPLE_ID = re.compile(r"^[A-Z0-9]{10}$")  # Apple's key ids and team ids
@@ -51,6 +52,20 @@ _OPTIONS = [
         envvar="HUBBUB_APNS_URL",
         help="Another APNs base URL (https://host:port): a test or on-premises stand-in.",
     ),
+    click.option(
+        "--fcm-service-account-file",
+        default=None,
+        envvar="HUBBUB_FCM_SERVICE_ACCOUNT_FILE",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="FCM HTTP v1: the Firebase project's service account key (JSON). Turns FCM on.",
+    ),
+    click.option(
+        "--fcm-url",
+        default=None,
+        envvar="HUBBUB_FCM_URL",
+        help="Another FCM base URL (https://host:port) for messages:send: a test stand-in "
+        "(the token endpoint is the key file's token_uri).",
+    ),
 ]
 
 
@@ -88,3 +103,14 @@ def apns_config(o: dict[str, Any]) -> ApnsConfig | None:
                                  param_hint="--apns-url")  # fmt: skip
     return ApnsConfig(given["--apns-key-file"], given["--apns-key-id"],
                       given["--apns-team-id"], url)  # fmt: skip
+
+
+def fcm_config(o: dict[str, Any]) -> FcmConfig | None:
+    if not o["fcm_service_account_file"]:
+        if o["fcm_url"]:
+            raise click.BadParameter("needs --fcm-service-account-file", param_hint="--fcm-url")
+        return None
+    url = o["fcm_url"] or FCM_URL
+    if not url.startswith("https://"):
+        raise click.BadParameter("an https:// URL", param_hint="--fcm-url")
+    return FcmConfig(o["fcm_service_account_file"], url)

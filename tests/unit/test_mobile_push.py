@@ -114,3 +114,45 @@ def test_provider_token_is_cached_renewed_before_an_hour_and_once_when_refused()
     clock.now += MIN_FORCED_RENEW_S
     token.refused(third)
     assert token.current() != third
+
+
+def test_fcm_message_is_data_only_with_string_values() -> None:
+    note = message("full")
+    body = mp.fcm_message("tok", note)["message"]
+    assert body["token"] == "tok"
+    assert body["data"] == {**{k: str(v) for k, v in note.payload.items()}}
+    assert all(isinstance(v, str) for v in body["data"].values())
+    assert body["android"] == {"priority": "high", "ttl": "86400s",
+                               "collapse_key": push.topic_for(77)}  # fmt: skip
+    assert mp.fcm_message("t", message("none", "group"))["message"]["android"]["priority"] == (
+        "normal"
+    )
+    assert mp.fcm_message("t", push.read_notification(77, 0))["message"]["data"] == {
+        "type": "read", "conversation_id": "77", "unread": "0"
+    }  # fmt: skip
+
+
+def fcm_error(status: int, state: str, code: str = "", *extra: dict[str, object]) -> bytes:
+    details: list[dict[str, object]] = [{"@type": mp.FCM_ERROR_TYPE, "errorCode": code}] if code \
+        else []  # fmt: skip
+    return json.dumps({"error": {"code": status, "status": state, "message": "m",
+                                 "details": [*details, *extra]}}).encode()  # fmt: skip
+
+
+def test_fcm_answers_map_to_results() -> None:
+    assert mp.fcm_result(200, b'{"name": "projects/p/messages/1"}').outcome == "sent"
+    assert mp.fcm_result(404, fcm_error(404, "NOT_FOUND", "UNREGISTERED")).outcome == "gone"
+    assert mp.fcm_result(403, fcm_error(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH")
+                         ).outcome == "gone"  # fmt: skip
+    token_violation = {"@type": mp.FCM_BAD_REQUEST_TYPE,
+                       "fieldViolations": [{"field": "message.token", "description": "bad"}]}
+    assert mp.fcm_result(400, fcm_error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT",
+                                        token_violation)).outcome == "gone"  # fmt: skip
+    other = {"@type": mp.FCM_BAD_REQUEST_TYPE,
+             "fieldViolations": [{"field": "message.android.ttl", "description": "bad"}]}
+    assert mp.fcm_result(400, fcm_error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", other)
+                         ).outcome == "failed"  # fmt: skip
+    busy = mp.fcm_result(429, fcm_error(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"), "9")
+    assert (busy.outcome, busy.retry_after_s) == ("throttled", 9.0)
+    assert mp.fcm_result(503, fcm_error(503, "UNAVAILABLE", "UNAVAILABLE")).outcome == "retry"
+    assert mp.fcm_result(500, b"<html>").outcome == "retry"
