@@ -314,6 +314,9 @@ def watch_push(metrics: Metrics, c: PushCounters) -> None:
         ("hubbub_push_skipped", "Pushes not needed: acked, read or muted before they went out",
          lambda: c.skipped),
         ("hubbub_push_throttled", "429 answers from push services", lambda: c.throttled),
+        ("hubbub_push_unconfigured",
+         "Pushes not sent: no provider configured for the kind (apns, fcm)",
+         lambda: c.unconfigured),
     ):  # fmt: skip
         metrics.count(name, doc, read)
 

@@ -297,3 +297,24 @@ def test_bad_apns_options_are_usage_errors(tmp_path: Path) -> None:
     err = serve_fails(tmp_path, "--apns-key-file", str(p8), *ok,
                       env={"HUBBUB_APNS_URL": "http://127.0.0.1:1"})  # fmt: skip
     assert "https://" in err
+
+
+def test_without_credentials_apns_subscriptions_are_kept_and_not_pushed(
+    server: ServerProcess,
+) -> None:
+    """The default node (no --apns-*): subscribing works, pushes are counted, not sent."""
+
+    async def body() -> None:
+        ann, bob = await new_user(server.url), await new_user(server.url)
+        await bob.request("POST", "/v1/push/subscriptions",
+                          json={"kind": "apns", "token": device_token(), "topic": BUNDLE})
+        await ann.post_message((await ann.direct(bob.user_id or ""))["conversation_id"], "hi")
+        deadline = time.monotonic() + 10
+        while "hubbub_push_unconfigured_total 0.0" in (text := (await bob._http.get(
+                "/metrics")).text) or "hubbub_push_unconfigured_total" not in text:
+            assert time.monotonic() < deadline, text[-2000:]
+            await asyncio.sleep(0.05)
+        listed = (await bob.request("GET", "/v1/push/subscriptions"))["subscriptions"]
+        assert [s["kind"] for s in listed] == ["apns"]  # kept for when APNs is set up
+
+    run(body())
