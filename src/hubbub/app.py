@@ -21,6 +21,8 @@ from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.memory_limiter import MemoryRateLimiter
 from hubbub.adapters.passwords import Argon2Hasher
+from hubbub.adapters.push.apns import ApnsProvider, ProviderToken, load_signing_key
+from hubbub.adapters.push.fcm import FcmProvider, load_service_account
 from hubbub.adapters.push.resolver import SystemResolver
 from hubbub.adapters.push.webpush import VapidSigner, WebPushProvider, new_vapid_keys
 from hubbub.adapters.sqlite import SqliteStore
@@ -38,13 +40,22 @@ from hubbub.core.addresses import TrustedProxies
 from hubbub.core.clock import now_ms
 from hubbub.core.ids import IdGenerator
 from hubbub.core.limits import Limits
+from hubbub.core.push import PushKind
 from hubbub.core.ratelimit import RateRules
 from hubbub.gateway.front_door import ConnectionGate, EdgeLimits, front_door
 from hubbub.gateway.hub import Hub
 from hubbub.gateway.picows_gateway import Gateway, OriginPolicy
 from hubbub.gateway.session import SessionDeps
 from hubbub.metrics import Metrics
-from hubbub.ports import Bus, Discovery, PresenceDirectory, PushStore, RateLimiter, Store
+from hubbub.ports import (
+    Bus,
+    Discovery,
+    PresenceDirectory,
+    PushProvider,
+    PushStore,
+    RateLimiter,
+    Store,
+)
 from hubbub.services.accounts import Accounts, DevicePolicy
 from hubbub.services.conversations import Conversations
 from hubbub.services.counters import Counters
@@ -62,6 +73,28 @@ if TYPE_CHECKING:
 log = logging.getLogger("hubbub")
 WEB_DIR = Path(__file__).parent / "web"
 DEFAULT_PORT = 8080
+
+
+class ConfigError(ValueError):
+    """A configuration the node cannot run with; `option` names the option to fix."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+@dataclass(frozen=True)
+class ApnsConfig:
+    key_file: Path  # the .p8 signing key
+    key_id: str
+    team_id: str
+    url: str  # https://api.push.apple.com, the sandbox, or an --apns-url
+
+
+@dataclass(frozen=True)
+class FcmConfig:
+    service_account_file: Path  # the JSON key file (project_id, client_email, private_key)
+    url: str  # https://fcm.googleapis.com, or an --fcm-url
 
 
 @dataclass(frozen=True)
@@ -86,6 +119,8 @@ class Config:
     push_delay: float = 10.0  # seconds a live socket has to ack before its device is pushed
     push_allow_private_endpoints: bool = False
     push_lease: float = 60.0  # seconds a claimed push is held before it may be retaken
+    apns: ApnsConfig | None = None  # None: APNs subscriptions are kept but not pushed
+    fcm: FcmConfig | None = None  # the same for FCM
 
 
 class Node:
@@ -118,7 +153,7 @@ class Node:
         self.push_counters = push_counters = PushCounters()
         self.dispatcher = dispatcher = PushDispatcher(
             push_store,
-            {"webpush": self.webpush},
+            {"webpush": self.webpush, **build_mobile_push(config)},
             self._live,
             DispatchPolicy(delay_s=config.push_delay, lease_s=config.push_lease),
             push_counters,
@@ -280,6 +315,9 @@ def watch_push(metrics: Metrics, c: PushCounters) -> None:
         ("hubbub_push_skipped", "Pushes not needed: acked, read or muted before they went out",
          lambda: c.skipped),
         ("hubbub_push_throttled", "429 answers from push services", lambda: c.throttled),
+        ("hubbub_push_unconfigured",
+         "Pushes not sent: no provider configured for the kind (apns, fcm)",
+         lambda: c.unconfigured),
     ):  # fmt: skip
         metrics.count(name, doc, read)
     metrics.gauge("hubbub_push_outbox_depth", "Push jobs waiting in the outbox", lambda: c.depth)
@@ -292,6 +330,26 @@ def watch_bus(metrics: Metrics, bus: RedisBus) -> None:
     )
     metrics.count("hubbub_bus_received", "Frames received from Redis", lambda: bus.received)
     metrics.count("hubbub_bus_reconnects", "Reconnections to Redis", lambda: bus.reconnects)
+
+
+def build_mobile_push(config: Config) -> dict[PushKind, PushProvider]:
+    """The APNs (and FCM) providers that are configured; ConfigError for credentials
+    that cannot be used (checked at start, not at the first push)."""
+    providers: dict[PushKind, PushProvider] = {}
+    if config.apns:
+        try:
+            key = load_signing_key(config.apns.key_file)
+        except ValueError as e:
+            raise ConfigError("--apns-key-file", str(e)) from None
+        token = ProviderToken(key, config.apns.key_id, config.apns.team_id)
+        providers["apns"] = ApnsProvider(token, config.apns.url)
+    if config.fcm:
+        try:
+            account = load_service_account(config.fcm.service_account_file)
+        except ValueError as e:
+            raise ConfigError("--fcm-service-account-file", str(e)) from None
+        providers["fcm"] = FcmProvider(account, config.fcm.url)
+    return providers
 
 
 def build_store(config: Config, metrics: Metrics) -> tuple[Store, PushStore]:

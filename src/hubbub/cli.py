@@ -14,7 +14,8 @@ import click
 import uvicorn
 
 from hubbub import __version__
-from hubbub.app import Config, Node, build_app, migrate_database
+from hubbub.app import Config, ConfigError, Node, build_app, migrate_database
+from hubbub.cli_push import apns_config, fcm_config, push_service_options
 from hubbub.core.addresses import TrustedProxies
 from hubbub.core.ratelimit import RateRules, parse_override
 from hubbub.gateway.front_door import EdgeLimits
@@ -277,6 +278,7 @@ def main() -> None:
     help="Accept push endpoints on loopback, private or link-local addresses (tests, "
     "on-premises push services). Off: they are refused with bad_request.",
 )
+@push_service_options
 @click.option(
     "--log-level",
     default="info",
@@ -331,6 +333,8 @@ def serve(**o: Any) -> None:
         push_delay=o["push_delay"],
         push_lease=o["push_lease"],
         push_allow_private_endpoints=o["push_allow_private_endpoints"],
+        apns=apns_config(o),
+        fcm=fcm_config(o),
     )
     if not o["push_contact"].startswith(("mailto:", "https:")):
         raise click.BadParameter("a mailto: or https: URL", param_hint="--push-contact")
@@ -340,7 +344,10 @@ def serve(**o: Any) -> None:
         raise click.BadParameter(
             "nodes that share a Redis bus must share a database too", param_hint="--redis-url"
         )
-    app, node = build_app(config)
+    try:
+        app, node = build_app(config)
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint=e.option) from None
     uv_config: Any = uvicorn.Config(
         app,
         host=host,

@@ -9,7 +9,7 @@
 | RateLimiter       | adapters/memory_limiter         | adapters/redis_limiter          |
 | Hasher            | adapters/passwords (argon2id)   | the same                        |
 | PushStore         | adapters/sqlite/push            | adapters/postgres/push          |
-| PushProvider      | adapters/push/webpush (one per kind; apns and fcm: not built yet)  |
+| PushProvider      | adapters/push/webpush, apns, fcm (one per kind)                    |
 | HostResolver      | adapters/push/resolver (the system's resolver)                    |
 
 Guarantees are part of the interface: the contract suites in tests/contract run the same
@@ -360,7 +360,7 @@ class PushStore(Protocol):
 
 class PushProvider(Protocol):
     """Sends one notification to one subscription of its `kind` (one provider per kind:
-    webpush here; apns and fcm plug in the same way). It encrypts and signs as its service
+    webpush, apns, fcm). It encrypts and signs as its service
     requires and maps the answer to a PushResult; it never raises for the service's or
     the network's failures (they are results), and it bounds each request in time.
     `start` opens its HTTP client, `stop` closes it."""

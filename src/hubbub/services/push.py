@@ -60,6 +60,7 @@ class PushCounters:
     skipped: int = 0  # not needed: acked, read, or muted before it went out
     throttled: int = 0  # 429s
     depth: int = 0  # outbox rows, as last counted (every DEPTH_EVERY_S at most)
+    unconfigured: int = 0  # of `dropped`: no provider for the kind (apns/fcm not set up)
 
 
 class Push:
@@ -179,6 +180,7 @@ class PushDispatcher:
         self._blocked: dict[str, int] = {}  # push service origin -> ms its 429 lifts
         self._slots = asyncio.Semaphore(policy.concurrency)
         self._inflight: set[asyncio.Task[None]] = set()
+        self._unconfigured: set[str] = set()  # kinds warned about (no provider)
 
     def wake(self) -> None:
         """Rows were committed: look now (cheap; called after commits that wrote some)."""
@@ -278,7 +280,12 @@ class PushDispatcher:
     async def _send(self, job: PushJob, note: Notification, now: int) -> None:
         sub = job.subscription
         provider = self.providers.get(sub.kind)
-        if provider is None:  # apns / fcm: not built yet
+        if provider is None:  # apns / fcm without credentials: kept, not sent
+            if sub.kind not in self._unconfigured:
+                self._unconfigured.add(sub.kind)
+                log.warning("%s subscriptions exist but %s is not configured: not pushed",
+                            sub.kind, sub.kind)  # fmt: skip
+            self.counters.unconfigured += 1
             self.counters.dropped += 1
             await self.store.done(job, shown=False)
             return
