@@ -140,6 +140,7 @@ def hold_idle(state: dict[str, Any], pids: dict[str, int], total: int, extra: li
     share = [total // len(nodes) + (k < total % len(nodes)) for k in range(len(nodes))]
     parts = {"postgres": pids["postgres"], "redis": pids["redis"]}
     cpu0 = {name: tree_cpu_s(pid) for name, pid in parts.items()}
+    logs = [(Path(state["dir"]) / f"idle-node{n['node_id']}.log").open("w") for n in nodes]
     procs = [
         subprocess.Popen(
             [
@@ -160,7 +161,7 @@ def hold_idle(state: dict[str, Any], pids: dict[str, int], total: int, extra: li
                 *extra,
             ],
             stdout=subprocess.PIPE,
-            stderr=(Path(state["dir"]) / f"idle-node{node['node_id']}.log").open("w"),
+            stderr=logs[k],
             text=True,
         )
         for k, node in enumerate(nodes)
@@ -168,10 +169,10 @@ def hold_idle(state: dict[str, Any], pids: dict[str, int], total: int, extra: li
     runs = []
     for proc in procs:
         out, _ = proc.communicate()
-        if proc.stderr is not None:
-            proc.stderr.close()
         lines = [line for line in out.splitlines() if line.startswith("{")]
         runs.append(json.loads(lines[-1]) if lines else {"failed": proc.returncode})
+    for f in logs:
+        f.close()
     for node, r, want in zip(nodes, runs, share, strict=True):
         if "failed" in r or r.get("held_at_end") != want:
             log = Path(state["dir"]) / f"idle-node{node['node_id']}.log"
