@@ -92,18 +92,17 @@ def pg_statements(state: dict[str, Any], messages: int) -> dict[str, Any]:
     )
     per = max(messages, 1)
     calls = sum(r["calls"] for r in rows)
+    exec_ms = sum(r["total_exec_time"] for r in rows)
     return {
         "statements_per_msg": round(calls / per, 2),
-        "exec_ms_total": round(sum(r["total_exec_time"] for r in rows), 1),
-        "exec_us_per_msg": round(sum(r["total_exec_time"] for r in rows) * 1e3 / per, 1),
+        "exec_ms_total": round(exec_ms, 1),
+        "exec_us_per_msg": round(exec_ms * 1e3 / per, 1),
         "top": [
             {
                 "query": " ".join(r["query"].split())[:160],
                 "calls_per_msg": round(r["calls"] / per, 3),
                 "mean_us": round(r["total_exec_time"] * 1e3 / max(r["calls"], 1), 1),
-                "share": round(
-                    r["total_exec_time"] / max(sum(x["total_exec_time"] for x in rows), 1e-9), 3
-                ),
+                "share": round(r["total_exec_time"] / max(exec_ms, 1e-9), 3),
             }
             for r in rows[:12]
         ],
@@ -141,6 +140,7 @@ def hold_idle(state: dict[str, Any], pids: dict[str, int], total: int, extra: li
     share = [total // len(nodes) + (k < total % len(nodes)) for k in range(len(nodes))]
     parts = {"postgres": pids["postgres"], "redis": pids["redis"]}
     cpu0 = {name: tree_cpu_s(pid) for name, pid in parts.items()}
+    logs = [(Path(state["dir"]) / f"idle-node{n['node_id']}.log").open("w") for n in nodes]
     procs = [
         subprocess.Popen(
             [
@@ -161,7 +161,7 @@ def hold_idle(state: dict[str, Any], pids: dict[str, int], total: int, extra: li
                 *extra,
             ],
             stdout=subprocess.PIPE,
-            stderr=(Path(state["dir"]) / f"idle-node{node['node_id']}.log").open("w"),
+            stderr=logs[k],
             text=True,
         )
         for k, node in enumerate(nodes)
@@ -171,6 +171,8 @@ def hold_idle(state: dict[str, Any], pids: dict[str, int], total: int, extra: li
         out, _ = proc.communicate()
         lines = [line for line in out.splitlines() if line.startswith("{")]
         runs.append(json.loads(lines[-1]) if lines else {"failed": proc.returncode})
+    for f in logs:
+        f.close()
     for node, r, want in zip(nodes, runs, share, strict=True):
         if "failed" in r or r.get("held_at_end") != want:
             log = Path(state["dir"]) / f"idle-node{node['node_id']}.log"
