@@ -96,6 +96,8 @@ class PushService:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._arrived = asyncio.Event()
+        self._held: dict[str, asyncio.Event] = {}  # path -> set when its requests may go on
+        self.holding: dict[str, int] = {}  # path -> requests waiting on a hold now
 
     @property
     def origin(self) -> str:
@@ -139,9 +141,28 @@ class PushService:
                 await asyncio.wait_for(self._arrived.wait(), 0.1)
         return self.pushes(name)
 
+    def hold(self, name: str) -> asyncio.Event:
+        """Requests to `name` wait (unanswered, like a slow push service) until the
+        returned event is set; then they get their scripted answers."""
+        gate = self._held[f"/push/{name}"] = asyncio.Event()
+        return gate
+
+    async def wait_held(self, name: str, timeout: float = 10.0) -> None:
+        """Wait until a request to `name` is waiting on its hold."""
+        deadline = time.monotonic() + timeout
+        while not self.holding.get(f"/push/{name}"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name}: no request arrived to hold")
+            await asyncio.sleep(0.02)
+
     async def _push(self, request: web.Request) -> web.Response:
         path = request.path
         body = await request.read()
+        gate = self._held.get(path)
+        if gate is not None and not gate.is_set():
+            self.holding[path] = self.holding.get(path, 0) + 1
+            await gate.wait()
+            self.holding[path] -= 1
         try:
             payload = self._check(request, body)
         except AssertionError as e:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from hubbub.core.clock import now_ms
@@ -117,9 +118,7 @@ def test_one_subscription_per_device_and_kind_and_logout_removes(backend: Backen
             device = await _device(store, bob)
             await _subscribe(store, bob, device, 10)
             await _subscribe(store, bob, device, 11)
-            assert [s.subscription_id for s in await store.push.subscriptions(bob.user_id)] == [
-                11
-            ]
+            assert [s.subscription_id for s in await store.push.subscriptions(bob.user_id)] == [11]
             assert not await store.push.unsubscribe(ann.user_id, 11)  # someone else's
             await store.append_message(
                 ann.user_id, "k", "x", to_user=bob.user_id, conversation_id=None
@@ -209,6 +208,50 @@ def test_a_member_who_left_counts_as_muted(backend: Backend) -> None:  # noqa: F
             (job,) = await store.push.claim(now_ms(), 30_000, 10)
             assert job.muted_until == -1 and job.conversation_kind == "group"
         finally:
+            await store.close()
+
+    asyncio.run(body())
+
+
+def test_a_collapse_committed_while_done_waits_is_freed(backend: Backend) -> None:  # noqa: F811
+    """A newer message collapses into a leased row and commits while `done` for the old
+    version waits on that row's lock: the newer version must be claimable at once, not
+    stranded under the old lease (one statement's snapshot would miss the new version)."""
+    if backend.kind != "postgres":
+        pytest.skip("row locks across connections: PostgreSQL only (SQLite has one writer)")
+
+    async def body() -> None:
+        store = await backend.open()
+        collapse = await asyncpg.connect(backend.dsn)
+        try:
+            ann, bob = await _users(store, "ann", "bob")
+            await _subscribe(store, bob, await _device(store, bob), 7)
+            await store.append_message(
+                ann.user_id, "k1", "one", to_user=bob.user_id, conversation_id=None
+            )
+            (job,) = await store.push.claim(now_ms(), 60_000, 10)
+            # what hubbub_append's upsert does to a leased row, held open mid-transaction
+            held = collapse.transaction()
+            await held.start()
+            await collapse.execute(
+                "UPDATE push_outbox SET version = version + 1, seq = seq + 1"
+                " WHERE subscription_id = 7"
+            )
+            finishing = asyncio.create_task(store.push.done(job, shown=True))
+            # polled: another connection's lock wait has no event to await
+            while not await store.engine.read(  # noqa: ASYNC110
+                lambda c: c.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query LIKE '%push_outbox%'"
+                )
+            ):
+                await asyncio.sleep(0.01)  # until `done` waits on the row lock
+            await held.commit()
+            await asyncio.wait_for(finishing, 10)
+            (newer,) = await store.push.claim(now_ms(), 60_000, 10)
+            assert newer.version == job.version + 1 and newer.seq == job.seq + 1
+        finally:
+            await collapse.close()
             await store.close()
 
     asyncio.run(body())

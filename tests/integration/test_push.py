@@ -58,9 +58,7 @@ def with_push(ca: tuple[trustme.CA, Path], url: str, body: Body) -> None:
         service = await PushService(ca[0]).start()
         try:
             async with HubbubClient(url) as anon:
-                service.server_key = (await anon.request("GET", "/v1/push/vapid-public-key"))[
-                    "key"
-                ]
+                service.server_key = (await anon.request("GET", "/v1/push/vapid-public-key"))["key"]
             await body(service, url)
             assert service.violations == []
         finally:
@@ -182,11 +180,17 @@ def test_a_burst_collapses_on_one_topic_and_mute_silences(
         await subscribe(service, cat, "cat-group")
         group = await ann.create_group("club", [bob.user_id or "", cat.user_id or ""])
         wa = await ann.connect(discover=False)
-        # the push service is busy (two 503s, so the push waits ~0.75 s or more in
-        # backoff) while ten messages are committed: they collapse into one pending push
-        service.script["/push/bob-burst"] = [503, 503]
-        for i in range(10):
+        # the push service is slow: the first push waits, unanswered, while nine more
+        # messages commit; then it fails (503). The nine collapsed into the pending row
+        # (its lease held by the request in flight, so nothing else was sent), and the
+        # retry carries the newest. Without the collapse the nine would have gone out.
+        gate = service.hold("bob-burst")
+        service.script["/push/bob-burst"] = [503]
+        await wa.send_message("burst 0", to=bob.user_id)
+        await service.wait_held("bob-burst")
+        for i in range(1, 10):
             await wa.send_message(f"burst {i}", to=bob.user_id)
+        gate.set()
         await service.wait_for("bob-burst", timeout=15)
         await quiet(service, "bob-burst", 1.0)
         (push,) = service.pushes("bob-burst")  # one notification for the burst

@@ -115,8 +115,7 @@ class PostgresPushStore:
     async def subscribe(self, sub: Subscription) -> Subscription:
         async def put(c: Conn) -> Subscription:
             old = await c.fetchval(
-                "SELECT subscription_id FROM push_subscriptions"
-                " WHERE device_id = $1 AND kind = $2",
+                "SELECT subscription_id FROM push_subscriptions WHERE device_id = $1 AND kind = $2",
                 sub.device_id,
                 sub.kind,
             )
@@ -232,23 +231,39 @@ class PostgresPushStore:
 
     async def done(self, job: PushJob, *, shown: bool) -> None:
         sid = job.subscription.subscription_id
-        # delete the claimed version; a newer one collapsed into the row is due now
-        sql = (
-            "WITH gone AS (DELETE FROM push_outbox WHERE subscription_id = $1"
-            " AND conversation_id = $2 AND kind = $3 AND version = $4 RETURNING 1),"
-            " freed AS (UPDATE push_outbox SET lease_until = 0 WHERE subscription_id = $1"
-            " AND conversation_id = $2 AND kind = $3 AND version <> $4)"
-        )
-        if shown:
-            sql += (
-                " INSERT INTO push_shown SELECT $5, $2, $1"
-                " WHERE EXISTS (SELECT 1 FROM push_subscriptions WHERE subscription_id = $1)"
-                " ON CONFLICT DO NOTHING"
+        key = (sid, job.conversation_id, job.kind)
+
+        async def finish(c: Conn) -> None:
+            # Delete the claimed version. A newer message may have collapsed into the row
+            # (version bumped, lease kept): free it so it is claimed now. Two statements,
+            # not one: a statement's snapshot predates a collapse that commits while it
+            # waits on the row lock, so one statement would delete nothing (the re-check
+            # sees the new version) and free nothing (its snapshot still shows the old
+            # one), stranding the newer message until the lease ran out.
+            gone = await c.execute(
+                "DELETE FROM push_outbox WHERE subscription_id = $1 AND conversation_id = $2"
+                " AND kind = $3 AND version = $4",
+                *key,
+                job.version,
             )
-            await self._pooled(sql, sid, job.conversation_id, job.kind, job.version,
-                               job.subscription.user_id)  # fmt: skip
-        else:
-            await self._pooled(sql + " SELECT 1", sid, job.conversation_id, job.kind, job.version)
+            if gone == "DELETE 0":
+                await c.execute(
+                    "UPDATE push_outbox SET lease_until = 0 WHERE subscription_id = $1"
+                    " AND conversation_id = $2 AND kind = $3 AND version <> $4",
+                    *key,
+                    job.version,
+                )
+            if shown:
+                await c.execute(
+                    "INSERT INTO push_shown SELECT $1, $2, $3"
+                    " WHERE EXISTS (SELECT 1 FROM push_subscriptions WHERE subscription_id = $3)"
+                    " ON CONFLICT DO NOTHING",
+                    job.subscription.user_id,
+                    job.conversation_id,
+                    sid,
+                )
+
+        await self.engine.read(finish)
 
     async def retry(self, job: PushJob, due_at: int) -> None:
         await self._reschedule(job, due_at, 1)
