@@ -144,6 +144,10 @@ def test_settings_mute_and_one_vapid_pair(backend: Backend) -> None:  # noqa: F8
             conv = await store.direct_conversation(ann.user_id, bob.user_id)
             assert await store.push.set_muted(ann.user_id, conv.conversation_id, -1)
             assert await store.push.muted_until(ann.user_id, conv.conversation_id) == -1
+            # the conversation list carries each member's own mute
+            (mine,) = await store.conversations(ann.user_id)
+            (theirs,) = await store.conversations(bob.user_id)
+            assert (mine.muted_until, theirs.muted_until) == (-1, 0)
             assert not await store.push.set_muted(ann.user_id, 12345, -1)
             assert await store.push.muted_until(ann.user_id, 12345) is None
             pairs = [store.push.vapid_keys("priv1", "pub1")]

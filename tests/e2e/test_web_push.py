@@ -16,6 +16,7 @@ where-to-go rules it uses (sw-push.js) are called in the worker directly.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
@@ -27,7 +28,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, Worker, expect
 
-from tests.e2e.test_web_client import T, open_conversation, person, send, start_chat
+from tests.e2e.test_web_client import PASSWORD, T, open_conversation, person, send, start_chat
 from tests.push_service import BrowserSubscription, PushService, make_ca
 from tests.support import ServerProcess
 
@@ -315,6 +316,15 @@ def worker(page: Page) -> Worker:
     return page.context.wait_for_event("serviceworker", timeout=T)
 
 
+def png_size(url: str) -> tuple[int, int]:
+    """The width and height of a data:image/png URL (from its IHDR chunk)."""
+    prefix = "data:image/png;base64,"
+    assert url.startswith(prefix), url[:60]
+    raw = base64.b64decode(url[len(prefix) :])
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n" and raw[12:16] == b"IHDR"
+    return int.from_bytes(raw[16:20]), int.from_bytes(raw[20:24])
+
+
 def message_push(cid: str, **extra: Any) -> str:
     body = {"type": "message", "conversation_id": cid, "message_id": "9001", "seq": 3,
             "sender_id": "42", "unread": 2, **extra}  # fmt: skip
@@ -335,7 +345,7 @@ def test_the_worker_shows_replaces_and_clears_notifications(
     assert notes[0]["body"] == "lunch at one?"
     assert notes[0]["tag"] == "111"
     assert notes[0]["data"] == {"conversation_id": "111", "message_id": "9001"}
-    assert notes[0]["icon"].endswith("/icon-192.png")
+    assert png_size(notes[0]["icon"]) == (192, 192)  # Ann's initials on her colour
 
     # the next message of the same conversation replaces it: still one
     deliver(cdp, url, reg, message_push("111", sender_name="Ann", preview="or at two"))
@@ -351,6 +361,31 @@ def test_the_worker_shows_replaces_and_clears_notifications(
         "New message",
         "Open Hubbub to read it.",
     )
+    assert by_tag["333"]["icon"].endswith("/icon-192.png")  # who wrote is hidden: app icon
+
+    # a group: its name as title, the sender in the body, the group's avatar
+    group = message_push("444", conversation_kind="group", group_name="Climbing club",
+                         sender_name="Ann", preview="rope?")  # fmt: skip
+    deliver(cdp, url, reg, group)
+    note = wait_until(
+        lambda: [n for n in shown(page) if n["tag"] == "444"], "the group's notification", page
+    )[0]
+    assert (note["title"], note["body"]) == ("Climbing club", "Ann: rope?")
+    assert png_size(note["icon"]) == (192, 192)
+    close = "registration.getNotifications({tag: '444'}).then(ns => ns.forEach(n => n.close()))"
+    worker(page).evaluate(close)
+    wait_until(lambda: len(shown(page)) == 3, "the group's notification closed", page)
+    # the worker draws avatars by the page's own rules
+    names = ["Ann", "ann lee", "  Bo  Di Ek ", "Élodie", "😀 party", ""]
+    page_side = page.evaluate(
+        "async (names) => { const f = await import('/lib/format.js');"
+        " return names.map(n => [f.initials(n), f.colorFor(n)]); }",
+        names,
+    )
+    worker_side = worker(page).evaluate(
+        "(names) => names.map(n => [pushInitials(n), pushColor(n)])", names
+    )
+    assert worker_side == page_side
 
     # `read`: that conversation's notification goes, the others stay, nothing new shows
     deliver(cdp, url, reg, json.dumps({"type": "read", "conversation_id": "111", "unread": 1}))
@@ -497,3 +532,17 @@ def test_muting_a_conversation_from_its_header(
         choices.get_by_role("button", name="Always").click()
     assert answer.value.json()["muted_until"] == -1
     expect(bob.locator("#chat-muted")).to_have_text("Muted", timeout=T)
+    row = bob.locator("#conv-list a.conv")
+    expect(row).to_have_attribute("aria-label", f"{alice_name}, muted", timeout=T)
+    expect(row.locator(".conv-muted")).to_be_visible()
+    # bob's other device learns the mute from the server's conversation list
+    laptop = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    laptop.goto(url)
+    laptop.get_by_label("Username", exact=True).fill(bob_name)
+    laptop.get_by_label("Password", exact=True).fill(PASSWORD)
+    laptop.get_by_role("button", name="Log in").click()
+    other_row = laptop.locator("#conv-list a.conv")
+    expect(other_row).to_have_attribute("aria-label", f"{alice_name}, muted", timeout=T)
+    open_conversation(laptop, alice_name)
+    expect(laptop.locator("#chat-muted")).to_have_text("Muted", timeout=T)
+    expect(laptop.get_by_role("button", name="Unmute")).to_be_visible()

@@ -102,6 +102,7 @@ def test_offline_device_is_pushed_at_once_and_the_senders_own_devices_never(
             "seq": 1,
             "sender_id": ann.user_id,
             "unread": 1,
+            "conversation_kind": "direct",
             "sender_name": ann.username,  # type: ignore[attr-defined]
         }  # the default preview level is "sender": no body
         assert push.headers["Urgency"] == "high" and int(push.headers["TTL"]) == 86_400
@@ -201,8 +202,14 @@ def test_a_burst_collapses_on_one_topic_and_mute_silences(
         await wa.send_message("group hello", conversation_id=gid)
         (gpush,) = await service.wait_for("cat-group")
         assert gpush.headers["Urgency"] == "normal"
+        group_fields = (gpush.payload["conversation_kind"], gpush.payload["group_name"])
+        assert group_fields == ("group", "club")
         out = await cat.request("PATCH", f"/v1/conversations/{gid}", json={"muted_until": -1})
         assert out == {"conversation_id": gid, "muted_until": -1}
+        listed = {c["conversation_id"]: c for c in await cat.conversations()}
+        assert listed[gid]["muted_until"] == -1  # every device of cat's sees the mute
+        assert "muted_until" in (await bob.conversations())[0]  # bob's: not muted
+        assert (await bob.conversations())[0]["muted_until"] is None
         await wa.send_message("muted now", conversation_id=gid)
         await quiet(service, "cat-group", 1.5)
         await cat.request("PATCH", f"/v1/conversations/{gid}", json={"muted_until": None})

@@ -115,6 +115,7 @@ def test_an_offline_device_gets_an_alert_push_collapsed_per_conversation(
             "seq": 1,
             "sender_id": ann.user_id,
             "unread": 1,
+            "conversation_kind": "direct",
             "sender_name": ann.username,  # type: ignore[attr-defined]
         }
         # a second conversation collapses on its own id; a group is priority 5

@@ -94,7 +94,8 @@ def test_an_offline_device_gets_a_data_message_by_preview_level(
             data = push.message["data"]
             expected = {"type": "message", "conversation_id": conv,
                         "message_id": sent["message_id"], "seq": "1",
-                        "sender_id": ann.user_id, "unread": "1"}  # fmt: skip
+                        "sender_id": ann.user_id, "unread": "1",
+                        "conversation_kind": "direct"}  # fmt: skip
             if level != "none":
                 expected["sender_name"] = ann.username  # type: ignore[attr-defined]
             if level == "full":

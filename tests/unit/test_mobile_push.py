@@ -18,7 +18,7 @@ def message(level: push.PreviewLevel, kind: str = "direct", body: str = "hello t
 ):
     return push.message_notification(
         level, conversation_id=77, kind=kind, message_id=9, seq=3, sender_id=5, unread=4,
-        sender_name="Ann", body=body,
+        sender_name="Ann", body=body, group_name="Climbing" if kind == "group" else "",
     )  # fmt: skip
 
 
@@ -26,6 +26,12 @@ def test_alert_reveals_what_the_preview_level_allows() -> None:
     assert mp.alert_of(message("full").payload) == {"title": "Ann", "body": "hello there"}
     assert mp.alert_of(message("sender").payload) == {"title": "Ann", "body": mp.GENERIC_BODY}
     assert mp.alert_of(message("none").payload) == {"body": mp.GENERIC_BODY}
+    group = {"title": "Climbing", "body": "Ann: hello there"}
+    assert mp.alert_of(message("full", "group").payload) == group
+    assert mp.alert_of(message("sender", "group").payload) == {
+        "title": "Climbing", "body": f"Ann: {mp.GENERIC_BODY}"
+    }
+    assert mp.alert_of(message("none", "group").payload) == {"body": mp.GENERIC_BODY}
 
 
 def test_apns_alert_push_headers_and_body() -> None:

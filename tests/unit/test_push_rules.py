@@ -50,11 +50,25 @@ def test_preview_levels_reveal_what_they_say() -> None:
         "seq": 3,
         "sender_id": "11",
         "unread": 4,
+        "conversation_kind": "direct",
     }
     assert _note("none").payload == base
     assert _note("sender").payload == {**base, "sender_name": "Ann"}
     assert _note("full").payload == {**base, "sender_name": "Ann", "preview": "hello there"}
     assert _note("full").ttl == push.TTL_SECONDS
+
+
+def test_a_group_push_names_the_group_only_with_the_sender() -> None:
+    def group(level: push.PreviewLevel) -> dict[str, object]:
+        return push.message_notification(
+            level, conversation_id=7, kind="group", message_id=9, seq=3, sender_id=11,
+            unread=1, sender_name="Ann", body="hi all", group_name="Climbing",
+        ).payload  # fmt: skip
+
+    assert group("none")["conversation_kind"] == "group"
+    assert "group_name" not in group("none") and "sender_name" not in group("none")
+    assert group("sender")["group_name"] == "Climbing" and "preview" not in group("sender")
+    assert group("full")["group_name"] == "Climbing" and group("full")["preview"] == "hi all"
 
 
 def test_preview_is_cut_to_about_100_characters() -> None:

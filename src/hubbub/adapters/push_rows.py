@@ -16,6 +16,7 @@ SUBSCRIPTION_COLUMNS = (
 # a member who left the conversation since counts as muted for ever (not pushed)
 JOB_COLUMNS = (
     f"{SUBSCRIPTION_COLUMNS}, o.kind, o.conversation_id, coalesce(c.kind, 'direct'),"
+    " coalesce(c.name, ''),"
     " o.message_id, o.seq, o.version, o.created_at, o.attempts, coalesce(d.acked_seq, 0),"
     " coalesce(mem.read_upto, 0), coalesce(mem.muted_until, -1), u.push_preview,"
     " coalesce(m.sender_id, 0), coalesce(su.display_name, ''), coalesce(m.body, '')"
@@ -32,13 +33,14 @@ def subscription_from_row(row: Sequence[Any]) -> Subscription:
 
 
 def job_from_row(row: Sequence[Any], unread: int) -> PushJob:
-    (kind, cid, ckind, message_id, seq, version, created, attempts, acked, read_upto, muted,
+    (kind, cid, ckind, cname, message_id, seq, version, created, attempts, acked, read_upto, muted,
      preview, sender_id, sender_name, body) = row[SUBSCRIPTION_FIELDS:]  # fmt: skip
     return PushJob(
         subscription_from_row(row),
         kind,
         int(cid),
         ckind,
+        cname,
         int(message_id),
         int(seq),
         int(version),

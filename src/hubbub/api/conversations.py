@@ -14,9 +14,11 @@ from hubbub.api.schemas import (
     ReceiptMarks,
     UserRef,
 )
+from hubbub.core.clock import now_ms
 from hubbub.core.errors import bad_request
 from hubbub.core.frames import parse_id
 from hubbub.core.model import ConversationSummary
+from hubbub.core.push import is_muted
 from hubbub.services.conversations import Conversations
 from hubbub.services.messaging import Messaging
 
@@ -33,6 +35,7 @@ def conversation_out(user_id: int, s: ConversationSummary) -> ConversationOut:
         last_message=s.last_message,
         unread_count=s.unread_count,
         read_upto=_id_or_none(s.read_upto),
+        muted_until=s.muted_until if is_muted(s.muted_until, now_ms()) else None,
         receipts=[
             ReceiptMarks(str(member), _id_or_none(delivered), _id_or_none(read))
             for member, delivered, read in s.receipts

@@ -262,6 +262,7 @@ class ConversationOut(Struct):
     unread_count: int = 0
     read_upto: Id | None = None
     receipts: list[ReceiptMarks] = []
+    muted_until: int | None = None  # your mute: ms, -1 for ever; null when not muted
 
 
 class ConversationsOut(Struct):

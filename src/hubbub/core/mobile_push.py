@@ -5,7 +5,8 @@ maps to a PushResult. The providers (adapters/push/apns.py, fcm.py) sign and sen
 The Hubbub payload (core.push.message_notification / read_notification) goes along in
 each: beside `aps` for APNs, as FCM `data` (string values). The alert reveals no more
 than the payload does: "none" -> a generic line only; "sender" -> the sender's name as
-title; "full" -> the name and the first ~100 characters.
+title (a group's name as title, "<sender>: New message" as body); "full" -> the name and
+the first ~100 characters.
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ def compact(value: Any) -> bytes:
 
 def alert_of(payload: Mapping[str, Any]) -> dict[str, str]:
     """The visible alert of a `message` payload: what its preview level let in."""
-    alert: dict[str, str] = {"body": str(payload.get("preview") or GENERIC_BODY)}
-    if payload.get("sender_name"):
-        alert["title"] = str(payload["sender_name"])
+    text = str(payload.get("preview") or GENERIC_BODY)
+    sender, group = payload.get("sender_name"), payload.get("group_name")
+    if group and sender:  # a group: its name as title, who said it in the body
+        return {"title": str(group), "body": f"{sender}: {text}"}
+    alert: dict[str, str] = {"body": text}
+    if sender:
+        alert["title"] = str(sender)
     return alert
 
 

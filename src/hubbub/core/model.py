@@ -104,3 +104,4 @@ class ConversationSummary:
     read_upto: int
     # each other member's watermarks: (user_id, delivered_upto, read_upto), 0 = none yet
     receipts: tuple[tuple[int, int, int], ...] = ()
+    muted_until: int = 0  # the user's mute: 0 none, -1 for ever, else until that ms

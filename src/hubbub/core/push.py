@@ -193,9 +193,11 @@ def message_notification(
     unread: int,
     sender_name: str,
     body: str,
+    group_name: str = "",
 ) -> Notification:
-    """A `message` push. "none" reveals only that something came in which conversation;
-    "sender" adds who sent it; "full" adds the first ~100 characters too."""
+    """A `message` push. "none" reveals only that something came in which conversation
+    (and whether direct or group, which the Urgency shows anyway); "sender" adds who sent
+    it and a group's name; "full" adds the first ~100 characters too."""
     payload: dict[str, Any] = {
         "type": "message",
         "conversation_id": str(conversation_id),
@@ -203,9 +205,12 @@ def message_notification(
         "seq": seq,
         "sender_id": str(sender_id),
         "unread": unread,
+        "conversation_kind": "group" if kind == "group" else "direct",
     }
     if level in ("sender", "full"):
         payload["sender_name"] = sender_name
+        if kind == "group":
+            payload["group_name"] = group_name
     if level == "full":
         payload["preview"] = preview_of(body)
     return Notification(payload, topic_for(conversation_id), urgency_for(kind))
@@ -310,6 +315,7 @@ class PushJob:
     kind: JobKind
     conversation_id: int
     conversation_kind: str
+    conversation_name: str  # a group's name ("" for direct conversations)
     message_id: int  # `read` jobs: the read watermark
     seq: int  # `read` jobs: 0
     version: int  # bumped by each newer message collapsed into this row

@@ -272,6 +272,7 @@ class PushDispatcher:
                 unread=job.unread,
                 sender_name=job.sender_name,
                 body=job.body,
+                group_name=job.conversation_name,
             )
         else:
             note = read_notification(job.conversation_id, job.unread)

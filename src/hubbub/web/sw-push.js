@@ -10,6 +10,20 @@ const pushText = (v, max) => (typeof v === 'string' && v.trim() ? v.slice(0, max
 const pushId = (v) => ((typeof v === 'string' || typeof v === 'number') && PUSH_ID.test(String(v)) ? String(v) : null);
 const pushCount = (v) => (Number.isInteger(v) && v >= 0 ? v : null);
 
+// The page's avatar rules (lib/format.js colorFor and initials), repeated here because a
+// classic worker script cannot import the page's modules; a browser test checks they agree.
+function pushColor(id) {
+  let x = 0;
+  for (const ch of String(id)) x = (x * 31 + ch.charCodeAt(0)) >>> 0;
+  return `hsl(${x % 360} 55% 42%)`;
+}
+function pushInitials(name) {
+  const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  const a = [...(parts[0] || '?')][0] || '?';
+  const b = parts.length > 1 ? [...parts[parts.length - 1]][0] : '';
+  return (a + (b || '')).toUpperCase();
+}
+
 // A push's decrypted payload (docs/protocol.md §5.7), or anything else, to what to do:
 // {close: cid, unread} for `read`; {title, options, unread} to show. Never throws: a
 // payload that cannot be understood still shows a generic notification.
@@ -20,10 +34,18 @@ function pushAction(p) {
   if (ok && p.type === 'message' && cid) {
     const sender = pushText(p.sender_name, 100);
     const preview = pushText(p.preview, 200);
+    const group = p.conversation_kind === 'group' ? pushText(p.group_name, 100) : null;
+    const text = preview || (sender ? 'New message' : 'Open Hubbub to read it.');
+    // the conversation's avatar, as the app draws it: a group's, or the sender's; none
+    // when the preview level hides who wrote (the app icon then)
+    const senderId = pushId(p.sender_id);
+    const avatar = group ? { text: pushInitials(group), color: pushColor(cid) }
+      : sender && senderId ? { text: pushInitials(sender), color: pushColor(senderId) } : null;
     return {
-      title: sender || 'New message',
+      title: group || sender || 'New message',
+      avatar,
       options: {
-        body: preview || (sender ? 'New message' : 'Open Hubbub to read it.'),
+        body: group && sender ? `${sender}: ${text}` : text,
         tag: cid, // one notification per conversation: a newer message replaces it
         renotify: true, // ... and still rings
         icon: PUSH_ICON,

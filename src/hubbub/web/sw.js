@@ -48,6 +48,27 @@ function setBadge(unread) {
   return (unread > 0 ? nav.setAppBadge(unread) : nav.clearAppBadge()).catch(() => {});
 }
 
+// A notification icon with the conversation's initials on its colour (a PNG data URL), or
+// null where the worker cannot draw (no OffscreenCanvas): the app icon is shown then.
+async function avatarIcon(avatar) {
+  if (!avatar || typeof OffscreenCanvas === 'undefined') return null;
+  try {
+    const size = 192;
+    const canvas = new OffscreenCanvas(size, size);
+    const g = canvas.getContext('2d');
+    g.fillStyle = avatar.color;
+    g.beginPath(); g.arc(size / 2, size / 2, size / 2, 0, 2 * Math.PI); g.fill();
+    g.fillStyle = '#fff';
+    g.font = `600 ${size * 0.4}px system-ui, sans-serif`;
+    g.textAlign = 'center'; g.textBaseline = 'middle';
+    g.fillText(avatar.text, size / 2, size / 2 + size * 0.02);
+    const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return `data:image/png;base64,${btoa(binary)}`;
+  } catch { return null; }
+}
+
 async function onPush(data) {
   let payload = null;
   try { payload = data ? data.json() : null; } catch { /* not JSON: shown as a generic one */ }
@@ -57,7 +78,8 @@ async function onPush(data) {
     for (const n of shown) n.close();
   } else {
     // always a notification for a message (browsers penalise pushes that show nothing)
-    await self.registration.showNotification(act.title, act.options);
+    const icon = await avatarIcon(act.avatar);
+    await self.registration.showNotification(act.title, icon ? { ...act.options, icon } : act.options);
   }
   await setBadge(act.unread);
 }

@@ -22,13 +22,14 @@ async def summaries(c: Conn, user_id: int, lower: int) -> list[ConversationSumma
     ignore message ids below `lower` (the user's retention)."""
     rows = await c.fetch(
         "SELECT c.conversation_id, c.kind, c.name, c.owner_id, mem.read_upto,"
-        " c.last_message_id FROM members mem JOIN conversations c USING (conversation_id)"
+        " c.last_message_id, mem.muted_until"
+        " FROM members mem JOIN conversations c USING (conversation_id)"
         " WHERE mem.user_id = $1"
         " ORDER BY greatest(c.last_message_id, c.conversation_id) DESC",
         user_id,
     )
     out = []
-    for cid, kind, name, owner_id, read_upto, last_message_id in rows:
+    for cid, kind, name, owner_id, read_upto, last_message_id, muted_until in rows:
         # every member's watermarks at once, in membership order
         marks = await c.fetch(
             "SELECT mem.user_id, mem.read_upto, coalesce((SELECT max(i.message_id)"
@@ -62,7 +63,8 @@ async def summaries(c: Conn, user_id: int, lower: int) -> list[ConversationSumma
         )
         out.append(
             ConversationSummary(
-                conv, message_from_row(last) if last else None, unread, read_upto, receipts
+                conv, message_from_row(last) if last else None, unread, read_upto, receipts,
+                int(muted_until),
             )
         )
     return out

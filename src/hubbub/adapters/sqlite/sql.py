@@ -17,14 +17,14 @@ def summaries(c: sqlite3.Connection, user_id: int, lower: int) -> list[Conversat
     """The user's conversations, newest activity first; the last message and unread count
     ignore message ids below `lower` (the user's retention)."""
     rows = c.execute(
-        "SELECT c.conversation_id, mem.read_upto, c.last_message_id"
+        "SELECT c.conversation_id, mem.read_upto, c.last_message_id, mem.muted_until"
         " FROM members mem JOIN conversations c USING (conversation_id)"
         " WHERE mem.user_id = ?"
         " ORDER BY max(c.last_message_id, c.conversation_id) DESC",
         (user_id,),
     ).fetchall()
     out = []
-    for conversation_id, read_upto, last_message_id in rows:
+    for conversation_id, read_upto, last_message_id, muted_until in rows:
         conv = conversation(c, conversation_id)
         assert conv is not None
         last = c.execute(
@@ -45,7 +45,8 @@ def summaries(c: sqlite3.Connection, user_id: int, lower: int) -> list[Conversat
         )
         out.append(
             ConversationSummary(
-                conv, message_from_row(last) if last else None, unread, read_upto, receipts
+                conv, message_from_row(last) if last else None, unread, read_upto, receipts,
+                muted_until,
             )
         )
     return out

@@ -6,7 +6,7 @@ import { createTimer } from '../lib/timer.js';
 import {
   openCid, myId, conversation, conversationIds, hasConversation, upsertConversation,
   mergeServerConversation, setMark, chatOf, ingestMessage, markChatLoaded, setChatLoading,
-  updateGroup,
+  updateGroup, setMutedUntil,
 } from '../state.js';
 import { getUser, findUser } from './users.js';
 import { maybeSendRead } from './acks.js';
@@ -26,6 +26,8 @@ export async function loadConversations() {
     const cid = c.conversation_id;
     seen.add(cid);
     mergeServerConversation(c);
+    // the server's mute (set on any of this user's devices); absent from older servers
+    if ('muted_until' in c) setMutedUntil(cid, c.muted_until);
     // the server's receipt watermarks: statuses survive a reload and reach new devices
     for (const r of c.receipts || []) {
       if (r.delivered_upto) setMark(cid, r.user_id, 'delivered', r.delivered_upto);

@@ -1,8 +1,8 @@
 // The sidebar: who is logged in, and the conversation list (newest activity first).
-import { $, h, setAvatar, syncChildren, keyedChildren } from '../lib/dom.js';
+import { $, h, setAvatar, svgIcon, syncChildren, keyedChildren } from '../lib/dom.js';
 import { idGt } from '../lib/ids.js';
 import { fmtShort } from '../lib/format.js';
-import { me, myId, openCid, conversations, hasConversation, presenceOf } from '../state.js';
+import { me, myId, openCid, conversations, hasConversation, presenceOf, mutedUntil } from '../state.js';
 import { goChat } from '../router.js';
 import { convTitle, previewText } from './names.js';
 import { statusOf, STATUS_ICONS } from './status.js';
@@ -55,12 +55,14 @@ function buildConvItem(cid) {
   const mark = h('span', { class: 'pmark', 'aria-hidden': 'true' });
   const prev = h('span', { class: 'conv-preview' });
   const badge = h('span', { class: 'badge', 'aria-hidden': 'true' });
+  const muted = h('span', { class: 'conv-muted', hidden: true, title: 'Muted' },
+    svgIcon(['M5 9.5h8', 'M6.5 9.5V6a2.5 2.5 0 0 1 5 0v3.5', 'M3 1.5l12 9.5']));
   a.append(h('span', { class: 'avatar-wrap' }, avatar, dot),
     h('span', { class: 'conv-main' },
       h('span', { class: 'conv-top' }, title, time),
-      h('span', { class: 'conv-bottom' }, mark, prev, badge)));
+      h('span', { class: 'conv-bottom' }, mark, prev, muted, badge)));
   const li = h('li', {}, a);
-  li._parts = { a, avatar, dot, title, time, mark, prev, badge };
+  li._parts = { a, avatar, dot, title, time, mark, prev, muted, badge };
   return li;
 }
 
@@ -74,7 +76,10 @@ function updateConvItem(li, c) {
   p.prev.textContent = previewText(c);
   p.badge.textContent = unread ? String(unread) : '';
   p.badge.hidden = !unread;
-  p.a.setAttribute('aria-label', unread ? `${title}, ${unread} unread` : title);
+  const isMuted = mutedUntil(c.conversation_id) !== null;
+  p.muted.hidden = !isMuted;
+  li.classList.toggle('muted-conv', isMuted);
+  p.a.setAttribute('aria-label', `${title}${isMuted ? ', muted' : ''}${unread ? `, ${unread} unread` : ''}`);
   p.a.title = previewText(c);
   if (c.conversation_id === openCid) p.a.setAttribute('aria-current', 'true'); else p.a.removeAttribute('aria-current');
   li.classList.toggle('unread', unread > 0);

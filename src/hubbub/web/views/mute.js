@@ -6,6 +6,7 @@ import { fmtTime } from '../lib/format.js';
 import { openCid, mutedUntil } from '../state.js';
 import { saveMute } from '../net/push.js';
 import { showError, clearError } from './alerts.js';
+import { renderConvList } from './list.js';
 
 const HOUR = 3600000;
 const CHOICES = { '1h': () => Date.now() + HOUR, '8h': () => Date.now() + 8 * HOUR, always: () => -1 };
@@ -43,6 +44,7 @@ async function setMute(until) {
     await saveMute(cid, until);
     clearError();
   } catch (e) { showError(e.message); return; }
+  renderConvList(); // the row's muted mark
   if (cid !== openCid) return;
   closeMuteMenu(false);
   renderMute();
