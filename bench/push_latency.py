@@ -62,6 +62,7 @@ async def run(a: argparse.Namespace, url: str, pid: int, service: PushService) -
     if a.pin and pin_server_and_self(pid):
         say("pinned: server -> CPU 0, load generator -> CPU 1")
     sent_at: dict[str, float] = {}  # message_id -> when its `sent` arrived (time.time())
+    send_ns: list[int] = []  # send -> `sent`: the message path while pushes go out
     last: dict[str, str] = {}  # receiver name -> the newest message_id sent to it
     stop = time.monotonic() + a.duration
     interval = a.pairs / a.rate if a.rate > 0 else 0.0  # each sender's own pace
@@ -74,7 +75,9 @@ async def run(a: argparse.Namespace, url: str, pid: int, service: PushService) -
             if interval:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
                 due += interval
+            began = time.perf_counter_ns()
             frame = await ws.send_message(f"message {n} from sender {i}", to=to, timeout=30)
+            send_ns.append(time.perf_counter_ns() - began)
             sent_at[str(frame["message_id"])] = time.time()
             last[receivers[i].name] = str(frame["message_id"])
             n += 1
@@ -129,6 +132,7 @@ async def run(a: argparse.Namespace, url: str, pid: int, service: PushService) -
         else None,
         "pushes_per_message": round(len(pushes) / messages, 3) if messages else None,
         "push_latency_ms": latency_ms(lat_ns),
+        "send_to_sent_ms": latency_ms(sorted(send_ns)),
         "server_pushes_sent": delta("hubbub_push_sent_total") or delta("hubbub_push_sent"),
         "server_push_failed": delta("hubbub_push_failed_total") or delta("hubbub_push_failed"),
         "server_commit_to_push_mean_ms": round(

@@ -96,6 +96,7 @@ class PushService:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._arrived = asyncio.Event()
+        self._verified: dict[tuple[str, str], dict[str, Any]] = {}  # (JWT, k) -> its claims
         self._held: dict[str, asyncio.Event] = {}  # path -> set when its requests may go on
         self.holding: dict[str, int] = {}  # path -> requests waiting on a hold now
 
@@ -178,13 +179,9 @@ class PushService:
             self._arrived.set()
         return web.Response(status=status, headers=headers)
 
-    def _check(self, request: web.Request, body: bytes) -> dict[str, Any]:
-        h = request.headers
-        scheme, _, params = h.get("Authorization", "").partition(" ")
-        assert scheme.lower() == "vapid", f"Authorization scheme {scheme!r}"
-        parts = dict(p.strip().split("=", 1) for p in params.split(","))
-        token, key = parts.get("t", ""), parts.get("k", "")
-        assert self.server_key is not None and key == self.server_key, "k is not the server's key"
+    def _verify(self, token: str, key: str) -> dict[str, Any]:
+        """The JWT's signature checked once per token (a real push service caches too;
+        the claims are still checked on every request)."""
         head_b64, claims_b64, sig_b64 = token.split(".")
         header = json.loads(b64d(head_b64))
         assert header.get("alg") == "ES256", f"alg {header}"
@@ -196,7 +193,18 @@ class PushService:
             public.verify(der, f"{head_b64}.{claims_b64}".encode(), ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
             raise AssertionError("bad JWT signature") from None
-        claims = json.loads(b64d(claims_b64))
+        claims: dict[str, Any] = json.loads(b64d(claims_b64))
+        self._verified[(token, key)] = claims
+        return claims
+
+    def _check(self, request: web.Request, body: bytes) -> dict[str, Any]:
+        h = request.headers
+        scheme, _, params = h.get("Authorization", "").partition(" ")
+        assert scheme.lower() == "vapid", f"Authorization scheme {scheme!r}"
+        parts = dict(p.strip().split("=", 1) for p in params.split(","))
+        token, key = parts.get("t", ""), parts.get("k", "")
+        assert self.server_key is not None and key == self.server_key, "k is not the server's key"
+        claims = self._verified.get((token, key)) or self._verify(token, key)
         assert claims.get("aud") == self.origin, f"aud {claims.get('aud')} != {self.origin}"
         now = time.time()
         assert now < claims["exp"] <= now + 86_400, f"exp {claims['exp'] - now:.0f} s away"
