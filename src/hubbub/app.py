@@ -224,15 +224,15 @@ class Node:
         await self.dispatcher.start()
 
     async def _live(self, user_id: int, device_id: int) -> bool:
-        """Whether the device has a live socket. Exact for sockets on this node; in a
-        cluster a device on another node cannot be told apart from its user's other
-        devices, so a user online anywhere counts as live (the push then waits for an
-        ack for --push-delay instead of going at once: late, never a duplicate)."""
+        """Whether the device has a live socket: on this node (exact), or on another
+        (the presence directory's per-node device lists)."""
         if self.hub.has_device(device_id):
             return True
-        if not self.config.redis_url:
-            return False
-        return (await self.presence.status(user_id))[0]
+        try:
+            return await self.presence.device_live(user_id, device_id)
+        except Exception as error:  # the directory is away: wait for an ack, then push
+            log.warning("device liveness unknown (%s): treated as live", error)
+            return True
 
     async def close_sockets(self) -> None:
         await self.gateway.close_sessions()

@@ -263,6 +263,16 @@ class PresenceDirectory(Protocol):
         """Users whose every node went silent (a node died): (user_id, last_active),
         each returned by one call on one node only, which announces them offline."""
 
+    async def devices(self, user_id: int, device_ids: Sequence[int]) -> None:
+        """This node's devices of the user with a live socket are now exactly these (none:
+        empty). Called in order with online/offline, after each change."""
+
+    async def device_live(self, user_id: int, device_id: int) -> bool:
+        """Whether some node that still reports the user (its report is younger than the
+        timeout) has a socket of the device. A node that died stops counting once its
+        report is older than the timeout. The single node's directory answers False:
+        its own sockets are the whole truth, and the node asks them first."""
+
 
 class Discovery(Protocol):
     """Which node a client should connect its WebSocket to.

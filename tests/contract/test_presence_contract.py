@@ -136,3 +136,43 @@ def test_statuses_answers_many_users_at_once_as_status_does(
         await two.stop()
 
     run(body())
+
+
+def test_another_nodes_live_devices_are_known_until_it_goes_silent(
+    nodes: tuple[PresenceDirectory, ...],
+) -> None:
+    one, two = nodes
+
+    async def body() -> None:
+        await one.start()
+        await two.start()
+        if one is two:  # a single node's own sockets are the truth: it never asks
+            await one.online(5, _now())
+            await one.devices(5, [50])
+            assert await one.device_live(5, 50) is False
+            await one.stop()
+            return
+        await two.online(5, _now())
+        await two.devices(5, [50, 51])
+        assert [await one.device_live(5, d) for d in (50, 51, 52)] == [True, True, False]
+        await one.online(5, _now())  # the same user on node one, with no device listed
+        await two.devices(5, [51])  # device 50's socket on node two closed
+        assert [await one.device_live(5, d) for d in (50, 51)] == [False, True]
+        await two.devices(5, [])
+        assert await one.device_live(5, 51) is False
+        await two.devices(5, [51])
+        last = _now()
+        await two.offline(5, last)  # offline on node two: its list no longer counts
+        assert await one.device_live(5, 51) is False
+        await two.online(6, _now())
+        await two.devices(6, [60])  # node two then dies: no offline, no change
+        assert await one.device_live(6, 60) is True
+        for _ in range(40):  # the real clock: wait out the real timeout
+            if not await one.device_live(6, 60):
+                break
+            await asyncio.sleep(0.05)
+        assert await one.device_live(6, 60) is False
+        await one.stop()
+        await two.stop()
+
+    run(body())

@@ -16,6 +16,7 @@ import trustme
 
 from hubbub.client import ApiError, HubbubClient
 from hubbub.core.push import topic_for
+from tests.bus_fixtures import redis_server, redis_url  # noqa: F401 - fixtures
 from tests.pg_server import PostgresServer, create_database
 from tests.push_service import BrowserSubscription, PushService, make_ca
 from tests.support import ServerProcess, another_device, new_user, run
@@ -418,6 +419,50 @@ def test_two_nodes_on_postgres_send_each_push_once(
             seqs = [p.payload["seq"] for p in service.pushes(name)]
             assert seqs in ([2], [1, 2]), (name, seqs)  # never twice for one entry
         await ann_two.aclose()
+
+    try:
+        with_push(ca, one.url, body)
+    finally:
+        one.stop()
+        two.stop()
+    for node in (one, two):
+        assert "Traceback" not in node.log(), node.log()[-3000:]
+
+
+def test_in_a_cluster_only_the_device_with_a_socket_waits(
+    postgres_server: PostgresServer,
+    redis_url: str,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    ca: tuple[trustme.CA, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bob's laptop has a socket on node two and does not ack; his phone has none. Ann
+    writes through node one: the phone is pushed at once, the laptop after the delay.
+    (Node one knows of the laptop's socket only through the presence directory.)"""
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca[1]))
+    dsn = create_database(postgres_server, f"push_{uuid.uuid4().hex[:10]}")
+    delay = 4.0
+    shared = ("--database-url", dsn, "--redis-url", redis_url, "--push-delay", str(delay))
+    one = push_server(tmp_path / "one", ca[1], *shared, "--node-id", "1").start()
+    two = push_server(tmp_path / "two", ca[1], *shared, "--node-id", "2").start()
+
+    async def body(service: PushService, url: str) -> None:
+        ann, bob_laptop = await new_user(one.url), await new_user(two.url)
+        bob_phone = await another_device(bob_laptop, "phone")
+        await subscribe(service, bob_laptop, "cl-laptop")
+        await subscribe(service, bob_phone, "cl-phone")
+        laptop = await bob_laptop.connect(discover=False)  # on node two
+        conv = (await ann.direct(bob_laptop.user_id or ""))["conversation_id"]
+        started = time.time()
+        sent = await ann.post_message(conv, "are you at your desk?")  # through node one
+        await laptop.expect("message")  # shown on the laptop, never acked
+        (phone,) = await service.wait_for("cl-phone", timeout=delay)
+        assert phone.payload["message_id"] == sent["message_id"]
+        assert phone.at - started < delay / 2  # at once, not after the delay
+        assert service.pushes("cl-laptop") == []
+        (late,) = await service.wait_for("cl-laptop", timeout=delay + 5)
+        assert late.at - started >= delay * 0.9  # the live socket had its time to ack
+        await laptop.close()
 
     try:
         with_push(ca, one.url, body)

@@ -30,3 +30,9 @@ class LocalPresenceDirectory:
 
     async def expired(self, now_ms: int) -> list[tuple[int, int]]:
         return []
+
+    async def devices(self, user_id: int, device_ids: Sequence[int]) -> None:
+        return None
+
+    async def device_live(self, user_id: int, device_id: int) -> bool:
+        return False

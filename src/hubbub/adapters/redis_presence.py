@@ -8,6 +8,10 @@ A sorted set `{prefix}:p:deadlines` scores each user by its newest activity + ti
 every node sweeps it (`expired`), and ZREM decides which single node announces a user
 whose nodes all went silent (a node that died cannot announce its own users). Each
 change is one Lua script, so two nodes never both announce the same transition.
+Per user a hash `{prefix}:pd:{user_id}`: one field per node, the ids of the user's devices
+with a socket there (comma-separated; no field when none). A device counts as live while
+the same node's field in `p:` is positive and younger than the timeout, so the devices of
+a node that died stop counting with its users' presence. Both hashes expire together.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ for i = 1, #fields, 2 do
 end
 redis.call('HSET', KEYS[1], node, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], timeout * 4)
+redis.call('PEXPIRE', KEYS[3], timeout * 4)
 redis.call('ZADD', KEYS[2], 'GT', tonumber(ARGV[4]) + timeout, ARGV[5])
 if before then return 0 end
 return 1
@@ -38,7 +43,15 @@ return 1
 _REFRESH = """
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4)
+redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[2]) * 4)
 redis.call('ZADD', KEYS[2], 'GT', tonumber(ARGV[4]) + tonumber(ARGV[2]), ARGV[5])
+return 1
+"""
+
+_DEVICES = """
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1])
+else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 4)
 return 1
 """
 
@@ -79,10 +92,14 @@ class RedisPresenceDirectory:
         self._refresh = self._redis.register_script(_REFRESH)
         self._offline = self._redis.register_script(_OFFLINE)
         self._claim = self._redis.register_script(_CLAIM)
+        self._devices = self._redis.register_script(_DEVICES)
         self._deadlines = f"{prefix}:p:deadlines"
 
     def _key(self, user_id: int) -> str:
         return f"{self.prefix}:p:{user_id}"
+
+    def _devices_key(self, user_id: int) -> str:
+        return f"{self.prefix}:pd:{user_id}"
 
     async def start(self) -> None:
         await self._redis.ping()
@@ -96,11 +113,11 @@ class RedisPresenceDirectory:
         return [now_ms, self.timeout_ms, self.node, last_active, user_id]
 
     async def online(self, user_id: int, last_active: int) -> bool:
-        keys = [self._key(user_id), self._deadlines]
+        keys = [self._key(user_id), self._deadlines, self._devices_key(user_id)]
         return bool(await self._online(keys, self._args(user_id, last_active, last_active)))
 
     async def refresh(self, user_id: int, last_active: int) -> None:
-        keys = [self._key(user_id), self._deadlines]
+        keys = [self._key(user_id), self._deadlines, self._devices_key(user_id)]
         await self._refresh(keys, self._args(user_id, last_active, last_active))
 
     async def offline(self, user_id: int, last_active: int) -> bool:
@@ -124,6 +141,23 @@ class RedisPresenceDirectory:
                 online = any(v > 0 and v + self.timeout_ms > now for v in seen)
                 out[user_id] = (online, max(abs(v) for v in seen))
         return out
+
+    async def devices(self, user_id: int, device_ids: Sequence[int]) -> None:
+        listed = ",".join(str(d) for d in sorted(device_ids))
+        await self._devices([self._devices_key(user_id)], [self.node, listed, self.timeout_ms])
+
+    async def device_live(self, user_id: int, device_id: int) -> bool:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._devices_key(user_id))
+            pipe.hgetall(self._key(user_id))
+            by_node, seen = await pipe.execute()
+        now = now_ms()
+        wanted = str(device_id).encode()
+        for node, listed in by_node.items():
+            last = int(seen.get(node, 0))
+            if last > 0 and last + self.timeout_ms > now and wanted in listed.split(b","):
+                return True
+        return False
 
     async def expired(self, now_ms: int) -> list[tuple[int, int]]:
         due = await self._redis.zrangebyscore(self._deadlines, "-inf", now_ms, start=0, num=200)

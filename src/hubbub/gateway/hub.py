@@ -42,6 +42,10 @@ class Hub:
 
     # -- reading -------------------------------------------------------------------------
 
+    def devices_of(self, user_id: int) -> set[int]:
+        """The user's devices with an open socket on this node."""
+        return {conn.device_id for conn in self._by_user.get(user_id, ())}
+
     def has_device(self, device_id: int) -> bool:
         """The device has an open socket on this node."""
         return device_id in self._by_device

@@ -124,6 +124,7 @@ class DeviceSession:
         if conn is None:
             return
         self.d.hub.unregister(conn)
+        self.d.presence.devices_changed(conn.user_id, self.d.hub.devices_of(conn.user_id))
         if self._subscribed:
             self.d.sync.unsubscribe(conn.device)
         logged_out = conn.close_request is not None and conn.close_request[0] == CLOSE_LOGGED_OUT
@@ -208,6 +209,7 @@ class DeviceSession:
         # frames handled meanwhile are safe: what they cause is in the store, and the
         # replay below starts after the subscription
         self.d.hub.register(conn)
+        self.d.presence.devices_changed(device.user_id, self.d.hub.devices_of(device.user_id))
         try:
             await self.d.sync.subscribe(device)
         except TimeoutError:

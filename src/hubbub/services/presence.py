@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from hubbub.core import frames
 from hubbub.core.clock import now_ms
@@ -15,6 +16,14 @@ from hubbub.core.presence import PresenceTracker, Transition
 from hubbub.ports import Bus, PresenceDirectory, Store
 
 log = logging.getLogger("hubbub.presence")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSet:
+    """The user's devices with a socket on this node, after a change."""
+
+    user_id: int
+    devices: tuple[int, ...]
 
 
 class Presence:
@@ -28,8 +37,9 @@ class Presence:
         self.tracker = PresenceTracker(int(timeout_s * 1000))
         # one worker reports and announces in order, so online/offline never swap;
         # None as the transition means "refresh": the user is still active here
-        self._announcements: asyncio.Queue[Transition] = asyncio.Queue()
+        self._announcements: asyncio.Queue[Transition | DeviceSet] = asyncio.Queue()
         self._refreshed: dict[int, int] = {}  # user -> when the directory last heard
+        self._device_sets: dict[int, tuple[int, ...]] = {}  # user -> as last reported
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -67,6 +77,16 @@ class Presence:
 
     def disconnected(self, user_id: int, *, logged_out: bool) -> None:
         self._announce(self.tracker.disconnected(user_id, logged_out=logged_out))
+
+    def devices_changed(self, user_id: int, devices: Collection[int]) -> None:
+        """A socket of the user opened or closed here: these devices have one now. The
+        directory hears it in order with online/offline (push asks it which devices are
+        live on other nodes)."""
+        self._announcements.put_nowait(DeviceSet(user_id, tuple(sorted(devices))))
+
+    async def device_live(self, user_id: int, device_id: int) -> bool:
+        """Whether another node reports a live socket of the device."""
+        return await self.directory.device_live(user_id, device_id)
 
     async def status(self, user_id: int) -> tuple[bool, int]:
         known = self.tracker.status(user_id)
@@ -123,6 +143,9 @@ class Presence:
         while True:
             change = await self._announcements.get()
             try:
+                if isinstance(change, DeviceSet):
+                    await self._report_devices(change)
+                    continue
                 if change.last_active_at < 0:  # a refresh (see activity)
                     await self.directory.refresh(change.user_id, -change.last_active_at)
                     continue
@@ -134,6 +157,16 @@ class Presence:
                     await self._tell_watchers(change)
             except Exception:
                 log.exception("could not announce presence of user %s", change.user_id)
+
+    async def _report_devices(self, change: DeviceSet) -> None:
+        # several sockets of one device, or a reconnect, leave the set as it was
+        if self._device_sets.get(change.user_id, ()) == change.devices:
+            return
+        await self.directory.devices(change.user_id, change.devices)
+        if change.devices:
+            self._device_sets[change.user_id] = change.devices
+        else:
+            self._device_sets.pop(change.user_id, None)
 
     async def _tell_watchers(self, change: Transition) -> None:
         await self.store.set_last_active(change.user_id, change.last_active_at)
