@@ -161,7 +161,7 @@ class Node:
         )
         messaging = Messaging(
             store, bus, limits, counters, throttle,
-            wake_push=dispatcher.wake, clear_push=push.read,
+            wake_push=dispatcher.wake,
         )  # fmt: skip
         people = People(store, presence, throttle)
         # edges

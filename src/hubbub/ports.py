@@ -347,10 +347,6 @@ class PushStore(Protocol):
     async def muted_until(self, user_id: int, conversation_id: int) -> int | None:
         """The member's muted_until, or None if not a member."""
 
-    async def read_cleared(self, user_id: int, conversation_id: int, message_id: int) -> int:
-        """The user read the conversation up to message_id: queue a `read` job for each
-        subscription that was shown a push for it (and forget those). Returns how many."""
-
     async def claim(self, now_ms: int, lease_ms: int, limit: int) -> list[PushJob]:
         """Due rows (due_at <= now, no live lease), oldest first, leased to the caller."""
 

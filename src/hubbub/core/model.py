@@ -94,6 +94,7 @@ class Receipt:
     reader_id: int
     ts: int
     notify: frozenset[int] = field(default_factory=frozenset)
+    pushes: int = 0  # a read: the clearing pushes it queued, in its own commit
 
 
 @dataclass(frozen=True, slots=True)

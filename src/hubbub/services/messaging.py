@@ -13,7 +13,7 @@ sender's device sees `sent` before its own copy of the message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from hubbub.core import frames
 from hubbub.core.errors import bad_request, not_found
@@ -34,11 +34,9 @@ class Messaging:
         throttle: Throttle,
         *,
         wake_push: Callable[[], None] = lambda: None,
-        clear_push: Callable[[int, int, int], Awaitable[int]] | None = None,
     ) -> None:
         self.store = store
         self.wake_push = wake_push  # the commit wrote push outbox rows: send them now
-        self.clear_push = clear_push  # a read: queue `read` pushes for what was shown
         self.bus = bus
         self.limits = limits
         self.counters = counters
@@ -102,10 +100,7 @@ class Messaging:
             user_id,
             frames.read_state_frame(receipt.conversation_id, receipt.message_id, receipt.ts),
         )
-        # right after the read's commit: a crash in between leaves a notification shown
-        if self.clear_push is not None and await self.clear_push(
-            user_id, receipt.conversation_id, receipt.message_id
-        ):
+        if receipt.pushes:  # clearing pushes for what was shown, queued in the read's commit
             self.wake_push()
 
     def _route_receipts(self, receipts: list[Receipt]) -> None:

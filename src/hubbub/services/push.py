@@ -145,10 +145,6 @@ class Push:
             raise not_found("no such conversation")
         return value
 
-    async def read(self, user_id: int, conversation_id: int, message_id: int) -> int:
-        """The user read a conversation: clear the notifications shown for it."""
-        return await self.store.read_cleared(user_id, conversation_id, message_id)
-
 
 @dataclass(frozen=True, slots=True)
 class DispatchPolicy:

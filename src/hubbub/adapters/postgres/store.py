@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -22,7 +23,7 @@ import asyncpg
 from hubbub.adapters.postgres import sql
 from hubbub.adapters.postgres.engine import NeedsLocks, PostgresEngine
 from hubbub.adapters.postgres.migrations import migrate
-from hubbub.adapters.postgres.push import PostgresPushStore, forget_devices
+from hubbub.adapters.postgres.push import PostgresPushStore, forget_devices, queue_read_clears
 from hubbub.adapters.rows import (
     DEVICE_COLUMNS,
     MESSAGE_COLUMNS,
@@ -554,9 +555,11 @@ class PostgresStore:
                 conversation_id,
                 user_id,
             )
-            return read_receipt(
+            receipt = read_receipt(
                 user_id, conversation_id, message_id, (int(s[0]) for s in senders), now_ms()
             )
+            cleared = await queue_read_clears(c, user_id, conversation_id, message_id)
+            return replace(receipt, pushes=cleared) if cleared else receipt
 
         return await self.engine.write(read, locks=[user_id])
 

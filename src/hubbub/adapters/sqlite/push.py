@@ -81,6 +81,31 @@ def enqueue(
     return written
 
 
+def queue_read_clears(
+    c: sqlite3.Connection, users: PushUsers, user_id: int, conversation_id: int, message_id: int
+) -> int:
+    """Inside the read's job: a `read` job for each subscription of the user that was shown
+    a push for the conversation (and those forgotten). The number queued."""
+    if user_id not in users.get(c):
+        return 0  # a user without subscriptions was shown nothing
+    now = now_ms()
+    queued = int(
+        c.execute(
+            "INSERT INTO push_outbox (subscription_id, conversation_id, kind, user_id,"
+            " device_id, message_id, seq, created_at, due_at)"
+            " SELECT s.subscription_id, ?, 'read', s.user_id, s.device_id, ?, 0, ?, ?"
+            " FROM push_shown p JOIN push_subscriptions s USING (subscription_id)"
+            " WHERE p.user_id = ? AND p.conversation_id = ? AND true" + _UPSERT,
+            (conversation_id, message_id, now, now, user_id, conversation_id),
+        ).rowcount
+    )
+    c.execute(
+        "DELETE FROM push_shown WHERE user_id = ? AND conversation_id = ?",
+        (user_id, conversation_id),
+    )
+    return queued
+
+
 def forget_devices(c: sqlite3.Connection, device_ids: Iterable[int]) -> None:
     """Logged-out devices lose their subscriptions and pending pushes (same job)."""
     for device_id in device_ids:
@@ -201,28 +226,6 @@ class SqlitePushStore:
             return int(row[0]) if row else None
 
         return await self.engine.read(q)
-
-    async def read_cleared(self, user_id: int, conversation_id: int, message_id: int) -> int:
-        def clear(c: sqlite3.Connection) -> int:
-            now = now_ms()
-            queued = c.execute(
-                "INSERT INTO push_outbox (subscription_id, conversation_id, kind, user_id,"
-                " device_id, message_id, seq, created_at, due_at)"
-                " SELECT s.subscription_id, ?, 'read', s.user_id, s.device_id, ?, 0, ?, ?"
-                " FROM push_shown p JOIN push_subscriptions s USING (subscription_id)"
-                " WHERE p.user_id = ? AND p.conversation_id = ? AND true" + _UPSERT,
-                (conversation_id, message_id, now, now, user_id, conversation_id),
-            ).rowcount
-            c.execute(
-                "DELETE FROM push_shown WHERE user_id = ? AND conversation_id = ?",
-                (user_id, conversation_id),
-            )
-            return queued
-
-        known = self.users.users
-        if known is not None and user_id not in known:
-            return 0  # a user without subscriptions was shown nothing
-        return await self.engine.write(clear)
 
     async def claim(self, now_ms: int, lease_ms: int, limit: int) -> list[PushJob]:
         def take(c: sqlite3.Connection) -> list[PushJob]:

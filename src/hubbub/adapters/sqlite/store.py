@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from hubbub.adapters.rows import (
@@ -17,7 +18,13 @@ from hubbub.adapters.rows import (
 from hubbub.adapters.sqlite import sql
 from hubbub.adapters.sqlite.engine import SqliteEngine
 from hubbub.adapters.sqlite.migrations import migrate
-from hubbub.adapters.sqlite.push import PushUsers, SqlitePushStore, enqueue, forget_devices
+from hubbub.adapters.sqlite.push import (
+    PushUsers,
+    SqlitePushStore,
+    enqueue,
+    forget_devices,
+    queue_read_clears,
+)
 from hubbub.core.clock import DAY_MS, now_ms
 from hubbub.core.errors import HubbubError, bad_request, not_found
 from hubbub.core.ids import IdGenerator, first_id_at
@@ -534,9 +541,11 @@ class SqliteStore:
                 "UPDATE members SET read_upto = ? WHERE conversation_id = ? AND user_id = ?",
                 (message_id, conversation_id, user_id),
             )
-            return read_receipt(
+            receipt = read_receipt(
                 user_id, conversation_id, message_id, (s[0] for s in senders), now_ms()
             )
+            cleared = queue_read_clears(c, self._push_users, user_id, conversation_id, message_id)
+            return replace(receipt, pushes=cleared) if cleared else receipt
 
         return await self.engine.write(read)
 
