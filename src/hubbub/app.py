@@ -10,12 +10,15 @@ import logging
 import resource
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from hubbub.adapters.blobs.files import FileBlobStore
+from hubbub.adapters.inspector import PillowInspector
 from hubbub.adapters.local_discovery import LocalDiscovery
 from hubbub.adapters.local_presence import LocalPresenceDirectory
 from hubbub.adapters.memory_bus import InProcessBus
@@ -31,15 +34,17 @@ from hubbub.api.conversations import ConversationsApi
 from hubbub.api.groups import GroupsApi
 from hubbub.api.headers import SecurityHeaders
 from hubbub.api.http import exception_handlers
+from hubbub.api.media import MediaApi
 from hubbub.api.operations import OperationsApi
 from hubbub.api.people import PeopleApi
 from hubbub.api.push import PushApi
 from hubbub.api.routes import build_routes, endpoint_table
 from hubbub.api.static import static_routes
 from hubbub.core.addresses import TrustedProxies
-from hubbub.core.clock import now_ms
-from hubbub.core.ids import IdGenerator
+from hubbub.core.clock import days_ago_ms, now_ms
+from hubbub.core.ids import IdGenerator, first_id_at
 from hubbub.core.limits import Limits
+from hubbub.core.media import MediaTotals
 from hubbub.core.push import PushKind
 from hubbub.core.ratelimit import RateRules
 from hubbub.gateway.front_door import ConnectionGate, EdgeLimits, front_door
@@ -48,8 +53,10 @@ from hubbub.gateway.picows_gateway import Gateway, OriginPolicy
 from hubbub.gateway.session import SessionDeps
 from hubbub.metrics import Metrics
 from hubbub.ports import (
+    BlobStore,
     Bus,
     Discovery,
+    MediaStore,
     PresenceDirectory,
     PushProvider,
     PushStore,
@@ -60,6 +67,7 @@ from hubbub.services.accounts import Accounts, DevicePolicy
 from hubbub.services.conversations import Conversations
 from hubbub.services.counters import Counters
 from hubbub.services.groups import Groups
+from hubbub.services.media import Media, MediaCounters, MediaPolicy
 from hubbub.services.messaging import Messaging
 from hubbub.services.people import People
 from hubbub.services.presence import Presence
@@ -68,6 +76,7 @@ from hubbub.services.sync import Sync
 from hubbub.services.throttle import Throttle
 
 if TYPE_CHECKING:
+    from hubbub.adapters.blobs.settings import S3Settings
     from hubbub.adapters.redis_bus import RedisBus
 
 log = logging.getLogger("hubbub")
@@ -121,6 +130,8 @@ class Config:
     push_lease: float = 60.0  # seconds a claimed push is held before it may be retaken
     apns: ApnsConfig | None = None  # None: APNs subscriptions are kept but not pushed
     fcm: FcmConfig | None = None  # the same for FCM
+    media: MediaPolicy = field(default_factory=MediaPolicy)  # upload size and daily quota
+    s3: S3Settings | None = None  # None: media files under data_dir/media
 
 
 class Node:
@@ -132,7 +143,8 @@ class Node:
         counters = Counters()
         limits = Limits(max_group_members=config.max_group_members)
         # adapters
-        store, push_store = build_store(config, metrics)
+        ids = IdGenerator(config.node_id)
+        store, push_store, media_store = build_store(config, metrics, ids)
         self.store = store
         self.bus = bus = build_bus(config, metrics)
         self.hub = hub = Hub(counters)
@@ -164,6 +176,21 @@ class Node:
             wake_push=dispatcher.wake,
         )  # fmt: skip
         people = People(store, presence, throttle)
+        self.media_counters = media_counters = MediaCounters()
+        self.blobs = build_blob_store(config)
+        self.inspector = PillowInspector()
+        self.media = media = Media(
+            media_store,
+            self.blobs,
+            self.inspector,
+            config.data_dir / "media" / "staging",
+            lambda: ids.next_id(now_ms()),
+            partial(not_before_id, store),
+            throttle,
+            config.media,
+            media_counters,
+        )
+        self.media_store = media_store
         # edges
         self.gateway = Gateway(
             SessionDeps(
@@ -197,11 +224,15 @@ class Node:
                 self.discovery, hub.connection_count, metrics.render, config.allowed_hosts
             ),
             PushApi(push),
+            MediaApi(media),
         )
         self.authenticate = accounts.authenticate
         watch_node(metrics, counters, hub)
         watch_push(metrics, push_counters)
+        self.media_totals = MediaTotals(0, 0, 0)
+        watch_media(metrics, media_counters, lambda: self.media_totals)
         self._retention: asyncio.Task[None] | None = None
+        self._media_totals: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.store.open()
@@ -210,7 +241,10 @@ class Node:
         await self.gateway.start()
         await self.discovery.start()
         await self.start_push()
+        (self.config.data_dir / "media" / "staging").mkdir(parents=True, exist_ok=True)
+        await self.blobs.start()
         self._retention = asyncio.create_task(self._retention_loop(), name="retention")
+        self._media_totals = asyncio.create_task(self._media_totals_loop(), name="media-totals")
         where = "PostgreSQL" if self.config.database_url else f"SQLite in {self.config.data_dir}"
         bus = "Redis" if self.config.redis_url else "in-process"
         log.info("node %d ready; storage: %s; bus: %s", self.config.node_id, where, bus)
@@ -240,22 +274,41 @@ class Node:
     async def stop(self) -> None:
         await self.discovery.stop()  # no new clients sent here
         await self.gateway.close_sessions()
-        if self._retention:
-            self._retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention
+        for task in (self._retention, self._media_totals):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.gateway.stop()
         await self.dispatcher.stop()
         await self.presence.stop()
         await self.bus.stop()
+        await self.blobs.stop()
+        self.inspector.close()
         await self.store.close()  # commits every write already accepted
         log.info("node stopped cleanly")
 
     async def purge_once(self) -> tuple[int, int]:
+        """Retention: expired inbox entries and messages, then the uploads and blobs
+        nothing refers to any more, then files a crash left behind."""
         entries, messages = await self.store.purge_expired(now_ms())
         if entries or messages:
             log.info("retention removed %d inbox entries and %d messages", entries, messages)
+        blobs = await self.media.purge()
+        if blobs:
+            log.info("retention deleted %d media blobs nothing refers to", blobs)
+        await self.media.sweep()
         return entries, messages
+
+    async def _media_totals_loop(self) -> None:
+        """What /metrics says of stored media (read from storage every 30 s, so a scrape
+        never waits on the database)."""
+        while True:
+            try:
+                self.media_totals = await self.media_store.totals()
+            except Exception as error:
+                log.warning("media totals unavailable: %s", error)
+            await asyncio.sleep(30)
 
     async def _retention_loop(self) -> None:
         while True:
@@ -323,6 +376,32 @@ def watch_push(metrics: Metrics, c: PushCounters) -> None:
     metrics.gauge("hubbub_push_outbox_depth", "Push jobs waiting in the outbox", lambda: c.depth)
 
 
+def watch_media(
+    metrics: Metrics, c: MediaCounters, totals: Callable[[], MediaTotals]
+) -> None:
+    metrics.count("hubbub_media_uploads", "Uploads stored", lambda: c.uploads)
+    metrics.count(
+        "hubbub_media_uploads_deduplicated",
+        "Uploads whose content was stored already (no new blob)",
+        lambda: c.deduplicated,
+    )
+    metrics.count_by(
+        "hubbub_media_uploads_refused", "Uploads refused, by error code", "reason",
+        lambda: c.refused or {},
+    )  # fmt: skip
+    metrics.count("hubbub_media_blobs_deleted", "Blobs deleted (last reference gone)",
+                  lambda: c.blobs_deleted)  # fmt: skip
+    metrics.gauge("hubbub_media_blobs", "Blobs stored (the whole store)",
+                  lambda: totals().blobs)  # fmt: skip
+    metrics.gauge("hubbub_media_bytes_stored", "Bytes of blobs stored",
+                  lambda: totals().bytes_stored)  # fmt: skip
+    metrics.gauge(
+        "hubbub_media_bytes_saved",
+        "Bytes not stored thanks to dedupe (each reference beyond a blob's first)",
+        lambda: totals().bytes_referenced - totals().bytes_stored,
+    )
+
+
 def watch_bus(metrics: Metrics, bus: RedisBus) -> None:
     metrics.count("hubbub_bus_published", "Frames Redis acknowledged", lambda: bus.published)
     metrics.count(
@@ -352,19 +431,37 @@ def build_mobile_push(config: Config) -> dict[PushKind, PushProvider]:
     return providers
 
 
-def build_store(config: Config, metrics: Metrics) -> tuple[Store, PushStore]:
+def build_store(
+    config: Config, metrics: Metrics, ids: IdGenerator
+) -> tuple[Store, PushStore, MediaStore]:
     """The embedded SQLite default, or PostgreSQL when a database URL is given; the push
-    store shares its engine (the outbox is written in the message's commit)."""
-    ids = IdGenerator(config.node_id)
+    and media stores share its engine (the outbox and a message's attachments are
+    written in the message's commit)."""
     if config.database_url:
         from hubbub.adapters.postgres import PostgresStore  # noqa: PLC0415 - optional engine
 
         pg = PostgresStore(
             config.database_url, ids, on_commit=metrics.on_commit, on_retry=metrics.on_retry
         )
-        return pg, pg.push
+        return pg, pg.push, pg.media
     sqlite = SqliteStore(config.data_dir, ids, on_commit=metrics.on_commit)
-    return sqlite, sqlite.push
+    return sqlite, sqlite.push, sqlite.media
+
+
+def build_blob_store(config: Config) -> BlobStore:
+    """Files under data_dir/media/blobs, or an S3 bucket (shared by a cluster's nodes)."""
+    if config.s3 is not None:
+        from hubbub.adapters.blobs.s3 import S3BlobStore  # noqa: PLC0415 - optional
+
+        return S3BlobStore(config.s3)
+    return FileBlobStore(config.data_dir / "media" / "blobs")
+
+
+async def not_before_id(store: Store, user_id: int) -> int:
+    """The first message id the user still sees (their history retention)."""
+    user = await store.user_by_id(user_id)
+    days = user.history_retention_days if user else None
+    return first_id_at(days_ago_ms(days, now_ms())) if days else 0
 
 
 def build_bus(config: Config, metrics: Metrics) -> Bus:

@@ -15,6 +15,7 @@ import uvicorn
 
 from hubbub import __version__
 from hubbub.app import Config, ConfigError, Node, build_app, migrate_database
+from hubbub.cli_media import media_options, media_policy, s3_settings
 from hubbub.cli_push import apns_config, fcm_config, push_service_options
 from hubbub.core.addresses import TrustedProxies
 from hubbub.core.ratelimit import RateRules, parse_override
@@ -279,6 +280,7 @@ def main() -> None:
     "on-premises push services). Off: they are refused with bad_request.",
 )
 @push_service_options
+@media_options
 @click.option(
     "--log-level",
     default="info",
@@ -335,6 +337,8 @@ def serve(**o: Any) -> None:
         push_allow_private_endpoints=o["push_allow_private_endpoints"],
         apns=apns_config(o),
         fcm=fcm_config(o),
+        media=media_policy(o),
+        s3=s3_settings(o),
     )
     if not o["push_contact"].startswith(("mailto:", "https:")):
         raise click.BadParameter("a mailto: or https: URL", param_hint="--push-contact")

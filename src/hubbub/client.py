@@ -20,7 +20,8 @@ import json
 import sys
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -38,6 +39,21 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def _raise_for(r: httpx.Response) -> None:
+    try:
+        error = r.json()["error"]
+        code, message = error["code"], error["message"]
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(r.status_code, "internal", r.text) from None
+    raise ApiError(r.status_code, code, message)
+
+
+async def _file_chunks(path: Path, size: int = 1 << 20) -> AsyncIterator[bytes]:
+    with open(path, "rb") as f:  # noqa: ASYNC230 - a client helper; reads are small
+        while chunk := await asyncio.to_thread(f.read, size):
+            yield chunk
 
 
 class HubbubClient:
@@ -63,13 +79,10 @@ class HubbubClient:
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers.update(kwargs.pop("headers", None) or {})
         r = await self._http.request(method, path, headers=headers, **kwargs)
         if r.status_code >= 400:
-            try:
-                error = r.json()["error"]
-                raise ApiError(r.status_code, error["code"], error["message"])
-            except (ValueError, KeyError, TypeError):
-                raise ApiError(r.status_code, "internal", r.text) from None
+            _raise_for(r)
         return r.json() if r.content else None
 
     # -- accounts
@@ -157,14 +170,56 @@ class HubbubClient:
         return list(data["messages"])
 
     async def post_message(
-        self, conversation_id: str, body: str, client_msg_id: str | None = None
+        self,
+        conversation_id: str,
+        body: str,
+        client_msg_id: str | None = None,
+        attachments: list[str] | None = None,
     ) -> Frame:
+        payload: Frame = {"client_msg_id": client_msg_id or uuid.uuid4().hex, "body": body}
+        if attachments is not None:
+            payload["attachments"] = attachments
         result: Frame = await self.request(
-            "POST",
-            f"/v1/conversations/{conversation_id}/messages",
-            json={"client_msg_id": client_msg_id or uuid.uuid4().hex, "body": body},
+            "POST", f"/v1/conversations/{conversation_id}/messages", json=payload
         )
         return result
+
+    # -- attachments
+    async def upload(
+        self,
+        data: bytes | str | Path,
+        *,
+        content_type: str = "application/octet-stream",
+        filename: str | None = None,
+    ) -> Frame:
+        """`POST /v1/media`: bytes, or a file's path (streamed from disk). Returns
+        {media_id, sha256, size, content_type, ...}: attach it with `attachments=[id]`."""
+        params = {"filename": filename} if filename is not None else None
+        if isinstance(data, bytes):
+            content: Any = data
+        else:
+            path = Path(data)
+            params = params or {"filename": path.name}
+            content = _file_chunks(path)
+        result: Frame = await self.request(
+            "POST", "/v1/media", content=content, params=params,
+            headers={"Content-Type": content_type},
+        )  # fmt: skip
+        return result
+
+    async def download(
+        self, media_id: str, *, thumbnail: bool = False, byte_range: str | None = None
+    ) -> httpx.Response:
+        """`GET /v1/media/{id}` (or its thumbnail): the whole response, for its headers
+        too; raises ApiError for a refusal. `byte_range`: a Range value (bytes=0-99)."""
+        path = f"/v1/media/{media_id}" + ("/thumbnail" if thumbnail else "")
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if byte_range is not None:
+            headers["Range"] = byte_range
+        r = await self._http.get(path, headers=headers)
+        if r.status_code >= 400 and r.status_code != 416:
+            _raise_for(r)
+        return r
 
     # -- the device's socket
     async def discover(self) -> Frame | None:
@@ -286,13 +341,20 @@ class Connection:
         await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
 
     def _send_frame(
-        self, body: str, to: str | None, conversation_id: str | None, client_msg_id: str
+        self,
+        body: str,
+        to: str | None,
+        conversation_id: str | None,
+        client_msg_id: str,
+        attachments: list[str] | None = None,
     ) -> Frame:
         frame: Frame = {"type": "send", "client_msg_id": client_msg_id, "body": body}
         if to is not None:
             frame["to"] = to
         if conversation_id is not None:
             frame["conversation_id"] = conversation_id
+        if attachments is not None:
+            frame["attachments"] = attachments
         return frame
 
     async def submit(
@@ -302,12 +364,14 @@ class Connection:
         to: str | None = None,
         conversation_id: str | None = None,
         client_msg_id: str | None = None,
+        attachments: list[str] | None = None,
     ) -> asyncio.Future[Frame]:
-        """Send without waiting: the future completes with the `sent` (or `error`) frame."""
+        """Send without waiting: the future completes with the `sent` (or `error`) frame.
+        `attachments`: media ids from HubbubClient.upload (then the body may be "")."""
         cmid = client_msg_id or uuid.uuid4().hex
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._waiting[cmid] = future
-        await self.send_frame(self._send_frame(body, to, conversation_id, cmid))
+        await self.send_frame(self._send_frame(body, to, conversation_id, cmid, attachments))
         return future
 
     async def send_message(
@@ -318,11 +382,13 @@ class Connection:
         conversation_id: str | None = None,
         client_msg_id: str | None = None,
         timeout: float = 10.0,
+        attachments: list[str] | None = None,
     ) -> Frame:
         """Send and wait for `sent`; raises ApiError for an `error` frame."""
         future = await self.submit(
-            body, to=to, conversation_id=conversation_id, client_msg_id=client_msg_id
-        )
+            body, to=to, conversation_id=conversation_id, client_msg_id=client_msg_id,
+            attachments=attachments,
+        )  # fmt: skip
         frame = await asyncio.wait_for(future, timeout)
         if frame["type"] == "error":
             raise ApiError(400, frame["code"], frame["message"])

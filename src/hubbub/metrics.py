@@ -63,6 +63,12 @@ class Metrics:
         """A counter (monotonic) whose value is `read()` at scrape time."""
         self._counts.add(name, documentation, read)
 
+    def count_by(
+        self, name: str, documentation: str, label: str, read: Callable[[], dict[str, int]]
+    ) -> None:
+        """A counter with one label, its values `read()` at scrape time."""
+        self._counts.add_labelled(name, documentation, label, read)
+
     def on_commit(self, jobs: int, seconds: float) -> None:
         """Called by the storage writer after each batch."""
         self.commit_batch.observe(jobs)
@@ -81,10 +87,21 @@ class Metrics:
 class _ReadAtScrape(Collector):
     def __init__(self) -> None:
         self._reads: list[tuple[str, str, Callable[[], int]]] = []
+        self._labelled: list[tuple[str, str, str, Callable[[], dict[str, int]]]] = []
 
     def add(self, name: str, documentation: str, read: Callable[[], int]) -> None:
         self._reads.append((name, documentation, read))
 
+    def add_labelled(
+        self, name: str, documentation: str, label: str, read: Callable[[], dict[str, int]]
+    ) -> None:
+        self._labelled.append((name, documentation, label, read))
+
     def collect(self) -> Iterator[Metric]:
         for name, documentation, read in self._reads:
             yield CounterMetricFamily(name, documentation, value=read())
+        for name, documentation, label, by in self._labelled:
+            family = CounterMetricFamily(name, documentation, labels=[label])
+            for value, count in sorted(by().items()):
+                family.add_metric([value], count)
+            yield family

@@ -11,6 +11,9 @@
 | PushStore         | adapters/sqlite/push            | adapters/postgres/push          |
 | PushProvider      | adapters/push/webpush, apns, fcm (one per kind)                    |
 | HostResolver      | adapters/push/resolver (the system's resolver)                    |
+| MediaStore        | adapters/sqlite/media           | adapters/postgres/media         |
+| BlobStore         | adapters/blobs/files            | adapters/blobs/s3               |
+| MediaInspector    | adapters/inspector (Pillow, filetype, hachoir, in a thread pool)   |
 
 Guarantees are part of the interface: the contract suites in tests/contract run the same
 tests against every adapter of a port. Only the composition root (app.py) names adapters.
@@ -18,11 +21,18 @@ tests against every adapter of a port. Only the composition root (app.py) names 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Protocol
 
 from hubbub.core.discovery import NodeInfo
+from hubbub.core.media import (
+    Cleaned,
+    MediaRecord,
+    MediaTotals,
+    NewMedia,
+    Prepared,
+)
 from hubbub.core.model import (
     Conversation,
     ConversationSummary,
@@ -153,10 +163,15 @@ class Store(Protocol):
         *,
         to_user: int | None,
         conversation_id: int | None,
+        media_ids: Sequence[int] = (),
+        media_since_ms: int = 0,
     ) -> StoredMessage:
         """Idempotent on (sender_id, client_msg_id) for ever: a repeat returns the original
         with duplicate=True and stores nothing. Otherwise draws a message id, stores the
         message and one inbox entry per participant (seq = that user's head + 1), durably.
+        `media_ids`: uploads the message carries, in order, shared in its conversation in
+        the same commit; not_found (and nothing stored) unless each was uploaded by the
+        sender no earlier than media_since_ms.
         Raises not_found / forbidden when the sender is not a participant."""
 
     async def inbox_head(self, user_id: int) -> int: ...
@@ -383,3 +398,79 @@ class HostResolver(Protocol):
     an empty list when it does not resolve."""
 
     async def addresses(self, host: str) -> list[str]: ...
+
+
+class MediaStore(Protocol):
+    """Who uploaded what, which blob holds it, and where it was shared; in the same
+    database as the messages (so a message and its attachments commit together:
+    `Store.append_message` records them). Mutating calls are durable before they return.
+
+    Blobs are reference counted: each upload holds one reference on its blob and one on
+    its thumbnail's. A blob's row exists exactly while references remain; its file is
+    deleted only after its row is (`purge` returns the keys to delete), so a row always
+    names a file that exists. No call here waits on a lock the message path holds while
+    that path waits on it (see the adapters' notes)."""
+
+    async def cleaned(self, original_sha256: str) -> Cleaned | None:
+        """What an earlier upload of these original bytes was stored as, if any."""
+
+    async def blob_key(self, sha256: str) -> str | None:
+        """The key of the blob with this content, if one is stored."""
+
+    async def add(self, media: NewMedia) -> dict[str, str]:
+        """Record the upload and take its blob references, all or nothing. A BlobRef with
+        a key makes the blob if none has its hash; one without expects it (MissingBlob if
+        it is gone: put it and call again). Returns sha256 -> the key the blob is under
+        (another upload's, when two put the same content at once: delete yours)."""
+
+    async def uploaded_since(self, user_id: int, since_ms: int) -> int:
+        """Bytes the user uploaded since then (for the daily quota)."""
+
+    async def visible(
+        self, user_id: int, media_id: int, not_before_id: int
+    ) -> MediaRecord | None:
+        """The upload, if the user uploaded it or is a member of a conversation holding a
+        message (id >= not_before_id, the user's retention) that carries it; else None,
+        the same as for an id that does not exist."""
+
+    async def purge(self, now_ms: int, grace_ms: int) -> list[str]:
+        """Forget the shares of messages that are gone, then the uploads older than
+        grace_ms that no message carries, then the blobs nothing references. Returns the
+        keys of the blobs whose rows were deleted (delete those files)."""
+
+    async def keys(self) -> set[str]:
+        """Every blob key the rows name (to sweep files that no row names)."""
+
+    async def totals(self) -> MediaTotals: ...
+
+
+class BlobStore(Protocol):
+    """Files under keys, written once and never changed. `put` is durable when it
+    returns (a crash after it keeps the file); putting a key twice is harmless; `delete`
+    of a missing key is harmless. Keys are [0-9a-z-]."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def put(self, key: str, source: str) -> None:
+        """Store the file at path `source` under key (the source may be moved away)."""
+
+    def read(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes start..end (inclusive) of the blob, in chunks; FileNotFoundError if the
+        key is not stored."""
+
+    async def delete(self, key: str) -> None: ...
+    async def keys(self, older_than_ms: int) -> list[str]:
+        """Stored keys whose files were written before that time (for sweeping)."""
+
+
+class MediaInspector(Protocol):
+    """Makes an upload ready to store, off the event loop and bounded (in time by the
+    size limits, in memory by the pixel budget, in concurrency by its pool: past its
+    queue it refuses `unavailable`). Refusals (a type claim the bytes do not bear out, a
+    damaged image, a decompression bomb) are HubbubErrors and leave no file behind."""
+
+    async def prepare(self, path: str, claimed: str | None, sha256: str, size: int) -> Prepared:
+        """What the file at `path` is (sniffed), and for an image its cleaned copy and a
+        thumbnail (new files beside it); other files are stored as uploaded."""
+
+    def close(self) -> None: ...

@@ -5,19 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hubbub.adapters.media_rows import decode_attachments
 from hubbub.core.ids import id_time_ms
 from hubbub.core.model import Message, StoredMessage, User
 
 # m = messages, c = conversations (the message's kind lives on its conversation)
-MESSAGE_COLUMNS = "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id"
+MESSAGE_COLUMNS = (
+    "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id,"
+    " m.attachments"
+)
 USER_COLUMNS = "user_id, username, display_name, retention_days, group_adds"
 DEVICE_COLUMNS = "device_id, user_id, name, created_at, last_used_at"  # Device(*row)
 
 
 def message_from_row(row: Sequence[Any]) -> Message:
-    """(message_id, conversation_id, kind, sender_id, body, client_msg_id) -> Message; the
-    time is the one in the id."""
-    message_id, conversation_id, kind, sender_id, body, client_msg_id = row
+    """(message_id, conversation_id, kind, sender_id, body, client_msg_id[, attachments
+    JSON]) -> Message; the time is the one in the id."""
+    message_id, conversation_id, kind, sender_id, body, client_msg_id = row[:6]
     return Message(
         str(message_id),
         str(conversation_id),
@@ -26,6 +30,7 @@ def message_from_row(row: Sequence[Any]) -> Message:
         body,
         id_time_ms(message_id),
         client_msg_id,
+        decode_attachments(row[6]) if len(row) > 6 else (),
     )
 
 

@@ -84,6 +84,7 @@ class ConversationsApi:
             body.client_msg_id,
             body.body,
             conversation_id=call.path_id("conversation_id"),
+            attachments=body.attachments,
         )
         return PostedOut(
             str(stored.message_id),

@@ -101,6 +101,8 @@ class Endpoint:
     errors: tuple[ErrorCode, ...] = ()  # beyond those every endpoint of its kind may give
     query: tuple[Query, ...] = ()
     media_type: str = JSON  # of the answer
+    raw_body: bool = False  # the body is bytes the handler streams itself (an upload)
+    more_statuses: tuple[int, ...] = ()  # answers beyond `status` and the errors (206, 304)
 
 
 def json_response(data: Any, status: int = 200) -> Response:

@@ -27,7 +27,11 @@ _STATUS_TEXT = {
     409: "Conflicts with the current state (`conflict`, `group_full`)",
     408: "The request's head or body did not arrive in time (`bad_request`)",
     413: "Too large (`too_large`)",
-    415: "The body is not Content-Type: application/json (`bad_request`)",
+    206: "Partial Content (the `Range` asked for)",
+    304: "Not Modified (`If-None-Match` names the current ETag)",
+    416: "Range Not Satisfiable (`Content-Range: bytes */size` gives the size)",
+    415: "The body's type is not accepted: not Content-Type: application/json"
+    " (`bad_request`), or an upload whose bytes are not what it claims (`unsupported_media`)",
     429: "Rate limited (`rate_limited`); see Retry-After",
     431: "The request line and headers are too large (`too_large`)",
     500: "Server error (`internal`)",
@@ -99,7 +103,15 @@ def _operation(e: Endpoint) -> dict[str, Any]:
             "required": True,
             "content": {JSON: {"schema": {"$ref": _REF.format(name=e.body.__name__)}}},
         }
+    if e.raw_body:
+        op["requestBody"] = {
+            "required": True,
+            "description": "The file's bytes; Content-Type is a hint (the bytes decide)",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
     op["responses"] = {str(e.status if e.answer is not None else 204): _success(e)}
+    for status in e.more_statuses:
+        op["responses"][str(status)] = {"description": _STATUS_TEXT[status]}
     # any request may be cut off by the edge: a head too large (431), too slow (408)
     statuses = (
         {HTTP_STATUS[code] for code in _errors(e)} | {408, 431} | ({415} if e.body else set())
@@ -117,6 +129,8 @@ def _success(e: Endpoint) -> dict[str, Any]:
         return {"description": _STATUS_TEXT[204]}
     if _is_struct(e.answer):
         schema: dict[str, Any] = {"$ref": _REF.format(name=e.answer.__name__)}
+    elif e.answer is bytes:
+        schema = {"type": "string", "format": "binary"}
     else:
         schema = {"type": "string"}
     return {
@@ -132,7 +146,7 @@ def _errors(e: Endpoint) -> set[ErrorCode]:
     codes: set[ErrorCode] = {*e.errors, "internal", "rate_limited"}
     if e.path.startswith("/v1/") and e.path != "/v1/discovery":
         codes.add("unavailable")
-    if e.body is not None:
+    if e.body is not None or e.raw_body:
         codes |= {"bad_request", "too_large"}
     if e.query or _PATH_PARAM.search(e.path):
         codes.add("bad_request")

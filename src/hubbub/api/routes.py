@@ -12,6 +12,7 @@ from hubbub.api.conversations import ConversationsApi
 from hubbub.api.docs import docs_routes
 from hubbub.api.groups import GroupsApi
 from hubbub.api.http import Authenticate, Endpoint, Query, to_routes
+from hubbub.api.media import MediaApi
 from hubbub.api.openapi import openapi_document
 from hubbub.api.operations import METRICS_MEDIA_TYPE, OperationsApi
 from hubbub.api.people import PeopleApi
@@ -27,8 +28,9 @@ def endpoint_table(
     groups: GroupsApi,
     operations: OperationsApi,
     push: PushApi,
+    media: MediaApi,
 ) -> list[Endpoint]:
-    a, p, c, g, o, u = accounts, people, conversations, groups, operations, push
+    a, p, c, g, o, u, m = accounts, people, conversations, groups, operations, push, media
     return [
         # operations
         Endpoint("GET", "/healthz", o.healthz, "Health", "operations",
@@ -122,6 +124,21 @@ def endpoint_table(
         Endpoint("DELETE", "/v1/push/subscriptions/{subscription_id}", u.unsubscribe,
                  "Delete one of the caller's push subscriptions", "push",
                  errors=("not_found",)),
+        # attachments
+        Endpoint("POST", "/v1/media", m.upload,
+                 "Upload a file (the raw bytes, streamed) to attach to messages", "media",
+                 raw_body=True, answer=s.MediaOut, status=201,
+                 errors=("too_large", "unsupported_media"),
+                 query=(Query("filename", "The file's name, to show and to download as",
+                              {"type": "string", "maxLength": 1024}),)),
+        Endpoint("GET", "/v1/media/{media_id}", m.download,
+                 "A file: to its uploader and to members of a conversation it was shared in",
+                 "media", answer=bytes, media_type="*/*",
+                 errors=("not_found",), more_statuses=(206, 304, 416)),
+        Endpoint("GET", "/v1/media/{media_id}/thumbnail", m.thumbnail,
+                 "A JPEG thumbnail of an image (to whoever may fetch the file)", "media",
+                 answer=bytes, media_type="image/jpeg", errors=("not_found",),
+                 more_statuses=(206, 304, 416)),
     ]
 
 

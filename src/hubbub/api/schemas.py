@@ -122,10 +122,35 @@ class NewMessage(Struct):
     body: Annotated[
         str,
         Meta(
-            description="1..100,000 Unicode code points (413 too_large beyond); no U+0000",
-            extra_json_schema={"minLength": 1, "pattern": NO_NUL},
+            description="1..100,000 Unicode code points (413 too_large beyond); no U+0000;"
+            " may be empty when the message carries attachments",
+            extra_json_schema={"pattern": NO_NUL},
         ),
+    ] = ""
+    attachments: Annotated[
+        list[Id],
+        Meta(
+            min_length=1,
+            max_length=10,
+            description="Media ids the caller uploaded (POST /v1/media), in order",
+        ),
+    ] | None = None
+
+
+class MediaOut(Struct, omit_defaults=True):
+    media_id: Id
+    sha256: Annotated[str, Meta(description="SHA-256 (hex) of the bytes as stored")]
+    size: int
+    content_type: Annotated[
+        str, Meta(description="What the bytes are (sniffed), not what the client said")
     ]
+    filename: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    thumbnail: Annotated[
+        str | None, Meta(description="Path of the thumbnail (GET, with the token)")
+    ] = None
 
 
 class PushKeys(Struct):

@@ -17,6 +17,7 @@ ErrorCode = Literal[
     "too_large",
     "rate_limited",
     "group_full",
+    "unsupported_media",
     "unavailable",
     "internal",
 ]
@@ -30,6 +31,7 @@ HTTP_STATUS: Final[dict[str, int]] = {
     "too_large": 413,
     "rate_limited": 429,
     "group_full": 409,
+    "unsupported_media": 415,
     "unavailable": 503,
     "internal": 500,
 }

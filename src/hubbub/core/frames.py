@@ -26,9 +26,10 @@ class Hello(msgspec.Struct, tag="hello", tag_field="type"):
 
 class Send(msgspec.Struct, tag="send", tag_field="type"):
     client_msg_id: str
-    body: str
+    body: str = ""  # may be empty (or absent) only when attachments are given
     to: str | None = None
     conversation_id: str | None = None
+    attachments: list[str] | None = None  # media ids (bounded in core.media)
 
 
 class Ack(msgspec.Struct, tag="ack", tag_field="type"):

@@ -51,9 +51,10 @@ def check_text(value: str, what: str, max_chars: int, *, allow_empty: bool = Fal
     return value
 
 
-def check_body(body: str, limits: Limits) -> str:
-    """A message body: 1..max code points, every scalar value but U+0000."""
-    if not body:
+def check_body(body: str, limits: Limits, *, allow_empty: bool = False) -> str:
+    """A message body: 1..max code points (0 allowed for a message with attachments),
+    every scalar value but U+0000."""
+    if not body and not allow_empty:
         raise bad_request("body must not be empty")
     if len(body) > limits.max_body_chars:
         raise HubbubError("too_large", f"body is over {limits.max_body_chars} characters")

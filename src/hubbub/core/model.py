@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from hubbub.core.media import Attachment
+
 ConversationKind = Literal["direct", "group"]
 GroupAdds = Literal["everyone", "contacts"]
 
@@ -50,9 +52,10 @@ class Conversation:
         return others[0] if others else user_id
 
 
-class Message(msgspec.Struct, frozen=True):
+class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     """The message object of the contract (REST history and the `message` frame share it);
-    ids are strings here because this struct is what goes on the wire."""
+    ids are strings here because this struct is what goes on the wire. `attachments` is
+    left out when there are none (clients of v1 never see the key)."""
 
     message_id: str
     conversation_id: str
@@ -61,6 +64,7 @@ class Message(msgspec.Struct, frozen=True):
     body: str
     ts: int
     client_msg_id: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

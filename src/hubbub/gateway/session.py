@@ -295,6 +295,7 @@ class DeviceSession:
                     if frame.conversation_id is not None
                     else None
                 ),
+                attachments=frame.attachments,
             )
         except HubbubError as e:
             self._refuse(conn, e, frame.client_msg_id)

@@ -13,11 +13,13 @@ sender's device sees `sent` before its own copy of the message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from hubbub.core import frames
+from hubbub.core.clock import now_ms
 from hubbub.core.errors import bad_request, not_found
 from hubbub.core.limits import Limits, check_body, check_client_msg_id
+from hubbub.core.media import ATTACH_WITHIN_MS, check_attachment_ids
 from hubbub.core.model import Conversation, Receipt, StoredMessage
 from hubbub.ports import Bus, Store
 from hubbub.services.counters import Counters
@@ -51,12 +53,14 @@ class Messaging:
         *,
         to: int | None = None,
         conversation_id: int | None = None,
+        attachments: Sequence[str] | None = None,
     ) -> StoredMessage:
         """Store a message durably and deliver it to every participant. Returns once it
         is committed and fsynced (the caller may answer `sent` / 201); a repeated
-        client_msg_id returns the original (`duplicate`) and stores and delivers nothing."""
+        client_msg_id returns the original (`duplicate`) and stores and delivers nothing.
+        `attachments`: media ids the sender uploaded (then the body may be empty)."""
         check_client_msg_id(client_msg_id, self.limits)
-        check_body(body, self.limits)
+        check_body(body, self.limits, allow_empty=attachments is not None)
         if (to is None) == (conversation_id is None):
             raise bad_request("give exactly one of `to` and `conversation_id`")
         self.throttle.here(self.rules.sends_per_user, f"u{sender_id}")
@@ -65,9 +69,12 @@ class Messaging:
         else:
             pair = sorted((sender_id, to or 0))
             self.throttle.here(self.rules.sends_per_conversation, f"d{pair[0]}:{pair[1]}")
+        media_ids = check_attachment_ids(list(attachments) if attachments is not None else None)
+        # no await before the append: a device's sends commit in the order they came
         stored = await self.store.append_message(
-            sender_id, client_msg_id, body, to_user=to, conversation_id=conversation_id
-        )
+            sender_id, client_msg_id, body, to_user=to, conversation_id=conversation_id,
+            media_ids=media_ids, media_since_ms=now_ms() - ATTACH_WITHIN_MS,
+        )  # fmt: skip
         if not stored.duplicate:
             self.counters.messages_stored += 1
             asyncio.get_running_loop().call_soon(self._fan_out, stored)

@@ -323,6 +323,58 @@ MIGRATIONS.append(
         + _append_with_push_jobs(),
     )
 )
+MIGRATIONS.append(
+    (
+        5,
+        # media: see adapters/postgres/media.py. A blob row exists while `refs` > 0 (each
+        # upload holds one on its file and one on its thumbnail); its file goes after it.
+        """
+        ALTER TABLE messages ADD COLUMN attachments TEXT;
+        CREATE TABLE blobs (
+            sha256     TEXT   PRIMARY KEY,
+            blob_key   TEXT   NOT NULL UNIQUE,
+            size       BIGINT NOT NULL,
+            refs       BIGINT NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE TABLE media (
+            media_id        BIGINT PRIMARY KEY,
+            uploader_id     BIGINT NOT NULL,
+            sha256          TEXT   NOT NULL,
+            size            BIGINT NOT NULL,
+            original_sha256 TEXT   NOT NULL,
+            original_size   BIGINT NOT NULL,
+            content_type    TEXT   NOT NULL,
+            filename        TEXT,
+            width           INTEGER,
+            height          INTEGER,
+            duration_ms     BIGINT,
+            thumb_sha256    TEXT,
+            created_at      BIGINT NOT NULL
+        );
+        CREATE INDEX media_by_uploader ON media(uploader_id, created_at);
+        CREATE INDEX media_unshared ON media(created_at);
+        CREATE TABLE media_originals (
+            original_sha256 TEXT   PRIMARY KEY,
+            sha256          TEXT   NOT NULL,
+            size            BIGINT NOT NULL,
+            content_type    TEXT   NOT NULL,
+            width           INTEGER,
+            height          INTEGER,
+            duration_ms     BIGINT,
+            thumb_sha256    TEXT,
+            thumb_size      BIGINT
+        );
+        CREATE TABLE message_media (
+            media_id        BIGINT NOT NULL,
+            message_id      BIGINT NOT NULL,
+            conversation_id BIGINT NOT NULL,
+            PRIMARY KEY (media_id, message_id)
+        );
+        CREATE INDEX message_media_by_message ON message_media(message_id);
+        """,
+    ),
+)
 
 
 async def migrate(conn: asyncpg.Connection) -> list[int]:

@@ -20,8 +20,10 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from hubbub.adapters.media_rows import encode_attachments
 from hubbub.adapters.postgres import sql
 from hubbub.adapters.postgres.engine import NeedsLocks, PostgresEngine
+from hubbub.adapters.postgres.media import PostgresMediaStore, attachable, share
 from hubbub.adapters.postgres.migrations import migrate
 from hubbub.adapters.postgres.push import PostgresPushStore, forget_devices, queue_read_clears
 from hubbub.adapters.rows import (
@@ -80,6 +82,7 @@ class PostgresStore:
             dsn, pool_size=pool_size, max_batch=max_batch, on_commit=on_commit, on_retry=on_retry
         )
         self.push = PostgresPushStore(self.engine)
+        self.media = PostgresMediaStore(self.engine)
 
     async def open(self) -> None:
         conn = await self.engine.connect()
@@ -429,7 +432,10 @@ class PostgresStore:
         *,
         to_user: int | None,
         conversation_id: int | None,
+        media_ids: Sequence[int] = (),
+        media_since_ms: int = 0,
     ) -> StoredMessage:
+        carried: str | None = None
         if to_user is not None:  # a direct conversation: its two users' keys cover it
             locks = [sender_id, to_user]
         else:  # the conversation's and its members' keys, as this node last saw them
@@ -439,6 +445,7 @@ class PostgresStore:
             locks = [conversation_id, *self._members.get(conversation_id, ())]
 
         async def append(c: Conn) -> Any:
+            nonlocal carried
             row = await c.fetchrow(
                 "SELECT * FROM hubbub_append($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 sender_id,
@@ -456,9 +463,23 @@ class PostgresStore:
                 more = [row["conversation_id"], *row["members"]]
                 locks.extend(k for k in more if k not in locks)  # held when it runs again
                 raise NeedsLocks(more)
+            if media_ids and row["status"] == "ok":  # (a refusal undoes the job's savepoint)
+                attachments = await attachable(c, sender_id, media_ids, media_since_ms)
+                carried = encode_attachments(attachments)
+                await c.execute(
+                    "UPDATE messages SET attachments = $1"
+                    " WHERE conversation_id = $2 AND message_id = $3",
+                    carried,
+                    row["conversation_id"],
+                    row["message_id"],
+                )
+                await share(c, row["message_id"], row["conversation_id"], media_ids)
             return row
 
-        row = await self.engine.write(append, locks=locks, order=sender_id, savepoint=False)
+        # one statement cannot fail halfway; with attachments there are three
+        row = await self.engine.write(
+            append, locks=locks, order=sender_id, savepoint=bool(media_ids)
+        )
         status = row["status"]
         if status in ("no_user", "not_member"):
             raise not_found("no such conversation" if status == "not_member" else "no such user")
@@ -468,7 +489,10 @@ class PostgresStore:
             return repeated_send(
                 None
                 if body_then is None
-                else (message_id, cid, kind, sender_id, body_then, client_msg_id),
+                else (
+                    message_id, cid, kind, sender_id, body_then, client_msg_id,
+                    await self._attachments_of(cid, message_id),
+                ),
                 sender_id=sender_id,
                 client_msg_id=client_msg_id,
                 message_id=message_id,
@@ -478,9 +502,25 @@ class PostgresStore:
         members = [int(m) for m in row["members"]]
         if kind == "group":
             self._remember(cid, members)
-        message = message_from_row((message_id, cid, kind, sender_id, body, client_msg_id))
+        message = message_from_row(
+            (message_id, cid, kind, sender_id, body, client_msg_id, carried)
+        )
         inbox = dict(zip(members, map(int, row["seqs"]), strict=True))
         return StoredMessage(message, message_id, cid, inbox, pushes=int(row["pushes"] or 0))
+
+    async def _attachments_of(self, conversation_id: int, message_id: int) -> str | None:
+        """A repeated send's original attachments (hubbub_append returns only the body)."""
+
+        async def q(c: Conn) -> str | None:
+            value = await c.fetchval(
+                "SELECT attachments FROM messages WHERE conversation_id = $1"
+                " AND message_id = $2",
+                conversation_id,
+                message_id,
+            )
+            return str(value) if value is not None else None
+
+        return await self.engine.read(q)
 
     def _remember(self, conversation_id: int, members: Iterable[int]) -> None:
         if len(self._members) > MEMBERS_CACHED:
@@ -588,6 +628,11 @@ class PostgresStore:
                 " WHERE i.conversation_id = m.conversation_id"
                 " AND i.message_id = m.message_id)"
             )
+            if sql.rowcount(messages):  # what they carried is no longer shared by them
+                await c.execute(
+                    "DELETE FROM message_media mm WHERE NOT EXISTS"
+                    " (SELECT 1 FROM messages m WHERE m.message_id = mm.message_id)"
+                )
             return sql.rowcount(status), sql.rowcount(messages)
 
         return await self.engine.write(purge)

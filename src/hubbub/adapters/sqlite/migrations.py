@@ -147,6 +147,56 @@ MIGRATIONS: list[tuple[int, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        4,
+        # media: see adapters/sqlite/media.py. A blob row exists while `refs` > 0 (each
+        # upload holds one on its file and one on its thumbnail); its file goes after it.
+        """
+        ALTER TABLE messages ADD COLUMN attachments TEXT;
+        CREATE TABLE blobs (
+            sha256     TEXT    PRIMARY KEY,
+            blob_key   TEXT    NOT NULL UNIQUE,
+            size       INTEGER NOT NULL,
+            refs       INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE media (
+            media_id        INTEGER PRIMARY KEY,
+            uploader_id     INTEGER NOT NULL,
+            sha256          TEXT    NOT NULL,
+            size            INTEGER NOT NULL,
+            original_sha256 TEXT    NOT NULL,
+            original_size   INTEGER NOT NULL,
+            content_type    TEXT    NOT NULL,
+            filename        TEXT,
+            width           INTEGER,
+            height          INTEGER,
+            duration_ms     INTEGER,
+            thumb_sha256    TEXT,
+            created_at      INTEGER NOT NULL
+        );
+        CREATE INDEX media_by_uploader ON media(uploader_id, created_at);
+        CREATE INDEX media_unshared ON media(created_at);
+        CREATE TABLE media_originals (
+            original_sha256 TEXT    PRIMARY KEY,
+            sha256          TEXT    NOT NULL,
+            size            INTEGER NOT NULL,
+            content_type    TEXT    NOT NULL,
+            width           INTEGER,
+            height          INTEGER,
+            duration_ms     INTEGER,
+            thumb_sha256    TEXT,
+            thumb_size      INTEGER
+        );
+        CREATE TABLE message_media (
+            media_id        INTEGER NOT NULL,
+            message_id      INTEGER NOT NULL,
+            conversation_id INTEGER NOT NULL,
+            PRIMARY KEY (media_id, message_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX message_media_by_message ON message_media(message_id);
+        """,
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from hubbub.adapters.media_rows import encode_attachments
 from hubbub.adapters.rows import (
     DEVICE_COLUMNS,
     MESSAGE_COLUMNS,
@@ -17,6 +18,7 @@ from hubbub.adapters.rows import (
 )
 from hubbub.adapters.sqlite import sql
 from hubbub.adapters.sqlite.engine import SqliteEngine
+from hubbub.adapters.sqlite.media import SqliteMediaStore, attachable, share
 from hubbub.adapters.sqlite.migrations import migrate
 from hubbub.adapters.sqlite.push import (
     PushUsers,
@@ -74,6 +76,7 @@ class SqliteStore:
         # who has push subscriptions, also the writer's (see adapters/sqlite/push.py)
         self._push_users = PushUsers()
         self.push = SqlitePushStore(self.engine, self._push_users)
+        self.media = SqliteMediaStore(self.engine)
 
     def _forget_cache(self) -> None:
         self._directs.clear()
@@ -421,6 +424,8 @@ class SqliteStore:
         *,
         to_user: int | None,
         conversation_id: int | None,
+        media_ids: Sequence[int] = (),
+        media_since_ms: int = 0,
     ) -> StoredMessage:
         def append(c: sqlite3.Connection) -> StoredMessage:
             # 1. idempotency: a repeated client_msg_id returns the original, stores nothing
@@ -440,13 +445,21 @@ class SqliteStore:
                 if found is None or sender_id not in found.member_ids:
                     raise not_found("no such conversation")
                 conv = found
-            # 3. id (time-ordered: conversation order is id order), message, idempotency key
+            # 3. what it carries: the sender's own recent uploads
+            carried = None
+            if media_ids:
+                attachments = attachable(c, sender_id, media_ids, media_since_ms)
+                carried = encode_attachments(attachments)
+            # 4. id (time-ordered: conversation order is id order), message, idempotency key
             message_id = self._new_id()
             cid = conv.conversation_id
             c.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?)",
-                (message_id, cid, sender_id, client_msg_id, body),
+                "INSERT INTO messages (message_id, conversation_id, sender_id, client_msg_id,"
+                " body, attachments) VALUES (?, ?, ?, ?, ?, ?)",
+                (message_id, cid, sender_id, client_msg_id, body, carried),
             )
+            if media_ids:
+                share(c, message_id, cid, media_ids)
             c.execute(
                 "INSERT INTO sent_keys VALUES (?, ?, ?, ?)",
                 (sender_id, client_msg_id, message_id, cid),
@@ -455,16 +468,18 @@ class SqliteStore:
                 "UPDATE conversations SET last_message_id = ? WHERE conversation_id = ?",
                 (message_id, cid),
             )
-            # 4. one inbox entry per participant, seq = that user's head + 1
+            # 5. one inbox entry per participant, seq = that user's head + 1
             inbox = {member: self._head(c, member) + 1 for member in conv.member_ids}
             c.executemany(
                 "INSERT INTO inbox VALUES (?, ?, ?)",
                 [(member, seq, message_id) for member, seq in inbox.items()],
             )
-            # 5. push jobs in the same commit (only for recipients with subscriptions)
+            # 6. push jobs in the same commit (only for recipients with subscriptions)
             pushes = enqueue(c, self._push_users, sender_id, cid, message_id, inbox)
             self._heads.update(inbox)  # last: a job that raised above changed nothing
-            message = message_from_row((message_id, cid, conv.kind, sender_id, body, client_msg_id))
+            message = message_from_row(
+                (message_id, cid, conv.kind, sender_id, body, client_msg_id, carried)
+            )
             return StoredMessage(message, message_id, cid, inbox, pushes=pushes)
 
         return await self.engine.write(append)
@@ -577,6 +592,11 @@ class SqliteStore:
                 "DELETE FROM messages WHERE NOT EXISTS"
                 " (SELECT 1 FROM inbox i WHERE i.message_id = messages.message_id)"
             ).rowcount
+            if messages:  # what they carried is no longer shared by them
+                c.execute(
+                    "DELETE FROM message_media WHERE NOT EXISTS"
+                    " (SELECT 1 FROM messages m WHERE m.message_id = message_media.message_id)"
+                )
             return entries, messages
 
         return await self.engine.write(purge)
