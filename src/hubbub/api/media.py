@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
+from hubbub.api.headers import API_CSP
 from hubbub.api.http import Call
 from hubbub.api.schemas import MediaOut
 from hubbub.core.errors import bad_request
@@ -14,11 +15,12 @@ from hubbub.core.media import Unsatisfiable, content_disposition, parse_range
 from hubbub.services.media import Download, Media
 
 # every media answer: never sniffed into another type, never a page that runs scripts
-# or reaches anything, kept out of shared caches (it is one user's to see)
+# or reaches anything (api/headers.py adds nosniff and the API's CSP, `sandbox;
+# default-src 'none'`, to every /v1/ answer; they are set here too so that they hold
+# whatever wraps this), kept out of shared caches (it is one user's to see)
 _SAFE_HEADERS = {
     "x-content-type-options": "nosniff",
-    "content-security-policy": "sandbox; default-src 'none'; img-src 'self' data:;"
-    " media-src 'self'; style-src 'unsafe-inline'",
+    "content-security-policy": API_CSP,
     "cross-origin-resource-policy": "same-origin",
     "referrer-policy": "no-referrer",
     "accept-ranges": "bytes",
