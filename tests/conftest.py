@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.pg_server import PostgresServer, find_bindir
+from tests.s3_server import S3Server
 from tests.support import ServerProcess
 
 
@@ -52,3 +53,18 @@ def postgres_dsn(postgres_server: PostgresServer) -> str:
     """The DSN of the server's `postgres` database (tests wanting a fresh database use
     tests.pg_server.create_database)."""
     return postgres_server.dsn()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server in its own process, for the S3 blob store and the media tests."""
+    try:
+        import moto.server  # noqa: F401, PLC0415 - only to know it is installed
+    except ImportError:
+        message = "moto[server] is not installed (pip install -e '.[test]')"
+        if _servers_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    server = S3Server(tmp_path_factory.mktemp("s3")).start()
+    yield server
+    server.stop()

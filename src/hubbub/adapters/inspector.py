@@ -121,7 +121,10 @@ def _prepare_image(path: str, content_type: str) -> Prepared:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         _remove(cleaned, thumb)
-        raise HubbubError("too_large", "the image has too many pixels") from None
+        limit = MAX_PIXELS // 1_000_000
+        raise HubbubError(
+            "too_large", f"the image has too many pixels (at most {limit} megapixels)"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
         _remove(cleaned, thumb)
         log.info("refused an image: %s", error)
