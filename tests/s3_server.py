@@ -46,7 +46,7 @@ class S3Server:
 
     def _answers(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1) as r:  # noqa: S310
+            with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1) as r:
                 return bool(r.status == 200)
         except OSError:
             return False

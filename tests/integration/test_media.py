@@ -35,10 +35,12 @@ def png_header_only(width: int, height: int) -> bytes:
     decompression bomb looks like before anyone decodes it)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
 
 
 def media_files(data_dir: Path) -> list[Path]:
@@ -247,7 +249,8 @@ def test_the_same_bytes_are_stored_once(fresh_server: ServerProcess) -> None:
         p2 = await bob.upload(photo, content_type="image/jpeg")
         assert p1["sha256"] == p2["sha256"]
         assert len(media_files(fresh_server.data_dir)) == 3
-        metrics = httpx.get(f"{fresh_server.url}/metrics").text
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"{fresh_server.url}/metrics")).text
         assert "hubbub_media_uploads_total 5.0" in metrics
         assert "hubbub_media_uploads_deduplicated_total 3.0" in metrics
 

@@ -48,5 +48,5 @@ def encode_attachments(attachments: Sequence[Attachment]) -> str | None:
     return _encode(tuple(attachments)).decode() if attachments else None
 
 
-def decode_attachments(value: str | bytes | None) -> tuple[Attachment, ...]:
-    return _decode(value) if value else ()
+def decode_attachments(value: str | bytes | None) -> tuple[Attachment, ...] | None:
+    return _decode(value) if value else None

@@ -30,7 +30,7 @@ def message_from_row(row: Sequence[Any]) -> Message:
         body,
         id_time_ms(message_id),
         client_msg_id,
-        decode_attachments(row[6]) if len(row) > 6 else (),
+        decode_attachments(row[6]) if len(row) > 6 else None,
     )
 
 

@@ -126,7 +126,7 @@ class NewMessage(Struct):
             " may be empty when the message carries attachments",
             extra_json_schema={"pattern": NO_NUL},
         ),
-    ] = ""
+    ]
     attachments: Annotated[
         list[Id],
         Meta(

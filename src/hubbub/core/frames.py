@@ -26,7 +26,7 @@ class Hello(msgspec.Struct, tag="hello", tag_field="type"):
 
 class Send(msgspec.Struct, tag="send", tag_field="type"):
     client_msg_id: str
-    body: str = ""  # may be empty (or absent) only when attachments are given
+    body: str  # may be "" only when attachments are given
     to: str | None = None
     conversation_id: str | None = None
     attachments: list[str] | None = None  # media ids (bounded in core.media)

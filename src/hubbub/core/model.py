@@ -64,7 +64,7 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     body: str
     ts: int
     client_msg_id: str
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[Attachment, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
