@@ -11,7 +11,7 @@ import msgspec
 
 from hubbub import __version__
 from hubbub.api.http import JSON, Endpoint
-from hubbub.api.schemas import ID_PATTERN, ErrorOut
+from hubbub.api.schemas import ID_PATTERN, RULES_ACROSS_FIELDS, ErrorOut
 from hubbub.core.errors import HTTP_STATUS, ErrorCode
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -45,6 +45,9 @@ def openapi_document(endpoints: list[Endpoint]) -> dict[str, Any]:
         key=lambda t: str(getattr(t, "__name__", "")),
     )
     _, components = msgspec.json.schema_components(types, ref_template=_REF)
+    for name, rewrite in RULES_ACROSS_FIELDS.items():
+        if name in components:
+            components[name] = rewrite(components[name])
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
@@ -105,7 +108,7 @@ def _operation(e: Endpoint) -> dict[str, Any]:
         }
     if e.raw_body:
         op["requestBody"] = {
-            "required": True,
+            "required": False,  # no body is an empty file
             "description": "The file's bytes; Content-Type is a hint (the bytes decide)",
             "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
         }

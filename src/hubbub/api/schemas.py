@@ -10,7 +10,9 @@ documents them for the OpenAPI document.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import copy
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
@@ -133,8 +135,26 @@ class NewMessage(Struct):
             min_length=1,
             max_length=10,
             description="Media ids the caller uploaded (POST /v1/media), in order",
+            extra_json_schema={"uniqueItems": True},
         ),
     ] | None = None
+
+
+def _body_or_attachments(schema: dict[str, Any]) -> dict[str, Any]:
+    """A message needs a body or attachments (which a field's own schema cannot say):
+    two whole alternatives, a text (body of 1+ characters) or attachments (body may be
+    empty), so that generators of either kind produce valid messages."""
+    text = copy.deepcopy(schema)
+    text["properties"]["body"]["minLength"] = 1
+    carrying = copy.deepcopy(schema)
+    carrying["required"] = [*schema["required"], "attachments"]
+    carrying["properties"]["attachments"] = carrying["properties"]["attachments"]["anyOf"][0]
+    return {"title": schema.get("title", "NewMessage"), "anyOf": [text, carrying]}
+
+
+RULES_ACROSS_FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "NewMessage": _body_or_attachments
+}
 
 
 class MediaOut(Struct, omit_defaults=True):

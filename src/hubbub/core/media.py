@@ -34,7 +34,8 @@ DOCUMENTS: Final = frozenset(
 )  # fmt: skip
 INLINE: Final = IMAGES | VIDEOS | AUDIO  # shown in the page; all else is a download
 MAX_ATTACHMENTS: Final = 10
-MAX_FILENAME_CHARS: Final = 255
+MAX_FILENAME_CHARS: Final = 255  # kept (a longer name is shortened, its extension kept)
+MAX_FILENAME_INPUT_CHARS: Final = 1024  # given (beyond: bad_request)
 MAX_PIXELS: Final = 50_000_000  # a bigger image is refused before it is decoded
 MAX_SIDE: Final = 20_000  # ... and so is one longer than this on any side
 THUMBNAIL_SIDE: Final = 320  # the longer side of a thumbnail
@@ -127,6 +128,13 @@ def thumbnail_size(width: int, height: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def check_filename(name: str | None) -> str | None:
+    """The `filename` a client gave: bounded (a longer one is a mistake, not a name)."""
+    if name is not None and len(name) > MAX_FILENAME_INPUT_CHARS:
+        raise bad_request(f"filename must be at most {MAX_FILENAME_INPUT_CHARS} characters")
+    return name
+
+
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
@@ -153,11 +161,12 @@ def check_attachment_ids(ids: list[str] | None) -> list[int]:
         raise bad_request(f"attachments must hold 1..{MAX_ATTACHMENTS} media ids")
     parsed: list[int] = []
     for value in ids:
+        # the rule of every id (core.frames.parse_id): decimal, below 2^63
         if not (isinstance(value, str) and value.isascii() and value.isdigit()):
             raise bad_request("attachments must be media ids (strings of digits)")
+        if len(value) > 19 or int(value) >= 1 << 63:
+            raise bad_request("attachments must be media ids (below 2^63)")
         media_id = int(value)
-        if not 0 < media_id < 1 << 63:
-            raise bad_request("attachments must be media ids")
         if media_id in parsed:
             raise bad_request("an attachment is listed twice")
         parsed.append(media_id)

@@ -36,6 +36,7 @@ from hubbub.core.media import (
     MissingBlob,
     NewMedia,
     Prepared,
+    check_filename,
     clean_filename,
     media_type_of,
 )
@@ -139,13 +140,11 @@ class Media:
             raise HubbubError("too_large", f"the file is over {limit} bytes")
         await self.throttle.everywhere(self.throttle.rules.uploads_per_user, f"u{user_id}")
         await self._check_quota(user_id, declared_size or 0)
-        name = clean_filename(filename)
+        name = clean_filename(check_filename(filename))
         staged = str(self.staging / f"{secrets.token_hex(12)}.up")
         prepared: Prepared | None = None
         try:
-            sha256, size = await _stage(chunks, staged, limit)
-            if size == 0:
-                raise HubbubError("bad_request", "the file is empty")
+            sha256, size = await _stage(chunks, staged, limit)  # (an empty file is a file)
             await self._check_quota(user_id, size)
             known = await self.store.cleaned(sha256)
             if known is not None:
