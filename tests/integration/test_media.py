@@ -194,6 +194,9 @@ def test_a_claim_the_bytes_do_not_bear_out_is_refused(server: ServerProcess) -> 
         r = await ann.download(up["media_id"])
         assert r.headers["content-type"] == "application/octet-stream"
         assert r.headers["content-disposition"].startswith("attachment;")
+        with pytest.raises(ApiError) as refused:  # the same bytes again: the same verdict
+            await ann.upload(page, content_type="image/png", filename="cat.png")
+        assert refused.value.code == "unsupported_media"
         svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
         drawing = await ann.upload(svg, content_type="image/svg+xml", filename="x.svg")
         assert drawing["content_type"] == "application/octet-stream"  # a file, not an image
@@ -339,3 +342,88 @@ def test_uploads_in_parallel_from_many_users(server: ServerProcess) -> None:
         assert all(r["width"] == 800 and r["height"] == 600 for r in results)
 
     run(body())
+
+
+def mp4(duration_ms: int, width: int, height: int) -> bytes:
+    """A minimal MP4 (ftyp, moov with mvhd and one track header, mdat): what a phone's
+    video says of itself in its header."""
+
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    mvhd = box(b"mvhd", b"\0\0\0\0" + struct.pack(">IIII", 0, 0, 1000, duration_ms)
+               + struct.pack(">IH", 0x10000, 0x100) + b"\0" * 10 + matrix + b"\0" * 24
+               + struct.pack(">I", 2))  # fmt: skip
+    tkhd = box(b"tkhd", b"\0\0\0\x03" + struct.pack(">IIIII", 0, 0, 1, 0, duration_ms)
+               + b"\0" * 8 + struct.pack(">hhhH", 0, 0, 0, 0) + matrix
+               + struct.pack(">II", width << 16, height << 16))  # fmt: skip
+    ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
+    return ftyp + box(b"moov", mvhd + box(b"trak", tkhd)) + box(b"mdat", os.urandom(4000))
+
+
+def test_a_video_says_how_long_it_is_and_plays_by_ranges(server: ServerProcess) -> None:
+    async def body() -> None:
+        ann = await new_user(server.url)
+        clip = mp4(4500, 640, 360)
+        up = await ann.upload(clip, content_type="video/mp4", filename="clip.mp4")
+        assert up["content_type"] == "video/mp4"
+        assert (up["duration_ms"], up["width"], up["height"]) == (4500, 640, 360)
+        assert "thumbnail" not in up  # no video decoder here: no poster frame
+        r = await ann.download(up["media_id"], byte_range="bytes=0-1023")
+        assert r.status_code == 206 and r.content == clip[:1024]
+        assert r.headers["content-disposition"].startswith("inline;")
+        sound = await ann.upload(clip, content_type="audio/mp4", filename="voice.m4a")
+        assert sound["content_type"] == "audio/mp4" and sound["duration_ms"] == 4500
+
+    run(body())
+
+
+def test_an_upload_cut_off_leaves_nothing(fresh_server: ServerProcess) -> None:
+    async def body() -> None:
+        ann = await new_user(fresh_server.url)
+        reader, writer = await asyncio.open_connection("127.0.0.1", fresh_server.port)
+        head = (
+            "POST /v1/media HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {ann.token}\r\nContent-Length: 5000000\r\n\r\n"
+        )
+        writer.write(head.encode() + os.urandom(2_000_000))
+        await writer.drain()
+        staging = fresh_server.data_dir / "media" / "staging"
+        for _ in range(100):  # the upload is being staged ...
+            if list(staging.iterdir()):
+                break
+            await asyncio.sleep(0.05)
+        assert list(staging.iterdir()), "the upload never started"
+        writer.close()  # ... and the client goes away mid-file
+        for _ in range(100):
+            if not list(staging.iterdir()):
+                break
+            await asyncio.sleep(0.05)
+        assert list(staging.iterdir()) == []
+        assert media_files(fresh_server.data_dir) == []
+        up = await ann.upload(b"after")  # and the next upload is fine
+        assert up["size"] == 5
+        del reader
+
+    run(body())
+
+
+def test_uploads_count_against_the_rate_limit(tmp_path: Path) -> None:
+    s = ServerProcess(tmp_path / "data", 2.0, "--rate-limit", "uploads_per_user=3/0.01").start()
+    try:
+
+        async def body() -> None:
+            ann = await new_user(s.url)
+            for i in range(3):
+                await ann.upload(b"n%d" % i)
+            with pytest.raises(ApiError) as refused:
+                await ann.upload(b"one more")
+            assert refused.value.status == 429 and refused.value.code == "rate_limited"
+            async with httpx.AsyncClient() as http:
+                metrics = (await http.get(f"{s.url}/metrics")).text
+            assert 'hubbub_media_uploads_refused_total{reason="rate_limited"} 1.0' in metrics
+
+        run(body())
+    finally:
+        s.stop()

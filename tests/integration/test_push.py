@@ -241,8 +241,27 @@ def test_preview_levels(node: ServerProcess, ca: tuple[trustme.CA, Path]) -> Non
         with pytest.raises(ApiError) as e:
             await ann.request("PATCH", "/v1/me", json={"push_preview": "everything"})
         assert e.value.status == 400
+        # a photo without a caption is previewed as what it is
+        photo = await ann.upload(_tiny_jpeg(), content_type="image/jpeg")
+        full = await new_user(url)
+        await full.request("PATCH", "/v1/me", json={"push_preview": "full"})
+        await subscribe(service, full, "pv-photo")
+        await ann.post_message((await ann.direct(full.user_id or ""))["conversation_id"], "",
+                               attachments=[photo["media_id"]])  # fmt: skip
+        (push,) = await service.wait_for("pv-photo")
+        assert push.payload["preview"] == "\U0001f4f7 Photo"
 
     with_push(ca, node.url, body)
+
+
+def _tiny_jpeg() -> bytes:
+    import io  # noqa: PLC0415
+
+    from PIL import Image  # noqa: PLC0415
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "JPEG")
+    return buf.getvalue()
 
 
 # -- push services that fail -----------------------------------------------------------------

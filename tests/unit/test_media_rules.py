@@ -131,3 +131,15 @@ def test_attachment_lists() -> None:
         with pytest.raises(HubbubError) as refused:
             check_attachment_ids(bad)  # type: ignore[arg-type]
         assert refused.value.code == "bad_request"
+
+
+def test_describe_a_message_for_a_preview() -> None:
+    from hubbub.core.media import Attachment, describe  # noqa: PLC0415
+
+    photo = Attachment("1", "image/jpeg", 10, "s")
+    pdf = Attachment("2", "application/pdf", 10, "s", filename="report.pdf")
+    assert describe("hi", None) == "hi"
+    assert describe("", (photo,)) == "\U0001f4f7 Photo"
+    assert describe("Look!", (photo, photo, photo)) == "\U0001f4f7 3 photos Look!"
+    assert describe("", (pdf,)) == "\U0001f4ce report.pdf"
+    assert describe("", (photo, pdf)) == "\U0001f4ce 2 files"

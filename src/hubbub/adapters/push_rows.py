@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from hubbub.adapters.media_rows import decode_attachments
+from hubbub.core.media import describe
 from hubbub.core.push import DEFAULT_PREVIEW, PREVIEW_LEVELS, PushJob, Subscription
 
 SUBSCRIPTION_COLUMNS = (
@@ -19,7 +21,8 @@ JOB_COLUMNS = (
     " coalesce(c.name, ''),"
     " o.message_id, o.seq, o.version, o.created_at, o.attempts, coalesce(d.acked_seq, 0),"
     " coalesce(mem.read_upto, 0), coalesce(mem.muted_until, -1), u.push_preview,"
-    " coalesce(m.sender_id, 0), coalesce(su.display_name, ''), coalesce(m.body, '')"
+    " coalesce(m.sender_id, 0), coalesce(su.display_name, ''), coalesce(m.body, ''),"
+    " m.attachments"
 )
 SUBSCRIPTION_FIELDS = 10
 
@@ -34,7 +37,7 @@ def subscription_from_row(row: Sequence[Any]) -> Subscription:
 
 def job_from_row(row: Sequence[Any], unread: int) -> PushJob:
     (kind, cid, ckind, cname, message_id, seq, version, created, attempts, acked, read_upto, muted,
-     preview, sender_id, sender_name, body) = row[SUBSCRIPTION_FIELDS:]  # fmt: skip
+     preview, sender_id, sender_name, body, attachments) = row[SUBSCRIPTION_FIELDS:]  # fmt: skip
     return PushJob(
         subscription_from_row(row),
         kind,
@@ -52,6 +55,6 @@ def job_from_row(row: Sequence[Any], unread: int) -> PushJob:
         preview if preview in PREVIEW_LEVELS else DEFAULT_PREVIEW,
         int(sender_id),
         sender_name,
-        body,
+        describe(body, decode_attachments(attachments)),  # what a preview shows of it
         unread,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -107,6 +108,35 @@ def unsupported(message: str) -> HubbubError:
 
 def is_inline(content_type: str) -> bool:
     return content_type in INLINE
+
+
+def describe(body: str, attachments: Sequence[Attachment] | None) -> str:
+    """A message as one line of text (a push preview): what it carries, then its body.
+    "📷 Photo", "📷 3 photos Look!", "📎 report.pdf"."""
+    if not attachments:
+        return body
+    first = attachments[0]
+    family = _family(first.content_type) if first.content_type in INLINE else "file"
+    same = all(
+        (_family(a.content_type) if a.content_type in INLINE else "file") == family
+        for a in attachments
+    )
+    icon, one, many = _LABELS[family] if same else ("\U0001f4ce", "File", "files")
+    if len(attachments) > 1:
+        label = f"{icon} {len(attachments)} {many}"
+    elif family == "file" and first.filename:
+        label = f"{icon} {first.filename}"
+    else:
+        label = f"{icon} {one}"
+    return f"{label} {body}" if body else label
+
+
+_LABELS = {
+    "image": ("\U0001f4f7", "Photo", "photos"),
+    "video": ("\U0001f3a5", "Video", "videos"),
+    "audio": ("\U0001f3b5", "Audio", "audio files"),
+    "file": ("\U0001f4ce", "File", "files"),
+}
 
 
 def check_pixels(width: int, height: int) -> None:

@@ -20,7 +20,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,6 +39,7 @@ from hubbub.core.media import (
     check_filename,
     clean_filename,
     media_type_of,
+    stored_type,
 )
 from hubbub.ports import BlobStore, MediaInspector, MediaStore
 from hubbub.services.throttle import Throttle
@@ -146,12 +147,18 @@ class Media:
         try:
             sha256, size = await _stage(chunks, staged, limit)  # (an empty file is a file)
             await self._check_quota(user_id, size)
+            claimed = media_type_of(claimed_type)
             known = await self.store.cleaned(sha256)
             if known is not None:
-                reused = await self._reuse(user_id, known, sha256, size, name)
+                # the same bytes, so the same verdict on this upload's claim: what they
+                # were stored as stands in for what they sniff as
+                kind = stored_type(known.inspection.content_type, claimed)
+                inspection = replace(known.inspection, content_type=kind)
+                reused = await self._reuse(
+                    user_id, replace(known, inspection=inspection), sha256, size, name
+                )
                 if reused is not None:
                     return reused
-            claimed = media_type_of(claimed_type)
             prepared = await self.inspector.prepare(staged, claimed, sha256, size)
             return await self._store(user_id, prepared, sha256, size, name)
         finally:
