@@ -7,11 +7,13 @@
 //   net/         rest.js (fetch), socket.js (WebSocket, reconnect, heartbeat), frames.js
 //                (every server frame is handled there), acks.js (ack / read), outbox.js
 //                (sending exactly once), users.js and conversations.js (REST -> state),
-//                push.js (Web Push subscription, mute)
+//                push.js (Web Push subscription, mute), media.js (uploads; media as blob: URLs)
 //   views/       draw from state: list.js (sidebar), chat.js (open chat), composer.js,
+//                tray.js (files to send), attachments.js (a bubble's media), viewer.js,
 //                panels.js, group-info.js, mute.js, auth.js, alerts.js; names.js, status.js
 //   features/    notifications.js (the switch, push, the tab's own), typing.js
-//   lib/         helpers without state: dom.js, ids.js, format.js, storage.js, timer.js, base64.js
+//   lib/         helpers without state: dom.js, ids.js, format.js, storage.js, timer.js, base64.js,
+//                media.js (an attachment's kind, box and label)
 //   sw.js        the service worker (app shell cache, push notifications; rules in sw-push.js)
 //
 // Modules only declare things when imported; what runs is started here.

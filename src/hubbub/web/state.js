@@ -6,6 +6,8 @@
 // messages, users): read them, never write to them. The persisted parts (the session,
 // the seq cursor, receipt marks, the outbox, the notification choice, this device's push
 // subscription and the mutes) are kept in localStorage by this module alone.
+// Attachments add the composer's tray (files picked, not yet sent) and the blob: URLs
+// of media fetched with the token (the page cannot load /v1/media by URL, see net/media.js).
 import { idGt, idMax } from './lib/ids.js';
 import { storage } from './lib/storage.js';
 
@@ -26,7 +28,7 @@ const mutesKey = () => `hubbub.${auth.user_id}.mutes`;
 export const storedAuth = () => storage.get(AUTH_KEY, null);
 export function setAuth(next) { auth = next; storage.set(AUTH_KEY, auth); } // a new login here
 export function adoptAuth(next) { auth = next; } // a login in another tab (already stored)
-export function clearSession() { auth = null; me = null; storage.del(AUTH_KEY); }
+export function clearSession() { auth = null; me = null; storage.del(AUTH_KEY); clearTray(); releaseMediaUrls(); }
 // The profile could not be loaded for this login (the login screen shows, boot retries).
 export function forgetProfile() { me = null; }
 
@@ -39,6 +41,7 @@ export function startSession(profile) {
   ackedSeq = 0;
   marks = storage.get(marksKey(), {}) || {};
   convs.clear(); chats.clear(); presence.clear(); typers.clear();
+  clearTray(); releaseMediaUrls();
   openCid = null;
   firstReady = true;
 }
@@ -157,7 +160,7 @@ export function ingestMessage(m) {
     if (!ex.message_id || ex.failed) { ex.message_id = m.message_id; ex.ts = m.ts; ex.failed = false; }
     return false;
   }
-  chat.msgs.set(key, { message_id: m.message_id, conversation_id: m.conversation_id, sender_id: m.sender_id, body: m.body, ts: m.ts, client_msg_id: m.client_msg_id, kind: m.kind });
+  chat.msgs.set(key, { message_id: m.message_id, conversation_id: m.conversation_id, sender_id: m.sender_id, body: m.body, ts: m.ts, client_msg_id: m.client_msg_id, kind: m.kind, attachments: m.attachments });
   return true;
 }
 // An outbox item shown as our own message, not yet stored by the server.
@@ -165,7 +168,7 @@ export function addPendingMessage(item) {
   const chat = chatOf(item.conversation_id);
   const key = `c:${item.client_msg_id}`;
   if (chat.msgs.has(key)) return;
-  chat.msgs.set(key, { message_id: null, conversation_id: item.conversation_id, sender_id: myId(), body: item.body, ts: null, localTs: item.created, client_msg_id: item.client_msg_id });
+  chat.msgs.set(key, { message_id: null, conversation_id: item.conversation_id, sender_id: myId(), body: item.body, ts: null, localTs: item.created, client_msg_id: item.client_msg_id, attachments: item.attachments });
 }
 // The server stored our message (`sent`): the bubble and the list's preview get its id.
 export function confirmMessage(cid, clientMsgId, messageId, ts) {
@@ -191,6 +194,54 @@ export function removeOutgoing(clientMsgId) {
   const a = outbox();
   const b = a.filter((x) => x.client_msg_id !== clientMsgId);
   if (b.length !== a.length) storage.set(outboxKey(), b);
+}
+
+// ---------- the composer's tray: files to send with the next message ----------
+// Each entry: {key, file, name, size, type, loaded (bytes sent so far), media (the
+// server's attachment once uploaded: a retry after a failed send does not upload it
+// again), error, abort (cancels its upload in flight)}. It belongs to the open chat.
+const tray = [];
+let trayKeys = 0;
+export let uploading = false; // a send is uploading the tray: it cannot change meanwhile
+
+export const trayItems = () => tray;
+export const trayItem = (key) => tray.find((x) => x.key === key);
+export function addToTray(file) {
+  tray.push({ key: ++trayKeys, file, name: file.name, size: file.size, type: file.type, loaded: 0, media: null, error: '', abort: null });
+}
+export function removeFromTray(key) { const i = tray.findIndex((x) => x.key === key); if (i >= 0) tray.splice(i, 1); }
+// Everything goes; uploads in flight are cancelled.
+export function clearTray() {
+  for (const x of tray.splice(0)) if (x.abort) x.abort();
+  uploading = false;
+}
+export function setUploading(on) { uploading = on; }
+export function setTrayUpload(key, fields) { const x = trayItem(key); if (x) Object.assign(x, fields); }
+
+// ---------- attachments' bytes: blob: URLs (memory only) ----------
+// `<media_id>:thumb` or `<media_id>:full` -> {promise (of the URL), url once it came}.
+// Only the open chat's media are held: all are revoked when another chat opens (coming
+// back refetches them from the HTTP cache: media answers are immutable). A fetch that
+// ends after its entry was released is revoked at once (keepMediaUrl says no).
+const mediaUrls = new Map();
+
+export const mediaRequest = (key) => mediaUrls.get(key);
+export function setMediaRequest(key, promise) { const e = { promise, url: null }; mediaUrls.set(key, e); return e; }
+export function keepMediaUrl(key, entry, url) {
+  if (mediaUrls.get(key) !== entry) return false;
+  entry.url = url;
+  return true;
+}
+export function forgetMediaRequest(key, entry) { if (mediaUrls.get(key) === entry) mediaUrls.delete(key); }
+export function releaseMediaUrl(key) {
+  const e = mediaUrls.get(key);
+  if (!e) return;
+  mediaUrls.delete(key);
+  if (e.url) URL.revokeObjectURL(e.url);
+}
+export function releaseMediaUrls() {
+  for (const e of mediaUrls.values()) if (e.url) URL.revokeObjectURL(e.url);
+  mediaUrls.clear();
 }
 
 // ---------- receipts: how far each member got, per conversation (persisted) ----------
@@ -229,7 +280,10 @@ export let navigatedIn = false; // this page opened a chat itself (Back may go b
 export let lastTypingSent = 0; // when our last `typing` went out
 const readSent = new Map(); // cid -> the last message id we sent `read` for
 
+export let viewing = null; // the photo open in the viewer (an attachment), or null
+
 export function setOpenConversation(cid) { openCid = cid; }
+export function setViewing(att) { viewing = att; }
 export function noteNavigatedIn() { navigatedIn = true; }
 export function setLastTypingSent(t) { lastTypingSent = t; }
 export const readSentFor = (cid) => readSent.get(cid);

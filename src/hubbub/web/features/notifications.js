@@ -4,6 +4,7 @@
 // while a tab is open and hidden, the page shows them itself (notify). Clicking one opens
 // its conversation. Muted conversations are not notified.
 import { $ } from '../lib/dom.js';
+import { attachmentsLabel } from '../lib/media.js';
 import { auth, notifyChosen, setNotifyChosen, pushRecord, mutedUntil } from '../state.js';
 import { pushSupported, enablePush, disablePush, syncPush } from '../net/push.js';
 import { savePushPreview } from '../net/users.js';
@@ -90,7 +91,7 @@ export function resumeNotifications() {
 export function notify(c, m) {
   if (!notifyOn() || !document.hidden || mutedUntil(m.conversation_id) !== null) return;
   const title = c ? (c.kind === 'group' ? `${nameOf(m.sender_id)} in ${c.name}` : nameOf(m.sender_id)) : 'New message';
-  const opts = { body: m.body.slice(0, 240), tag: m.conversation_id, icon: '/icon-192.png', data: { conversation_id: m.conversation_id } };
+  const opts = { body: (m.body || attachmentsLabel(m.attachments)).slice(0, 240), tag: m.conversation_id, icon: '/icon-192.png', data: { conversation_id: m.conversation_id } };
   try {
     const n = new Notification(title, opts);
     n.onclick = () => { window.focus(); goChat(m.conversation_id); n.close(); };

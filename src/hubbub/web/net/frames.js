@@ -122,7 +122,7 @@ function onMessage(f) {
     if (lm && !lm.message_id && lm.sender_id === myId() && f.sender_id !== myId()) newer = true;
     if (newer) {
       // keep a pending own preview if this echo is for an older message
-      setLastMessage(cid, { message_id: f.message_id, conversation_id: cid, kind: f.kind, sender_id: f.sender_id, body: f.body, ts: f.ts, client_msg_id: f.client_msg_id });
+      setLastMessage(cid, { message_id: f.message_id, conversation_id: cid, kind: f.kind, sender_id: f.sender_id, body: f.body, ts: f.ts, client_msg_id: f.client_msg_id, attachments: f.attachments });
       if (f.sender_id !== myId() && isNew && !isViewing(cid) && (!c.read_upto || idGt(f.message_id, c.read_upto))) incrementUnread(cid);
     }
   }

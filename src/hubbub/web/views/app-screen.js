@@ -7,6 +7,7 @@ import { wireChat } from './chat.js';
 import { wireGroupInfo } from './group-info.js';
 import { wireMute } from './mute.js';
 import { wireComposer } from './composer.js';
+import { wireViewer } from './viewer.js';
 import { renderMe } from './list.js';
 
 export function mountAppScreen() {
@@ -18,6 +19,7 @@ export function mountAppScreen() {
   wireGroupInfo();
   wireMute();
   wireComposer();
+  wireViewer();
   renderNotifyState();
   renderMe();
 }

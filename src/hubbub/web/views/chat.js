@@ -5,7 +5,7 @@ import { idGt } from '../lib/ids.js';
 import { fmtTime, relTime, colorFor } from '../lib/format.js';
 import {
   myId, openCid, conversation, chatOf, msgKey, presenceOf, setOpenConversation,
-  setChatLoading, setLastTypingSent,
+  setChatLoading, setLastTypingSent, releaseMediaUrls,
 } from '../state.js';
 import { fetchOlderPage, refreshGroup } from '../net/conversations.js';
 import { addContact, loadPresence } from '../net/users.js';
@@ -18,6 +18,8 @@ import { renderConvList } from './list.js';
 import { clearComposer } from './composer.js';
 import { closeGroupInfo } from './group-info.js';
 import { renderMute, closeMuteMenu } from './mute.js';
+import { buildAttachments } from './attachments.js';
+import { closeViewer } from './viewer.js';
 
 export function wireChat() {
   $('btn-back').addEventListener('click', goBack);
@@ -34,6 +36,8 @@ export function openChat(cid) {
   $('chat-empty').hidden = true;
   $('chat-view').hidden = false;
   if (changed) {
+    closeViewer();
+    releaseMediaUrls(); // the media of the chat left (its bubbles go too)
     resetKeyed($('messages'));
     $('messages').replaceChildren();
     clearComposer();
@@ -66,6 +70,10 @@ export function closeChat() {
   $('chat-view').hidden = true;
   $('chat-empty').hidden = false;
   closeGroupInfo(false);
+  closeViewer();
+  releaseMediaUrls();
+  resetKeyed($('messages')); // its bubbles would show revoked URLs: drawn anew next time
+  $('messages').replaceChildren();
   renderConvList();
 }
 
@@ -141,6 +149,7 @@ function buildMsg(c, m) {
   const sender = h('span', { class: 'sender' });
   const body = h('p', { class: 'body' });
   body.textContent = m.body;
+  body.hidden = !m.body; // a message of attachments alone
   const time = h('time', { class: 'time' });
   const meta = h('span', { class: 'meta' }, time);
   let status = null;
@@ -148,7 +157,11 @@ function buildMsg(c, m) {
     status = h('span', { class: 'status', role: 'img' });
     meta.append(status);
   }
-  li.append(sender, body, meta);
+  // the attachments, then the caption under them
+  if (m.attachments && m.attachments.length) {
+    li.classList.add('has-atts');
+    li.append(sender, buildAttachments(m.attachments), body, meta);
+  } else li.append(sender, body, meta);
   li._parts = { sender, body, time, status };
   return li;
 }

@@ -2,6 +2,7 @@
 // "…" and is fetched; whatever shows it is drawn again when it arrives.
 import { me, myId, userById } from '../state.js';
 import { getUser } from '../net/users.js';
+import { attachmentsLabel } from '../lib/media.js';
 
 export function nameOf(uid) {
   if (me && uid === me.user_id) return me.display_name;
@@ -29,7 +30,10 @@ export function convTitle(c) {
 export function previewText(c) {
   const m = c.last_message;
   if (!m) return c.kind === 'group' ? 'New group' : 'No messages yet';
-  const body = m.body.replace(/\s+/g, ' ').slice(0, 120);
+  // a message with attachments: "📷 Photo" alone, or before its caption
+  const text = m.body.replace(/\s+/g, ' ').slice(0, 120);
+  const label = attachmentsLabel(m.attachments);
+  const body = label ? (text.trim() ? `${label.split(' ')[0]} ${text}` : label) : text;
   if (m.sender_id === myId()) return `You: ${body}`;
   if (c.kind === 'group') return `${nameOf(m.sender_id)}: ${body}`;
   return body;
