@@ -15,6 +15,7 @@ import pytest
 from hubbub.client import HubbubClient
 from tests.bus_fixtures import redis_server, redis_url  # noqa: F401 - fixtures
 from tests.pg_server import PostgresServer, create_database
+from tests.s3_server import ACCESS_KEY, SECRET_KEY, S3Server
 from tests.support import PASSWORD, ServerProcess, another_device, new_user, run
 
 KIT = Path(__file__).resolve().parents[3] / "shared" / "conformance"
@@ -137,3 +138,53 @@ def test_presence_is_one_view_across_nodes_and_survives_a_dead_node(
         one.stop()
         two.stop()
     assert "Traceback" not in one.log(), one.log()[-3000:]
+
+
+def test_any_node_serves_any_file_with_media_on_s3(
+    postgres_server: PostgresServer,
+    redis_url: str,  # noqa: F811 - the fixture
+    s3_server: S3Server,
+    tmp_path: Path,
+) -> None:
+    """Two nodes on one database and one S3 bucket (moto's server): a photo uploaded on
+    node one is attached there, arrives on node two with its attachment, and node two
+    serves its bytes and thumbnail; the same bytes uploaded on node two are one blob."""
+    dsn = _database(postgres_server)
+    bucket = f"hubbub-{uuid.uuid4().hex[:10]}"
+    shared = ("--database-url", dsn, "--redis-url", redis_url, "--s3-bucket", bucket,
+              "--s3-endpoint-url", s3_server.url, "--s3-access-key-id", ACCESS_KEY,
+              "--s3-secret-access-key", SECRET_KEY)  # fmt: skip
+    one = ServerProcess(tmp_path / "one", 2.0, *shared, "--node-id", "1").start()
+    two = ServerProcess(tmp_path / "two", 2.0, *shared, "--node-id", "2").start()
+
+    async def body() -> None:
+        import io  # noqa: PLC0415
+
+        from PIL import Image  # noqa: PLC0415
+
+        a, b = await new_user(one.url), await new_user(two.url)
+        buf = io.BytesIO()
+        Image.new("RGB", (640, 480), (10, 200, 30)).save(buf, "JPEG")
+        up = await a.upload(buf.getvalue(), content_type="image/jpeg", filename="g.jpg")
+        wa, wb = await a.connect(discover=False), await b.connect(discover=False)
+        sent = await wa.send_message("", to=b.user_id, attachments=[up["media_id"]])
+        got = await wb.expect("message", message_id=sent["message_id"])
+        assert got["attachments"][0]["media_id"] == up["media_id"]
+        r = await b.download(up["media_id"])  # node two, from the bucket
+        assert r.status_code == 200 and len(r.content) == up["size"]
+        thumb = await b.download(up["media_id"], thumbnail=True)
+        assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+        again = await b.upload(buf.getvalue(), content_type="image/jpeg")
+        assert again["sha256"] == up["sha256"]
+        for node in (one, two):  # nothing on the nodes' own disks
+            assert not list((node.data_dir / "media").rglob("blobs/*"))
+        for ws in (wa, wb):
+            await ws.close()
+
+    try:
+        run(body())
+    finally:
+        one.stop()
+        two.stop()
+    for node in (one, two):
+        assert "Traceback" not in node.log(), node.log()[-3000:]
