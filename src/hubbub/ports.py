@@ -447,7 +447,8 @@ class MediaStore(Protocol):
 class BlobStore(Protocol):
     """Files under keys, written once and never changed. `put` is durable when it
     returns (a crash after it keeps the file); putting a key twice is harmless; `delete`
-    of a missing key is harmless. Keys are [0-9a-z-]."""
+    of a missing key is harmless. Keys are [0-9a-z-]. The storage failing (a full disk,
+    the service unreachable) raises OSError, from any call."""
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...

@@ -23,10 +23,21 @@ from tests.support import ServerProcess, new_user, run
 pytestmark = pytest.mark.timeout(120)
 
 
-def jpeg(width: int, height: int, *, exif: Image.Exif | None = None, color: int = 90) -> bytes:
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+    b'22-rdf-syntax-ns#"><rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/"'
+    b' exif:GPSLatitude="52,31.2N"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def jpeg(
+    width: int, height: int, *, exif: Image.Exif | None = None, color: int = 90,
+    extra: dict[str, bytes] | None = None,
+) -> bytes:  # fmt: skip
     buf = io.BytesIO()
     img = Image.new("RGB", (width, height), (color, 120, 200))
-    img.save(buf, "JPEG", quality=90, **({"exif": exif} if exif is not None else {}))
+    more: dict[str, object] = {"exif": exif} if exif is not None else {}
+    img.save(buf, "JPEG", quality=90, **more, **(extra or {}))
     return buf.getvalue()
 
 
@@ -67,8 +78,9 @@ def test_a_photo_travels_cleaned_and_arrives_with_its_size(server: ServerProcess
         gps[ExifTags.GPS.GPSLatitude] = (52.0, 31.0, 12.5)
         gps[ExifTags.GPS.GPSLongitudeRef] = "E"
         gps[ExifTags.GPS.GPSLongitude] = (13.0, 24.0, 36.0)
-        photo = jpeg(400, 200, exif=exif)
-        assert b"GPS" in photo or Image.open(io.BytesIO(photo)).getexif().get_ifd(0x8825)
+        photo = jpeg(400, 200, exif=exif, extra={"comment": b"at home, 5 Elm St", "xmp": XMP})
+        assert Image.open(io.BytesIO(photo)).getexif().get_ifd(ExifTags.IFD.GPSInfo)
+        assert b"GPSLatitude" in photo and b"Elm St" in photo
         up = await ann.upload(photo, content_type="image/jpeg", filename="../../etc/beach.jpg")
         assert up["content_type"] == "image/jpeg" and up["filename"] == "beach.jpg"
         assert (up["width"], up["height"]) == (200, 400)  # the orientation applied
@@ -94,6 +106,7 @@ def test_a_photo_travels_cleaned_and_arrives_with_its_size(server: ServerProcess
         found = stored.getexif()
         assert not found.get_ifd(ExifTags.IFD.GPSInfo) and ExifTags.Base.Make not in found
         assert b"Exif" not in r.content[:4096] and b"Phone" not in r.content
+        assert b"GPSLatitude" not in r.content and b"Elm St" not in r.content  # XMP, comment
         assert r.headers["content-type"] == "image/jpeg"
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "sandbox" in r.headers["content-security-policy"]
@@ -427,3 +440,19 @@ def test_uploads_count_against_the_rate_limit(tmp_path: Path) -> None:
         run(body())
     finally:
         s.stop()
+
+
+def test_a_lost_file_is_an_error_not_a_broken_answer(fresh_server: ServerProcess) -> None:
+    async def body() -> None:
+        ann = await new_user(fresh_server.url)
+        up = await ann.upload(os.urandom(1000))
+        (stored,) = media_files(fresh_server.data_dir)
+        stored.unlink()  # an operator's mistake, a disk gone bad
+        with pytest.raises(ApiError) as refused:
+            await ann.download(up["media_id"])
+        assert refused.value.status == 503 and refused.value.code == "unavailable"
+        assert (await ann.download((await ann.upload(b"fine"))["media_id"])).content == b"fine"
+
+    run(body())
+    assert "Traceback" not in fresh_server.log()
+    assert "is missing" in fresh_server.log()

@@ -137,20 +137,28 @@ def _prepare_image(path: str, content_type: str) -> Prepared:
     )
 
 
+# what Pillow would otherwise carry from the source into the re-encoded file
+_CARRIED = ("comment", "xmp", "XML:com.adobe.xmp", "exif", "photoshop", "extension")
+
+
 def _clean(img: Image.Image, fmt: str, frames: int, out: str) -> tuple[int, int]:
     """Re-encode without metadata, the EXIF orientation applied; the size it has then."""
     icc = img.info.get("icc_profile")
     extra: dict[str, Any] = {"icc_profile": icc} if icc else {}
+    orientation = img.getexif().get(0x0112, 1)
+    for key in _CARRIED:  # comments and XMP can hold a place as well as EXIF can
+        img.info.pop(key, None)
     if frames > 1:  # an animation keeps its frames and timing (orientation is for photos)
         img.load()
         keep = {k: img.info[k] for k in ("duration", "loop", "disposal") if k in img.info}
         img.save(out, fmt, save_all=True, **keep, **extra)
         return img.size
-    orientation = img.getexif().get(0x0112, 1)
     if fmt == "JPEG" and orientation in (1, None):
         img.save(out, "JPEG", quality="keep", **extra)  # same tables: no loss to speak of
         return img.size
     upright = ImageOps.exif_transpose(img)
+    for key in _CARRIED:
+        upright.info.pop(key, None)
     if fmt == "JPEG":
         upright.save(out, "JPEG", quality=92, **extra)
     elif fmt == "WEBP":

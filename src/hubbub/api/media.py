@@ -54,13 +54,13 @@ class MediaApi:
 
     async def download(self, call: Call) -> Response:
         found = await self.media.download(call.user_id, call.path_id("media_id"))
-        return self._serve(call, found)
+        return await self._serve(call, found)
 
     async def thumbnail(self, call: Call) -> Response:
         found = await self.media.download(call.user_id, call.path_id("media_id"), thumbnail=True)
-        return self._serve(call, found)
+        return await self._serve(call, found)
 
-    def _serve(self, call: Call, found: Download) -> Response:
+    async def _serve(self, call: Call, found: Download) -> Response:
         headers = dict(_SAFE_HEADERS)
         headers["etag"] = found.etag
         headers["content-disposition"] = content_disposition(
@@ -84,9 +84,9 @@ class MediaApi:
             start, end, status = wanted.start, wanted.end, 206
             headers["content-range"] = f"bytes {start}-{end}/{found.size}"
         headers["content-length"] = str(end - start + 1)
-        body: AsyncIterator[bytes] = (
-            self.media.read(found, start, end) if end >= start else _nothing()
-        )
+        body: AsyncIterator[bytes] = _nothing()
+        if end >= start:  # the first chunk before the answer: a failure is still an error
+            body = await self.media.open(found, start, end)
         return StreamingResponse(
             body, status_code=status, headers=headers, media_type=found.content_type
         )

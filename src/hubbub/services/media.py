@@ -229,7 +229,11 @@ class Media:
 
     async def _put(self, path: str, sha256: str) -> str:
         key = f"{sha256}-{secrets.token_hex(6)}"
-        await self.blobs.put(key, path)
+        try:
+            await self.blobs.put(key, path)
+        except OSError as error:  # a full disk, the bucket away: nothing was recorded
+            log.warning("media storage refused a blob: %s", error)
+            raise HubbubError("unavailable", "media storage is unavailable; retry") from None
         return key
 
     def _new_media(
@@ -275,8 +279,22 @@ class Media:
             record, record.thumbnail_key, record.thumbnail_size, "image/jpeg", f'"{sha}"'
         )
 
-    def read(self, download: Download, start: int, end: int) -> AsyncIterator[bytes]:
-        return self.blobs.read(download.key, start, end)
+    async def open(self, download: Download, start: int, end: int) -> AsyncIterator[bytes]:
+        """The bytes start..end, with the first chunk already read: a blob that cannot be
+        read is an error before any answer is sent (unavailable; a file missing under a
+        row is logged, since rows only ever name stored files)."""
+        chunks = self.blobs.read(download.key, start, end)
+        try:
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            first = b""
+        except FileNotFoundError:
+            log.error("media %d: blob %s is missing", download.record.media_id, download.key)
+            raise HubbubError("unavailable", "this file cannot be read now") from None
+        except OSError as error:
+            log.warning("media storage unreadable: %s", error)
+            raise HubbubError("unavailable", "media storage is unreachable; retry") from None
+        return _then(first, chunks)
 
     # -- forgetting -----------------------------------------------------------------------
 
@@ -332,6 +350,13 @@ async def _stage(chunks: AsyncIterator[bytes], path: str, limit: int) -> tuple[s
 def _write(f: BinaryIO, h: hashlib._Hash, data: bytes) -> None:
     h.update(data)
     f.write(data)
+
+
+async def _then(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
 
 
 def _with_key(ref: BlobRef | None, put: dict[str, str]) -> BlobRef | None:

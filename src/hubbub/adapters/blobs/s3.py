@@ -17,7 +17,7 @@ from typing import Any
 
 from aiobotocore.session import get_session
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from hubbub.adapters.blobs.settings import S3Settings
 
@@ -65,6 +65,12 @@ class S3BlobStore:
         return self.settings.prefix + key
 
     async def put(self, key: str, source: str) -> None:
+        try:
+            await self._put(key, source)
+        except (ClientError, BotoCoreError) as error:
+            raise OSError(f"S3 put of {key}: {error}") from error
+
+    async def _put(self, key: str, source: str) -> None:
         bucket, name = self.settings.bucket, self._name(key)
         f = await asyncio.to_thread(open, source, "rb")
         try:
@@ -105,13 +111,21 @@ class S3BlobStore:
         except ClientError as error:
             if _code(error) in ("NoSuchKey", "404"):
                 raise FileNotFoundError(key) from None
-            raise
-        async with answer["Body"] as stream:
-            while chunk := await stream.read(READ_CHUNK_BYTES):
-                yield chunk
+            raise OSError(f"S3 get of {key}: {error}") from error
+        except BotoCoreError as error:
+            raise OSError(f"S3 get of {key}: {error}") from error
+        try:
+            async with answer["Body"] as stream:
+                while chunk := await stream.read(READ_CHUNK_BYTES):
+                    yield chunk
+        except (ClientError, BotoCoreError) as error:
+            raise OSError(f"S3 read of {key}: {error}") from error
 
     async def delete(self, key: str) -> None:
-        await self._client.delete_object(Bucket=self.settings.bucket, Key=self._name(key))
+        try:
+            await self._client.delete_object(Bucket=self.settings.bucket, Key=self._name(key))
+        except (ClientError, BotoCoreError) as error:
+            raise OSError(f"S3 delete of {key}: {error}") from error
 
     async def keys(self, older_than_ms: int) -> list[str]:
         found = []
