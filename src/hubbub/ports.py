@@ -74,6 +74,9 @@ class Store(Protocol):
         """Raises conflict if the username is taken."""
 
     async def user_by_id(self, user_id: int) -> User | None: ...
+    async def users_by_ids(self, user_ids: Sequence[int]) -> list[User]:
+        """Those of the ids that are users, in no particular order (unknown ids left out)."""
+
     async def user_by_name(self, username: str) -> User | None: ...
     async def password_hash(self, username: str) -> tuple[int, str] | None:
         """(user_id, password hash) of the username, or None."""

@@ -214,3 +214,26 @@ def test_random_bodies_never_cause_a_server_error(
     assert r.status_code < 500, (path, payload, r.text)
     if r.status_code >= 400:
         assert set(r.json()["error"]) == {"code", "message"}
+
+
+def test_many_users_in_one_call(server: ServerProcess) -> None:
+    """A client with hundreds of conversations fetches their names in pages of 100, not
+    one request per user; unknown ids are left out, repeats answered once, in order."""
+
+    async def body() -> None:
+        me, *others = [await new_user(server.url) for _ in range(4)]
+        ids = [o.user_id or "" for o in others]
+        answer = await me.request(
+            "GET", "/v1/users/batch", params={"ids": ",".join([ids[2], "123", *ids, ids[0]])}
+        )
+        assert [u["user_id"] for u in answer["users"]] == [ids[2], ids[0], ids[1]]
+        assert answer["users"][0]["username"] == others[2].username  # type: ignore[attr-defined]
+        for bad in ("", "x", ",".join(["1"] * 101), "1,,2x"):
+            with pytest.raises(ApiError) as refused:
+                await me.request("GET", "/v1/users/batch", params={"ids": bad})
+            assert refused.value.status == 400, bad
+        with pytest.raises(ApiError) as refused:
+            await HubbubClient(server.url).request("GET", "/v1/users/batch", params={"ids": "1"})
+        assert refused.value.status == 401
+
+    run(body())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from hubbub.api.accounts import user_out
 from hubbub.api.http import Call
-from hubbub.api.schemas import ContactOut, ContactsOut, PresenceOut, Status, UserOut
+from hubbub.api.schemas import ContactOut, ContactsOut, PresenceOut, Status, UserOut, UsersOut
 from hubbub.core.errors import bad_request
+from hubbub.core.frames import parse_id
 from hubbub.services.people import People
 
 
@@ -15,6 +16,11 @@ class PeopleApi:
 
     async def get_user(self, call: Call) -> UserOut:
         return user_out(await self.people.user(call.path_id("user_id")))
+
+    async def get_users(self, call: Call) -> UsersOut:
+        given = call.query("ids") or ""
+        ids = [parse_id(part, "ids") for part in given.split(",") if part]
+        return UsersOut([user_out(u) for u in await self.people.users(ids)])
 
     async def find_user(self, call: Call) -> UserOut:
         username = call.query("username")

@@ -68,6 +68,12 @@ def endpoint_table(
                  answer=s.UserOut, errors=("not_found",),
                  query=(Query("username", "The exact username",
                               {"type": "string", "minLength": 1}, True),)),
+        Endpoint("GET", "/v1/users/batch", p.get_users,
+                 "Many users at once (unknown ids are left out)", "people",
+                 answer=s.UsersOut,
+                 query=(Query("ids", "1..100 user ids, comma-separated",
+                              {"type": "string", "pattern": f"^{ID_PATTERN[1:-1]}"
+                               f"(,{ID_PATTERN[1:-1]}){{0,99}}$"}, True),)),
         Endpoint("GET", "/v1/users/{user_id}", p.get_user, "A user", "people",
                  answer=s.UserOut, errors=("not_found",)),
         Endpoint("GET", "/v1/users/{user_id}/presence", p.presence,

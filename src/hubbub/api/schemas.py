@@ -215,6 +215,10 @@ class UserOut(Struct):
     display_name: str
 
 
+class UsersOut(Struct):
+    users: list[UserOut]
+
+
 class SessionOut(Struct):
     token: str
     user_id: Id

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hubbub.core.errors import not_found
+from hubbub.core.errors import bad_request, not_found
 from hubbub.core.model import User
 from hubbub.ports import Store
 from hubbub.services.presence import Presence
 from hubbub.services.throttle import Throttle
+
+MAX_USERS_PER_LOOKUP = 100  # a page of a conversation list's names
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,16 @@ class People:
         if user is None:
             raise not_found("no such user")
         return user
+
+    async def users(self, user_ids: list[int]) -> list[User]:
+        """Many users in one call (a client showing a conversation list needs every
+        name on it); at most MAX_USERS_PER_LOOKUP ids, each once; unknown ids are left
+        out, in the order given otherwise."""
+        if not 1 <= len(user_ids) <= MAX_USERS_PER_LOOKUP:
+            raise bad_request(f"give 1..{MAX_USERS_PER_LOOKUP} user ids")
+        wanted = list(dict.fromkeys(user_ids))
+        found = {u.user_id: u for u in await self.store.users_by_ids(wanted)}
+        return [found[i] for i in wanted if i in found]
 
     async def by_name(self, username: str) -> User:
         user = await self.store.user_by_name(username)

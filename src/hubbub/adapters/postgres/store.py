@@ -127,6 +127,16 @@ class PostgresStore:
 
         return await self.engine.read(q)
 
+    async def users_by_ids(self, user_ids: Sequence[int]) -> list[User]:
+        async def q(c: Conn) -> list[User]:
+            rows = await c.fetch(
+                f"SELECT {USER_COLUMNS} FROM users WHERE user_id = ANY($1::bigint[])",
+                list(user_ids),
+            )
+            return [user_from_row(r) for r in rows]
+
+        return await self.engine.read(q) if user_ids else []
+
     async def user_by_name(self, username: str) -> User | None:
         async def q(c: Conn) -> User | None:
             row = await c.fetchrow(

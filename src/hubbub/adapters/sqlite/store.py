@@ -127,6 +127,16 @@ class SqliteStore:
 
         return await self.engine.read(q)
 
+    async def users_by_ids(self, user_ids: Sequence[int]) -> list[User]:
+        def q(c: sqlite3.Connection) -> list[User]:
+            marks = ",".join("?" * len(user_ids))
+            rows = c.execute(
+                f"SELECT {USER_COLUMNS} FROM users WHERE user_id IN ({marks})", tuple(user_ids)
+            ).fetchall()
+            return [user_from_row(r) for r in rows]
+
+        return await self.engine.read(q) if user_ids else []
+
     async def user_by_name(self, username: str) -> User | None:
         def q(c: sqlite3.Connection) -> User | None:
             row = c.execute(
