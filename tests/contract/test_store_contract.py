@@ -905,3 +905,17 @@ def test_a_node_whose_view_of_a_group_is_stale_still_delivers_to_every_member(
         await two.close()
 
     asyncio.run(body())
+
+
+def test_users_by_ids_finds_those_that_exist(backend: Backend) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        try:
+            ann, bob = await _users(store, "ann", "bob")
+            found = await store.users_by_ids([bob.user_id, 12345, ann.user_id])
+            assert sorted(u.username for u in found) == ["ann", "bob"]
+            assert await store.users_by_ids([]) == []
+        finally:
+            await store.close()
+
+    asyncio.run(body())
