@@ -22,6 +22,7 @@ def person(browser: Browser, url: str, prefix: str, **context: Any) -> tuple[Pag
     page = context.new_page()
     username = f"{prefix}{uuid.uuid4().hex[:6]}"
     page.goto(url)
+    page.get_by_role("tab", name="Sign up").click()
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
