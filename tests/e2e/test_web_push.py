@@ -207,6 +207,7 @@ def test_logging_out_unsubscribes_before_the_token_goes(
     ).json()["token"]
     assert len(server_subscriptions(url, other)) == 1
     page.get_by_role("button", name="Log out").click()
+    page.get_by_role("dialog").get_by_role("button", name="Log out").click()  # confirmed
     expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=T)
     assert server_subscriptions(url, other) == []
     assert stub_state(page)["active"] is False
@@ -376,7 +377,7 @@ def test_the_worker_shows_replaces_and_clears_notifications(
     worker(page).evaluate(close)
     wait_until(lambda: len(shown(page)) == 3, "the group's notification closed", page)
     # the worker draws avatars by the page's own rules
-    names = ["Ann", "ann lee", "  Bo  Di Ek ", "Élodie", "😀 party", ""]
+    names = ["Ann", "ann lee", "  Bo  Di Ek ", "Élodie", "😀 party", "", "👨‍👩‍👧 Fam 🇫🇷"]
     page_side = page.evaluate(
         "async (names) => { const f = await import('/lib/format.js');"
         " return names.map(n => [f.initials(n), f.colorFor(n)]); }",

@@ -17,11 +17,20 @@ function pushColor(id) {
   for (const ch of String(id)) x = (x * 31 + ch.charCodeAt(0)) >>> 0;
   return `hsl(${x % 360} 55% 42%)`;
 }
+// Graphemes, not code points: a family emoji (three people joined by ZWJ) or a flag (two
+// regional letters) is one character to a person, and half of one is a broken glyph.
+const GRAPHEMES = typeof Intl !== 'undefined' && Intl.Segmenter
+  ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+const firstGrapheme = (word) => {
+  if (!word) return '';
+  if (GRAPHEMES) { for (const { segment } of GRAPHEMES.segment(word)) return segment; }
+  return [...word][0];
+};
 function pushInitials(name) {
   const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);
-  const a = [...(parts[0] || '?')][0] || '?';
-  const b = parts.length > 1 ? [...parts[parts.length - 1]][0] : '';
-  return (a + (b || '')).toUpperCase();
+  const a = firstGrapheme(parts[0]) || '?';
+  const b = parts.length > 1 ? firstGrapheme(parts[parts.length - 1]) : '';
+  return (a + b).toUpperCase();
 }
 
 // A push's decrypted payload (docs/protocol.md §5.7), or anything else, to what to do:

@@ -6,6 +6,7 @@ import { refreshGroup, addGroupMember, removeGroupMember, leaveGroup } from '../
 import { dropConversation } from '../router.js';
 import { nameOf, usernameOf } from './names.js';
 import { showError, clearError } from './alerts.js';
+import { askConfirm } from './confirm.js';
 
 export function wireGroupInfo() {
   $('btn-groupinfo').addEventListener('click', () => {
@@ -24,9 +25,16 @@ export function wireGroupInfo() {
       await refreshGroup(c.conversation_id);
     } catch (e) { showError(e.code === 'not_found' ? `No user called “${name}”.` : e.message); }
   });
-  $('gi-leave').addEventListener('click', async () => {
+  $('gi-leave').addEventListener('click', async (ev) => {
     const c = conversation(openCid);
     if (!c) return;
+    const sure = await askConfirm({
+      title: `Leave “${c.name || 'this group'}”?`,
+      body: 'You will stop getting its messages. Only a member can add you back.',
+      confirm: 'Leave group',
+      opener: ev.currentTarget,
+    });
+    if (!sure) return;
     try {
       await leaveGroup(c);
       dropConversation(c.conversation_id);

@@ -11,6 +11,7 @@ import { showError, clearError } from './alerts.js';
 import { renderConvList, renderMe } from './list.js';
 import { renderChatHead, renderMessages } from './chat.js';
 import { refreshGroupInfo } from './group-info.js';
+import { askConfirm } from './confirm.js';
 
 const panels = { newchat: 'panel-newchat', newgroup: 'panel-newgroup', settings: 'panel-settings' };
 const buttons = { newchat: 'btn-newchat', newgroup: 'btn-newgroup', settings: 'btn-settings' };
@@ -42,7 +43,15 @@ function fillSettings() {
 }
 
 export function wirePanels() {
-  $('btn-logout').addEventListener('click', logOut);
+  $('btn-logout').addEventListener('click', async (ev) => {
+    const sure = await askConfirm({
+      title: 'Log out?',
+      body: 'This browser forgets your session and stops notifications; your messages stay on the server.',
+      confirm: 'Log out',
+      opener: ev.currentTarget,
+    });
+    if (sure) logOut();
+  });
   for (const k of Object.keys(panels)) $(buttons[k]).addEventListener('click', () => showPanel(k));
   for (const b of document.querySelectorAll('[data-cancel]')) b.addEventListener('click', () => {
     const pid = b.closest('.panel').id;
