@@ -58,3 +58,27 @@ def test_initials_are_whole_characters(browser: Browser, web_server: ServerProce
     )
     assert got == ["👨‍👩‍👧🇫🇷", "AL", "🧗C", "❤️‍🔥"]
     page.context.close()
+
+
+def test_escape_closes_what_is_open_and_focus_goes_back(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    (ann, _), (ben, ben_name) = [person(browser, web_server.url, p) for p in ("ann", "ben")]
+    for button, field in (("New chat", "Username to chat with"), ("New group", "Group name")):
+        ann.get_by_role("button", name=button).click()
+        expect(ann.get_by_label(field)).to_be_focused()
+        ann.keyboard.press("Escape")
+        expect(ann.get_by_label(field)).to_be_hidden()
+        expect(ann.get_by_role("button", name=button)).to_be_focused()
+    ann.get_by_role("button", name="New group").click()
+    ann.get_by_label("Group name").fill("esc")
+    ann.get_by_label("Members (usernames, comma separated)").fill(ben_name)
+    ann.get_by_role("button", name="Create group").click()
+    expect(ann.get_by_label("Message", exact=True)).to_be_visible(timeout=T)
+    ann.locator("#btn-groupinfo").click()
+    expect(ann.locator("#group-info")).to_be_visible()
+    ann.keyboard.press("Escape")
+    expect(ann.locator("#group-info")).to_be_hidden()
+    expect(ann.locator("#btn-groupinfo")).to_be_focused()
+    for page in (ann, ben):
+        page.context.close()

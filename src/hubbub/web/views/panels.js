@@ -10,7 +10,7 @@ import { renderDevices } from '../features/devices.js';
 import { showError, clearError } from './alerts.js';
 import { renderConvList, renderMe } from './list.js';
 import { renderChatHead, renderMessages } from './chat.js';
-import { refreshGroupInfo } from './group-info.js';
+import { refreshGroupInfo, closeGroupInfo } from './group-info.js';
 import { askConfirm } from './confirm.js';
 
 const panels = { newchat: 'panel-newchat', newgroup: 'panel-newgroup', settings: 'panel-settings' };
@@ -42,7 +42,26 @@ function fillSettings() {
   renderDevices();
 }
 
+// Escape closes what is open, innermost first (a dialog and the mute menu handle it
+// themselves), and focus goes back to the button that opened it, never to <body>.
+function onEscape(ev) {
+  if (ev.key !== 'Escape' || ev.defaultPrevented || document.querySelector('dialog[open]')) return;
+  const open = Object.keys(panels).find((k) => $(panels[k]) && !$(panels[k]).hidden);
+  if (open) {
+    ev.preventDefault();
+    closePanel(open);
+    $(buttons[open]).focus();
+    return;
+  }
+  const gi = $('group-info');
+  if (gi && !gi.hidden) {
+    ev.preventDefault();
+    closeGroupInfo(true);
+  }
+}
+
 export function wirePanels() {
+  document.addEventListener('keydown', onEscape);
   $('btn-logout').addEventListener('click', async (ev) => {
     const sure = await askConfirm({
       title: 'Log out?',
