@@ -74,6 +74,10 @@ class Store(Protocol):
         """Raises conflict if the username is taken."""
 
     async def user_by_id(self, user_id: int) -> User | None: ...
+    async def search_users(self, prefix: str, limit: int) -> list[User]:
+        """Users whose username, or lower-cased display name, starts with `prefix` (given
+        in lower case), by username, at most `limit`."""
+
     async def users_by_ids(self, user_ids: Sequence[int]) -> list[User]:
         """Those of the ids that are users, in no particular order (unknown ids left out)."""
 

@@ -919,3 +919,31 @@ def test_users_by_ids_finds_those_that_exist(backend: Backend) -> None:
             await store.close()
 
     asyncio.run(body())
+
+
+def test_search_users_by_prefix_of_username_or_folded_display_name(
+    backend: Backend,
+) -> None:
+    async def body() -> None:
+        store = await backend.open()
+        try:
+            for username, display in (("otto", "Ötzi Straße"), ("zoe_1", "Zoë"),
+                                      ("zoe.2", "Anna"), ("bob", "100% Bob")):  # fmt: skip
+                await store.create_user(username, "h", display)
+            names = lambda found: sorted(u.username for u in found)  # noqa: E731
+            assert names(await store.search_users("zoe", 10)) == ["zoe.2", "zoe_1"]
+            assert names(await store.search_users("ötzi stras", 10)) == ["otto"]  # casefold
+            assert names(await store.search_users("zoë", 10)) == ["zoe_1"]
+            assert names(await store.search_users("zoe_", 10)) == ["zoe_1"]  # _ is no wildcard
+            assert names(await store.search_users("100%", 10)) == ["bob"]  # nor is %
+            assert names(await store.search_users("%", 10)) == []
+            assert len(await store.search_users("zoe", 1)) == 1
+            user = await store.user_by_name("bob")
+            assert user is not None
+            await store.update_profile(user.user_id, "Ärger", None, set_retention=False)
+            assert names(await store.search_users("ärg", 10)) == ["bob"]
+            assert names(await store.search_users("100", 10)) == []
+        finally:
+            await store.close()
+
+    asyncio.run(body())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 
 import httpx
 import pytest
@@ -235,5 +236,40 @@ def test_many_users_in_one_call(server: ServerProcess) -> None:
         with pytest.raises(ApiError) as refused:
             await HubbubClient(server.url).request("GET", "/v1/users/batch", params={"ids": "1"})
         assert refused.value.status == 401
+
+    run(body())
+
+
+def test_the_people_directory_finds_by_prefix_and_is_bounded(server: ServerProcess) -> None:
+    async def body() -> None:
+        tag = uuid.uuid4().hex[:6]
+        me = await new_user(server.url)
+        named = []
+        for i, display in enumerate(("Zoë Quill", "zed", "Ötzi")):
+            api = HubbubClient(server.url)
+            await api.sign_up(f"q{tag}{i}", PASSWORD, display)
+            named.append(api)
+        await HubbubClient(server.url).sign_up(f"zq{tag}x", PASSWORD, f"Quill {tag}")
+
+        async def search(q: str) -> list[str]:
+            found = await me.request("GET", "/v1/users/search", params={"q": q})
+            return [u["username"] for u in found["users"]]
+
+        assert await search(f"q{tag}") == [f"q{tag}0", f"q{tag}1", f"q{tag}2"]
+        assert await search(f"@Q{tag.upper()}1") == [f"q{tag}1"]  # case, a leading @
+        got = await search("zoë q")
+        assert f"q{tag}0" in got, got  # display names, case-insensitive
+        assert f"q{tag}2" in await search("ötz")
+        assert await search(f"quill {tag}") == [f"zq{tag}x"]
+        assert await search("@x") == []  # under two characters once the @ is gone
+        assert await search("%_") == []  # LIKE's wildcards are only characters
+        many = [HubbubClient(server.url) for _ in range(25)]
+        for i, api in enumerate(many):
+            await api.sign_up(f"w{tag}{i:02d}", PASSWORD)
+        assert len(await search(f"w{tag}")) == 20  # at most 20 answers
+        for bad in ("x", "y" * 65):
+            with pytest.raises(ApiError) as refused:
+                await search(bad)
+            assert refused.value.status == 400, bad
 
     run(body())

@@ -34,6 +34,12 @@ def message_from_row(row: Sequence[Any]) -> Message:
     )
 
 
+def folded_name(display_name: str) -> str:
+    """users.name_key: what the people directory matches a prefix against (Unicode case
+    folding, which neither SQLite's lower() nor a C-locale PostgreSQL does)."""
+    return display_name.casefold()
+
+
 def user_from_row(row: Sequence[Any]) -> User:
     """USER_COLUMNS -> User"""
     return User(int(row[0]), row[1], row[2], row[3], row[4])

@@ -22,6 +22,10 @@ class PeopleApi:
         ids = [parse_id(part, "ids") for part in given.split(",") if part]
         return UsersOut([user_out(u) for u in await self.people.users(ids)])
 
+    async def search_users(self, call: Call) -> UsersOut:
+        found = await self.people.search(call.user_id, call.query("q") or "")
+        return UsersOut([user_out(u) for u in found])
+
     async def find_user(self, call: Call) -> UserOut:
         username = call.query("username")
         if not username:

@@ -74,6 +74,12 @@ def endpoint_table(
                  query=(Query("ids", "1..100 user ids, comma-separated",
                               {"type": "string", "pattern": f"^{ID_PATTERN[1:-1]}"
                                f"(,{ID_PATTERN[1:-1]}){{0,99}}$"}, True),)),
+        Endpoint("GET", "/v1/users/search", p.search_users,
+                 "Find people by the start of their username or display name", "people",
+                 answer=s.UsersOut,
+                 query=(Query("q", "2..64 characters: the start of a username or display name"
+                              " (case-insensitive; a leading @ is ignored)",
+                              {"type": "string", "minLength": 2, "maxLength": 64}, True),)),
         Endpoint("GET", "/v1/users/{user_id}", p.get_user, "A user", "people",
                  answer=s.UserOut, errors=("not_found",)),
         Endpoint("GET", "/v1/users/{user_id}/presence", p.presence,

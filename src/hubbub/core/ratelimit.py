@@ -37,6 +37,7 @@ class RateRules:
     contacts_per_user: Rule = Rule(500, 1.0, "contact changes")
     push_subscriptions_per_device: Rule = Rule(20, 1 / 60, "push subscription changes")
     uploads_per_user: Rule = Rule(100, 1.0, "uploads")
+    searches_per_user: Rule = Rule(60, 0.5, "people searches")
 
     @classmethod
     def names(cls) -> list[str]:

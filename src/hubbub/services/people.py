@@ -12,6 +12,8 @@ from hubbub.services.presence import Presence
 from hubbub.services.throttle import Throttle
 
 MAX_USERS_PER_LOOKUP = 100  # a page of a conversation list's names
+MIN_SEARCH_CHARS, MAX_SEARCH_CHARS = 2, 64  # a prefix of one letter lists a 26th of everyone
+SEARCH_RESULTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,19 @@ class People:
         wanted = list(dict.fromkeys(user_ids))
         found = {u.user_id: u for u in await self.store.users_by_ids(wanted)}
         return [found[i] for i in wanted if i in found]
+
+    async def search(self, user_id: int, query: str) -> list[User]:
+        """The people directory: users whose username or display name starts with the
+        query (case-insensitive, a leading @ ignored), at most SEARCH_RESULTS. Bounded so
+        that it finds people without listing everyone: 2+ characters, 20 answers, and a
+        rate limit per caller."""
+        if not MIN_SEARCH_CHARS <= len(query) <= MAX_SEARCH_CHARS:
+            raise bad_request(f"search for {MIN_SEARCH_CHARS}..{MAX_SEARCH_CHARS} characters")
+        await self.throttle.everywhere(self.throttle.rules.searches_per_user, f"u{user_id}")
+        prefix = query.strip().lstrip("@").casefold()  # as users.name_key is kept
+        if len(prefix) < MIN_SEARCH_CHARS or "\x00" in prefix:
+            return []  # "@a", "  ": too little to look for (and nobody is called that)
+        return await self.store.search_users(prefix, SEARCH_RESULTS)
 
     async def by_name(self, username: str) -> User:
         user = await self.store.user_by_name(username)

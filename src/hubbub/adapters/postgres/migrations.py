@@ -375,6 +375,19 @@ MIGRATIONS.append(
         """,
     ),
 )
+MIGRATIONS.append(
+    (
+        6,
+        # the people directory: usernames and display names searched by prefix. name_key
+        # is display_name.casefold(), written by the store (lower() follows the database's
+        # locale, which may know only ASCII); older rows are filled in by PostgresStore.open.
+        """
+        ALTER TABLE users ADD COLUMN name_key TEXT;
+        CREATE INDEX users_by_username_prefix ON users(username text_pattern_ops);
+        CREATE INDEX users_by_name_key ON users(name_key text_pattern_ops);
+        """,
+    )
+)
 
 
 async def migrate(conn: asyncpg.Connection) -> list[int]:
@@ -402,7 +415,19 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
                 int(time.time() * 1000),
             )
         applied.append(version)
+    await fill_name_keys(conn)
     return applied
+
+
+async def fill_name_keys(conn: asyncpg.Connection) -> None:
+    """users.name_key of the rows from before migration 6 (casefold is Python's); a no-op
+    once every row has one. Concurrent nodes may both fill a row: with the same value."""
+    rows = await conn.fetch("SELECT user_id, display_name FROM users WHERE name_key IS NULL")
+    if rows:
+        await conn.executemany(
+            "UPDATE users SET name_key = $1 WHERE user_id = $2 AND name_key IS NULL",
+            [(r["display_name"].casefold(), r["user_id"]) for r in rows],
+        )
 
 
 async def migrate_url(dsn: str) -> list[int]:

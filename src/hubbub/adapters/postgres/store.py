@@ -30,6 +30,7 @@ from hubbub.adapters.rows import (
     DEVICE_COLUMNS,
     MESSAGE_COLUMNS,
     USER_COLUMNS,
+    folded_name,
     message_from_row,
     repeated_send,
     user_from_row,
@@ -106,13 +107,14 @@ class PostgresStore:
         async def insert(c: Conn) -> User:
             inserted = await c.fetchval(
                 "INSERT INTO users (user_id, username, display_name, password_hash,"
-                " created_at) VALUES ($1, $2, $3, $4, $5)"
+                " created_at, name_key) VALUES ($1, $2, $3, $4, $5, $6)"
                 " ON CONFLICT (username) DO NOTHING RETURNING user_id",
                 user_id,
                 username,
                 display_name,
                 password_hash,
                 now_ms(),
+                folded_name(display_name),
             )
             if inserted is None:
                 raise HubbubError("conflict", "that username is taken")
@@ -136,6 +138,21 @@ class PostgresStore:
             return [user_from_row(r) for r in rows]
 
         return await self.engine.read(q) if user_ids else []
+
+    async def search_users(self, prefix: str, limit: int) -> list[User]:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+        async def q(c: Conn) -> list[User]:
+            rows = await c.fetch(
+                f"SELECT {USER_COLUMNS} FROM users WHERE username LIKE $1"
+                f" UNION SELECT {USER_COLUMNS} FROM users WHERE name_key LIKE $1"
+                " ORDER BY username LIMIT $2",
+                pattern,
+                limit,
+            )
+            return [user_from_row(r) for r in rows]
+
+        return await self.engine.read(q)
 
     async def user_by_name(self, username: str) -> User | None:
         async def q(c: Conn) -> User | None:
@@ -168,13 +185,14 @@ class PostgresStore:
             row = await c.fetchrow(
                 "UPDATE users SET display_name = coalesce($2, display_name),"
                 " retention_days = CASE WHEN $3 THEN $4::integer ELSE retention_days END,"
-                " group_adds = coalesce($5, group_adds)"
+                " group_adds = coalesce($5, group_adds), name_key = coalesce($6, name_key)"
                 f" WHERE user_id = $1 RETURNING {USER_COLUMNS}",
                 user_id,
                 display_name,
                 set_retention,
                 retention_days,
                 group_adds,
+                folded_name(display_name) if display_name is not None else None,
             )
             if row is None:
                 raise not_found("no such user")

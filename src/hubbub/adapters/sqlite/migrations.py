@@ -197,6 +197,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX message_media_by_message ON message_media(message_id);
         """,
     ),
+    (
+        5,
+        # the people directory: display names searched by prefix, case-insensitively.
+        # name_key is display_name.casefold(), written by the store (SQLite's lower() knows
+        # only ASCII); rows from before it are filled in by SqliteStore.open.
+        """
+        ALTER TABLE users ADD COLUMN name_key TEXT;
+        CREATE INDEX users_by_name_key ON users(name_key);
+        """,
+    ),
 ]
 
 
@@ -224,4 +234,16 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
             conn.execute("ROLLBACK")
             raise
         applied.append(version)
+    fill_name_keys(conn)
     return applied
+
+
+def fill_name_keys(conn: sqlite3.Connection) -> None:
+    """users.name_key of the rows from before migration 5 (casefold is Python's, not
+    SQL's); a no-op once every row has one."""
+    rows = conn.execute("SELECT user_id, display_name FROM users WHERE name_key IS NULL")
+    missing = [(name.casefold(), user_id) for user_id, name in rows]
+    if missing:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("UPDATE users SET name_key = ? WHERE user_id = ?", missing)
+        conn.execute("COMMIT")

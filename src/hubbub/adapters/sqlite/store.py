@@ -13,6 +13,7 @@ from hubbub.adapters.rows import (
     DEVICE_COLUMNS,
     MESSAGE_COLUMNS,
     USER_COLUMNS,
+    folded_name,
     message_from_row,
     user_from_row,
 )
@@ -109,8 +110,9 @@ class SqliteStore:
             try:
                 c.execute(
                     "INSERT INTO users (user_id, username, display_name, password_hash,"
-                    " created_at) VALUES (?, ?, ?, ?, ?)",
-                    (user_id, username, display_name, password_hash, now_ms()),
+                    " created_at, name_key) VALUES (?, ?, ?, ?, ?, ?)",
+                    (user_id, username, display_name, password_hash, now_ms(),
+                     folded_name(display_name)),
                 )
             except sqlite3.IntegrityError:
                 raise HubbubError("conflict", "that username is taken") from None
@@ -136,6 +138,21 @@ class SqliteStore:
             return [user_from_row(r) for r in rows]
 
         return await self.engine.read(q) if user_ids else []
+
+    async def search_users(self, prefix: str, limit: int) -> list[User]:
+        low, high = prefix, prefix + "\U0010ffff"  # a range: each side uses its index
+
+        def q(c: sqlite3.Connection) -> list[User]:
+            rows = c.execute(
+                f"SELECT {USER_COLUMNS} FROM users WHERE username >= ? AND username < ?"
+                f" UNION SELECT {USER_COLUMNS} FROM users"
+                " WHERE name_key >= ? AND name_key < ?"
+                " ORDER BY username LIMIT ?",
+                (low, high, low, high, limit),
+            ).fetchall()
+            return [user_from_row(r) for r in rows]
+
+        return await self.engine.read(q)
 
     async def user_by_name(self, username: str) -> User | None:
         def q(c: sqlite3.Connection) -> User | None:
@@ -171,7 +188,8 @@ class SqliteStore:
                 )
             if display_name is not None:
                 c.execute(
-                    "UPDATE users SET display_name = ? WHERE user_id = ?", (display_name, user_id)
+                    "UPDATE users SET display_name = ?, name_key = ? WHERE user_id = ?",
+                    (display_name, folded_name(display_name), user_id),
                 )
             if set_retention:
                 c.execute(

@@ -10,11 +10,6 @@ export const normalUsername = (typed) => typed.trim().replace(/^@+/, '').toLower
 // Server messages are lower-case fragments ("username is taken"): a sentence on screen.
 const sentence = (m) => (m ? m[0].toUpperCase() + m.slice(1) : m);
 
-const HINTS = {
-  login: 'New here? Choose <strong>Sign up</strong> above.',
-  signup: 'Usernames: 3–32 of a–z 0–9 _ . - &nbsp;·&nbsp; passwords: at least 8 characters.',
-};
-
 export function showAuth(message) {
   mountTemplate('tpl-auth');
   document.title = 'Hubbub';
@@ -35,7 +30,8 @@ export function showAuth(message) {
     $('auth-signup-only').hidden = mode !== 'signup';
     $('auth-submit').textContent = mode === 'signup' ? 'Sign up' : 'Log in';
     $('auth-password').autocomplete = mode === 'signup' ? 'new-password' : 'current-password';
-    $('auth-hint').innerHTML = HINTS[mode];
+    $('auth-hint-login').hidden = mode !== 'login';
+    $('auth-hint-signup').hidden = mode !== 'signup';
     say('');
   };
   tabs.login.addEventListener('click', () => setMode('login'));
