@@ -40,7 +40,7 @@ export function startSession(profile) {
   lastSeq = Number(storage.get(seqKey(), 0)) || 0;
   ackedSeq = 0;
   marks = storage.get(marksKey(), {}) || {};
-  convs.clear(); chats.clear(); presence.clear(); typers.clear();
+  convs.clear(); chats.clear(); counted.clear(); presence.clear(); typers.clear();
   clearTray(); releaseMediaUrls();
   openCid = null;
   firstReady = true;
@@ -77,30 +77,40 @@ export const hasConversation = (cid) => convs.has(cid);
 export const conversations = () => [...convs.values()];
 export const conversationIds = () => [...convs.keys()];
 export function upsertConversation(entry) { convs.set(entry.conversation_id, entry); }
-export function removeConversation(cid) { convs.delete(cid); chats.delete(cid); }
+export function removeConversation(cid) { convs.delete(cid); chats.delete(cid); counted.delete(cid); }
+
+// Unread counts: the server's unread_count covers every message up to its last_message
+// when it answered (`upto`); a message after that is counted here once, by message_id
+// (`ids`). A catch-up after a reload or a reconnect replays messages the server's count
+// already holds (the conversation's last_message among them): they never count twice.
+const counted = new Map(); // cid -> {upto: message id or null, ids: Set of message ids}
+function countedOf(cid) {
+  let k = counted.get(cid);
+  if (!k) { k = { upto: null, ids: new Set() }; counted.set(cid, k); }
+  return k;
+}
 
 // Merge one summary from GET /conversations with what is known here: a newer local last
-// message (sent or received since the server answered) and its unread count survive.
+// message (sent or received since the server answered) and the messages counted unread
+// here since (those the server's count does not hold yet) survive.
 export function mergeServerConversation(c) {
   const cid = c.conversation_id;
   const local = convs.get(cid);
   const next = { ...c, localTs: local ? local.localTs : 0, owner_id: local ? local.owner_id : undefined };
+  const serverUpto = (c.last_message && c.last_message.message_id) || null;
   if (local) {
     next.read_upto = idMax(local.read_upto, c.read_upto);
     const ll = local.last_message;
-    if (ll && (!ll.message_id || !c.last_message || idGt(ll.message_id, c.last_message.message_id))) {
-      next.last_message = ll;
-      const chat = chats.get(cid);
-      let extra = 0;
-      if (chat) {
-        for (const m of chat.msgs.values()) {
-          if (m.message_id && m.sender_id !== myId() && (!c.last_message || idGt(m.message_id, c.last_message.message_id)) && (!next.read_upto || idGt(m.message_id, next.read_upto))) extra++;
-        }
-      }
-      next.unread_count = c.unread_count + extra;
-    }
+    if (ll && (!ll.message_id || !c.last_message || idGt(ll.message_id, c.last_message.message_id))) next.last_message = ll;
   }
-  if (next.last_message && next.last_message.message_id && next.read_upto && !idGt(next.last_message.message_id, next.read_upto)) next.unread_count = 0;
+  const k = countedOf(cid);
+  k.upto = idMax(k.upto, serverUpto);
+  for (const id of k.ids) if (!idGt(id, k.upto) || (next.read_upto && !idGt(id, next.read_upto))) k.ids.delete(id);
+  next.unread_count = (c.unread_count || 0) + k.ids.size;
+  if (next.last_message && next.last_message.message_id && next.read_upto && !idGt(next.last_message.message_id, next.read_upto)) {
+    next.unread_count = 0;
+    k.ids.clear();
+  }
   convs.set(cid, next);
 }
 // The list's preview; `localTs` too when the message was written here.
@@ -110,17 +120,38 @@ export function setLastMessage(cid, lm, localTs) {
   c.last_message = lm;
   if (localTs !== undefined) c.localTs = localTs;
 }
-export function incrementUnread(cid) { const c = convs.get(cid); if (c) c.unread_count = (c.unread_count || 0) + 1; }
-export function clearUnread(cid) { const c = convs.get(cid); if (c) c.unread_count = 0; }
+// A message from someone else arrived unread: counted unless it already is (the server's
+// count holds it, or it was counted here before); true when the count moved.
+export function countUnread(cid, mid) {
+  const c = convs.get(cid);
+  if (!c || !mid) return false;
+  const k = countedOf(cid);
+  if (!idGt(mid, k.upto) || k.ids.has(mid) || (c.read_upto && !idGt(mid, c.read_upto))) return false;
+  k.ids.add(mid);
+  c.unread_count = (c.unread_count || 0) + 1;
+  return true;
+}
+// Everything here was seen: nothing up to the newest message known counts again.
+export function clearUnread(cid) {
+  const c = convs.get(cid);
+  if (!c) return;
+  c.unread_count = 0;
+  const k = countedOf(cid);
+  for (const id of k.ids) k.upto = idMax(k.upto, id);
+  if (c.last_message) k.upto = idMax(k.upto, c.last_message.message_id);
+  k.ids.clear();
+}
 // This user read up to `mid` (on any device). True when nothing is left unread; false when
 // a newer message may still be unread (the count is then the server's to say).
 export function recordReadUpto(cid, mid) {
   const c = convs.get(cid);
   c.read_upto = idMax(c.read_upto, mid);
   if (!c.last_message || !c.last_message.message_id || !idGt(c.last_message.message_id, c.read_upto)) {
-    c.unread_count = 0;
+    clearUnread(cid);
     return true;
   }
+  const k = countedOf(cid);
+  for (const id of k.ids) if (!idGt(id, c.read_upto)) k.ids.delete(id);
   return false;
 }
 // Group details as last heard: only the fields given change.

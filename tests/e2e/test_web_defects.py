@@ -1,0 +1,153 @@
+"""Defects of the web client found by using it as people do (issue 13), each pinned by a
+browser test against a real server: unread counts after a catch-up, group read marks
+after a member leaves, right-to-left text, drafts, presence while disconnected, and
+recovering from a lost connection."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.test_web_client import (
+    PASSWORD,
+    T,
+    conversation,
+    person,
+)
+from tests.support import ServerProcess
+
+
+class Rest:
+    """Someone who only uses the REST API (quicker to set up than another browser)."""
+
+    def __init__(self, url: str, token: str, user_id: str, username: str = "") -> None:
+        self.http = httpx.Client(
+            base_url=f"{url}/v1", headers={"Authorization": f"Bearer {token}"}, timeout=15
+        )
+        self.user_id = user_id
+        self.username = username
+
+    @classmethod
+    def sign_up(cls, url: str, prefix: str) -> Rest:
+        username = f"{prefix}{uuid.uuid4().hex[:6]}"
+        httpx.post(f"{url}/v1/users", json={"username": username, "password": PASSWORD})
+        s = httpx.post(f"{url}/v1/sessions", json={"username": username, "password": PASSWORD})
+        s.raise_for_status()
+        return cls(url, s.json()["token"], s.json()["user_id"], username)
+
+    @classmethod
+    def of(cls, page: Page, url: str) -> Rest:
+        """The person logged in on `page`, through the API with the page's own token."""
+        auth = json.loads(page.evaluate("localStorage.getItem('hubbub.auth')"))
+        return cls(url, auth["token"], auth["user_id"])
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        r = self.http.request(method, path, json=body)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    def direct(self, user_id: str) -> str:
+        c = self.call("POST", "/conversations/direct", {"user_id": user_id})
+        return str(c["conversation_id"])
+
+    def post(self, cid: str, body: str) -> str:
+        payload = {"client_msg_id": uuid.uuid4().hex, "body": body}
+        m = self.call("POST", f"/conversations/{cid}/messages", payload)
+        return str(m["message_id"])
+
+    def unread(self) -> dict[str, int]:
+        """The server's unread_count of every conversation."""
+        convs = self.call("GET", "/conversations")["conversations"]
+        return {c["conversation_id"]: int(c["unread_count"]) for c in convs}
+
+
+class Frames:
+    """Every frame of the page's WebSockets, both ways, as Playwright saw them."""
+
+    def __init__(self, page: Page) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []
+        page.on("websocket", self._watch)
+
+    def _watch(self, ws: Any) -> None:
+        ws.on("framesent", lambda payload: self.sent.append(json.loads(payload)))
+        ws.on("framereceived", lambda payload: self.received.append(json.loads(payload)))
+
+    def last_ready(self) -> dict[str, Any] | None:
+        readies = [f for f in self.received if f.get("type") == "ready"]
+        return readies[-1] if readies else None
+
+    def caught_up(self) -> bool:
+        """The client acked the head of its last `ready`: the catch-up was handled (its
+        ack goes out after the frames it covers were processed)."""
+        ready = self.last_ready()
+        if ready is None:
+            return False
+        if ready["head"] == 0:
+            return True
+        return any(f.get("type") == "ack" and f["seq"] >= ready["head"] for f in self.sent)
+
+
+def wait_until(page: Page, condition: Any, what: str, timeout_ms: int = T) -> None:
+    """Wait for a condition on what Playwright's handlers saw (they run while it waits)."""
+    for _ in range(timeout_ms // 50):
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    assert condition(), f"timed out waiting for {what}"
+
+
+# every conversation's accessible name, by its title
+LABELS = """() => Object.fromEntries([...document.querySelectorAll('#conv-list .conv')].map(
+  (a) => [a.querySelector('.conv-title').textContent, a.getAttribute('aria-label')]))"""
+
+
+def badge(page: Page, title: str) -> Any:
+    return conversation(page, title).locator(".badge")
+
+
+# ---------- 1. unread counts after a catch-up ----------
+
+
+def test_unread_counts_agree_with_the_server_after_a_catch_up(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    """bob closes his tab, his friends write, bob comes back: the replayed messages (each
+    conversation's last message among them) are already in the server's unread_count
+    and must not be counted again, per conversation or in the title's total."""
+    url = web_server.url
+    bob, _ = person(browser, url, "bob")
+    bob_api = Rest.of(bob, url)
+    friends = [Rest.sign_up(url, p) for p in ("amy", "cai", "dee")]
+    cids = [f.direct(bob_api.user_id) for f in friends]
+    for f, cid in zip(friends, cids, strict=True):
+        f.post(cid, f"hello from {f.username}")
+    expect(bob).to_have_title("(3) Hubbub", timeout=T)
+    context = bob.context
+    bob.close()  # bob closes his tab ...
+    for n, (f, cid) in enumerate(zip(friends, cids, strict=True)):
+        for i in range(n + 1):  # 1, 2 and 3 more messages
+            f.post(cid, f"while away {i}")
+    bob = context.new_page()  # ... and opens it again: a catch-up from his seq
+    frames = Frames(bob)
+    bob.goto(url)
+    wait_until(bob, frames.caught_up, "the catch-up")
+    server = bob_api.unread()
+    assert [server[c] for c in cids] == [2, 3, 4]
+    for f, cid in zip(friends, cids, strict=True):
+        expect(badge(bob, f.username)).to_have_text(str(server[cid]), timeout=T)
+    expect(bob).to_have_title(f"({sum(server.values())}) Hubbub", timeout=T)
+    # all at once too (an expect passes on a value seen in passing)
+    labels = bob.evaluate(LABELS)
+    pairs = zip(friends, cids, strict=True)
+    assert labels == {f.username: f"{f.username}, {server[c]} unread" for f, c in pairs}
+    # and a live message on top counts once more, and once only
+    friends[0].post(cids[0], "live again")
+    expect(badge(bob, friends[0].username)).to_have_text("3", timeout=T)
+    expect(bob).to_have_title("(10) Hubbub", timeout=T)
+    assert bob_api.unread()[cids[0]] == 3
+    context.close()
