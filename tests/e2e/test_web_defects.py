@@ -6,6 +6,7 @@ recovering from a lost connection."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -16,7 +17,11 @@ from tests.e2e.test_web_client import (
     PASSWORD,
     T,
     conversation,
+    message,
+    open_conversation,
     person,
+    send,
+    status_of,
 )
 from tests.support import ServerProcess
 
@@ -151,3 +156,71 @@ def test_unread_counts_agree_with_the_server_after_a_catch_up(
     expect(bob).to_have_title("(10) Hubbub", timeout=T)
     assert bob_api.unread()[cids[0]] == 3
     context.close()
+
+
+# ---------- 2. group read marks never go backwards ----------
+
+
+def create_group(page: Page, name: str, members: list[str]) -> None:
+    page.get_by_role("button", name="New group").click()
+    page.get_by_label("Group name").fill(name)
+    page.get_by_label("Members (usernames, comma separated)").fill(", ".join(members))
+    page.get_by_role("button", name="Create group").click()
+    expect(page.get_by_label("Message", exact=True)).to_be_visible(timeout=T)
+
+
+def test_a_group_message_read_by_everyone_stays_read_as_members_come_and_go(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    """A mark is computed against the members a message went to: a newcomer (who has no
+    marks for what came before) and members who leave, down to none, do not take it back;
+    a message sent after someone joined waits for them too."""
+    url = web_server.url
+    ann, _ = person(browser, url, "ann")
+    ben, ben_name = person(browser, url, "ben")
+    cat, cat_name = person(browser, url, "cat")
+    dan = Rest.sign_up(url, "dan")  # never opens the group
+    create_group(ann, "quartet", [ben_name, cat_name])
+    send(ann, "read by all")
+    for page in (ben, cat):
+        open_conversation(page, "quartet")
+        expect(message(page, "read by all")).to_have_count(1, timeout=T)
+    read_by_all = status_of(ann, "read by all")
+    expect(read_by_all).to_have_attribute("data-status", "read", timeout=T)
+    # dan joins: he has no marks, but the message was not sent to him
+    ann.get_by_role("button", name="Group info").click()
+    ann.get_by_label("Add member (username)").fill(dan.username)
+    ann.get_by_role("button", name="Add member").click()
+    expect(ann.get_by_role("list", name="Members")).to_contain_text(dan.username, timeout=T)
+    expect(read_by_all).to_have_attribute("data-status", "read")
+    ann.get_by_role("button", name="Hide details").click()
+    # one sent with dan in the group is read only when he reads it too
+    send(ann, "after dan joined")
+    for page in (ben, cat):
+        expect(message(page, "after dan joined")).to_have_count(1, timeout=T)
+    after = status_of(ann, "after dan joined")
+    expect(after).to_have_attribute("data-status", re.compile("sent|delivered"), timeout=T)
+    # cat leaves, ben leaves, ann removes dan: nobody else is left, nothing goes back
+    cat.get_by_role("button", name="Group info").click()
+    cat.get_by_role("button", name="Leave group").click()
+    expect(conversation(cat, "quartet")).to_have_count(0, timeout=T)
+    expect(ann.locator("#chat-sub")).not_to_contain_text(cat_name, timeout=T)
+    Rest.of(ben, url).call("DELETE", f"/groups/{group_id(ann)}/members/{Rest.of(ben, url).user_id}")
+    expect(ann.locator("#chat-sub")).not_to_contain_text(ben_name, timeout=T)
+    ann.get_by_role("button", name="Group info").click()
+    ann.get_by_role("button", name=f"Remove {dan.username}").click()
+    expect(ann.locator("#chat-sub")).to_have_text("You", timeout=T)
+    expect(read_by_all).to_have_attribute("data-status", "read")
+    ann.reload()  # and after a reload (the marks are kept)
+    open_conversation(ann, "quartet")
+    expect(status_of(ann, "read by all")).to_have_attribute("data-status", "read", timeout=T)
+    expect(status_of(ann, "after dan joined")).not_to_have_attribute("data-status", "read")
+    for page in (ann, ben, cat):
+        page.context.close()
+
+
+def group_id(page: Page) -> str:
+    """The open chat's conversation id (a group's id is its conversation's), from the URL."""
+    m = re.search(r"#/c/(\d+)$", page.url)
+    assert m, page.url
+    return m.group(1)

@@ -4,7 +4,7 @@
 // this file: assigning to an import is a TypeError) and the getters, and change it only
 // through the named mutators below. Getters hand out the live entries (conversations,
 // messages, users): read them, never write to them. The persisted parts (the session,
-// the seq cursor, receipt marks, the outbox, the notification choice, this device's push
+// the seq cursor, receipt marks (and a group's "everyone had it" marks), the outbox, the notification choice, this device's push
 // subscription and the mutes) are kept in localStorage by this module alone.
 // Attachments add the composer's tray (files picked, not yet sent) and the blob: URLs
 // of media fetched with the token (the page cannot load /v1/media by URL, see net/media.js).
@@ -22,6 +22,7 @@ export const myId = () => auth && auth.user_id;
 const seqKey = () => `hubbub.${auth.user_id}.seq`;
 const outboxKey = () => `hubbub.${auth.user_id}.outbox`;
 const marksKey = () => `hubbub.${auth.user_id}.marks`;
+const everyoneKey = () => `hubbub.${auth.user_id}.everyone`;
 const pushKey = () => `hubbub.${auth.user_id}.push`;
 const mutesKey = () => `hubbub.${auth.user_id}.mutes`;
 
@@ -40,6 +41,7 @@ export function startSession(profile) {
   lastSeq = Number(storage.get(seqKey(), 0)) || 0;
   ackedSeq = 0;
   marks = storage.get(marksKey(), {}) || {};
+  everyone = storage.get(everyoneKey(), {}) || {};
   convs.clear(); chats.clear(); counted.clear(); presence.clear(); typers.clear();
   clearTray(); releaseMediaUrls();
   openCid = null;
@@ -96,6 +98,7 @@ function countedOf(cid) {
 export function mergeServerConversation(c) {
   const cid = c.conversation_id;
   const local = convs.get(cid);
+  raiseEveryone(cid); // with the members as last heard, before the server's replace them
   const next = { ...c, localTs: local ? local.localTs : 0, owner_id: local ? local.owner_id : undefined };
   const serverUpto = (c.last_message && c.last_message.message_id) || null;
   if (local) {
@@ -112,6 +115,7 @@ export function mergeServerConversation(c) {
     k.ids.clear();
   }
   convs.set(cid, next);
+  raiseEveryone(cid);
 }
 // The list's preview; `localTs` too when the message was written here.
 export function setLastMessage(cid, lm, localTs) {
@@ -159,7 +163,9 @@ const GROUP_FIELDS = ['name', 'members', 'owner_id'];
 export function updateGroup(cid, details) {
   const c = convs.get(cid);
   if (!c) return;
+  raiseEveryone(cid); // with the members the marks were got from
   for (const k of GROUP_FIELDS) if (k in details) c[k] = details[k];
+  raiseEveryone(cid);
 }
 
 // ---------- chats (the messages of a conversation) ----------
@@ -286,7 +292,29 @@ export function setMark(cid, uid, status, mid) {
   if (!idGt(mid, um[k])) return false;
   um[k] = mid;
   storage.set(marksKey(), marks);
+  raiseEveryone(cid);
   return true;
+}
+
+// How far everyone else in a group had got at some moment: cid -> {d, r}, raised whenever
+// marks or members change (with the members before the change too), never lowered. A
+// message read by everyone it went to stays read when members leave (down to none), and
+// when one joins (a newcomer has no marks for what came before): marks never go back.
+let everyone = {};
+export const everyoneOf = (cid) => everyone[cid] || {};
+const lower = (a, b) => (!a || !b ? null : idGt(a, b) ? b : a);
+function raiseEveryone(cid) {
+  const c = convs.get(cid);
+  if (!c || c.kind !== 'group') return;
+  const others = (c.members || []).filter((u) => u !== myId());
+  if (!others.length) return;
+  const cm = marks[cid] || {};
+  const r = others.map((u) => (cm[u] || {}).r).reduce(lower);
+  const d = others.map((u) => idMax((cm[u] || {}).d, (cm[u] || {}).r)).reduce(lower);
+  const e = everyone[cid] || {};
+  if (!idGt(r, e.r) && !idGt(d, e.d)) return;
+  everyone[cid] = { r: idMax(r, e.r) || null, d: idMax(d, e.d) || null };
+  storage.set(everyoneKey(), everyone);
 }
 
 // ---------- typing: who is typing where, until when ----------
