@@ -37,9 +37,12 @@ class Rest:
         self.username = username
 
     @classmethod
-    def sign_up(cls, url: str, prefix: str) -> Rest:
+    def sign_up(cls, url: str, prefix: str, display_name: str | None = None) -> Rest:
         username = f"{prefix}{uuid.uuid4().hex[:6]}"
-        httpx.post(f"{url}/v1/users", json={"username": username, "password": PASSWORD})
+        user = {"username": username, "password": PASSWORD}
+        if display_name:
+            user["display_name"] = display_name
+        httpx.post(f"{url}/v1/users", json=user).raise_for_status()
         s = httpx.post(f"{url}/v1/sessions", json={"username": username, "password": PASSWORD})
         s.raise_for_status()
         return cls(url, s.json()["token"], s.json()["user_id"], username)
@@ -224,3 +227,56 @@ def group_id(page: Page) -> str:
     m = re.search(r"#/c/(\d+)$", page.url)
     assert m, page.url
     return m.group(1)
+
+
+# ---------- 3. right-to-left text ----------
+
+ARABIC = "مرحبا، كيف حالك؟"
+HEBREW = "שלום לכולם"
+
+
+def direction(locator: Any) -> str:
+    """The direction the browser lays the element out in (dir=auto: from its text)."""
+    return str(locator.evaluate("(el) => getComputedStyle(el).direction"))
+
+
+def expect_direction(locator: Any, want: str) -> None:
+    expect(locator).to_be_visible(timeout=T)
+    assert direction(locator) == want, locator
+    assert locator.evaluate("(el, d) => el.matches(`:dir(${d})`)", want), locator
+
+
+def test_right_to_left_text_is_laid_out_right_to_left(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    url = web_server.url
+    bob, _ = person(browser, url, "bob")
+    sara = Rest.sign_up(url, "sara", display_name="سارة")
+    cid = sara.direct(Rest.of(bob, url).user_id)
+    sara.post(cid, ARABIC)
+    item = conversation(bob, "سارة")
+    expect(item).to_have_count(1, timeout=T)
+    expect_direction(item.locator(".conv-title"), "rtl")  # a name
+    expect_direction(item.locator(".conv-preview"), "rtl")  # the preview
+    open_conversation(bob, "سارة")
+    expect_direction(bob.locator("#chat-name"), "rtl")
+    expect_direction(message(bob, ARABIC).locator(".body"), "rtl")  # the bubble's text
+    # ours: English stays left to right, Hebrew goes right to left, even after "You: "
+    send(bob, "hello sara")
+    expect_direction(message(bob, "hello sara").locator(".body"), "ltr")
+    expect(item.locator(".conv-preview")).to_have_text("You: hello sara", timeout=T)
+    expect_direction(item.locator(".conv-preview"), "ltr")
+    send(bob, HEBREW)
+    expect_direction(message(bob, HEBREW).locator(".body"), "rtl")
+    expect(item.locator(".conv-preview")).to_have_text(f"You: {HEBREW}", timeout=T)
+    expect_direction(item.locator(".conv-preview"), "rtl")
+    # mixed text takes the direction of its first strong letter
+    send(bob, f"Hubbub {ARABIC}")
+    expect_direction(message(bob, f"Hubbub {ARABIC}").locator(".body"), "ltr")
+    # the composer follows what is typed in it
+    composer = bob.get_by_label("Message", exact=True)
+    composer.fill(HEBREW)
+    expect_direction(composer, "rtl")
+    composer.fill("plain English")
+    expect_direction(composer, "ltr")
+    bob.context.close()

@@ -146,8 +146,9 @@ export function renderMessages({ toBottom = false } = {}) {
 function buildMsg(c, m) {
   const own = m.sender_id === myId();
   const li = h('li', { class: `msg ${own ? 'own' : 'other'}`, title: '' });
-  const sender = h('span', { class: 'sender' });
-  const body = h('p', { class: 'body' });
+  // dir=auto: Arabic or Hebrew lays out right to left, whatever the page's direction
+  const sender = h('span', { class: 'sender', dir: 'auto' });
+  const body = h('p', { class: 'body', dir: 'auto' });
   body.textContent = m.body;
   body.hidden = !m.body; // a message of attachments alone
   const time = h('time', { class: 'time' });
