@@ -280,3 +280,47 @@ def test_right_to_left_text_is_laid_out_right_to_left(
     composer.fill("plain English")
     expect_direction(composer, "ltr")
     bob.context.close()
+
+
+# ---------- 4. drafts ----------
+
+
+def composer(page: Page) -> Any:
+    return page.get_by_label("Message", exact=True)
+
+
+def test_drafts_survive_switching_chats_and_a_reload(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    url = web_server.url
+    bob, _ = person(browser, url, "bob")
+    bob_id = Rest.of(bob, url).user_id
+    amy, cai = Rest.sign_up(url, "amy"), Rest.sign_up(url, "cai")
+    for friend in (amy, cai):
+        friend.post(friend.direct(bob_id), f"hi from {friend.username}")
+    open_conversation(bob, amy.username)
+    composer(bob).fill("half a thought for amy")
+    open_conversation(bob, cai.username)  # another chat: its own (empty) draft
+    expect(composer(bob)).to_have_value("")
+    composer(bob).fill("line one for cai\nline two")
+    open_conversation(bob, amy.username)  # and back
+    expect(composer(bob)).to_have_value("half a thought for amy")
+    bob.reload()  # kept in storage too
+    expect(bob.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
+    expect(composer(bob)).to_have_value("half a thought for amy", timeout=T)
+    open_conversation(bob, cai.username)
+    expect(composer(bob)).to_have_value("line one for cai\nline two")
+    # sending clears the draft, here, after switching and after a reload
+    bob.get_by_role("button", name="Send").click()
+    expect(message(bob, "line two")).to_have_count(1, timeout=T)
+    expect(composer(bob)).to_have_value("")
+    open_conversation(bob, amy.username)
+    expect(composer(bob)).to_have_value("half a thought for amy")
+    open_conversation(bob, cai.username)
+    expect(composer(bob)).to_have_value("")
+    bob.reload()
+    expect(bob.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
+    expect(composer(bob)).to_have_value("", timeout=T)
+    open_conversation(bob, amy.username)
+    expect(composer(bob)).to_have_value("half a thought for amy")
+    bob.context.close()

@@ -5,7 +5,7 @@
 // through the named mutators below. Getters hand out the live entries (conversations,
 // messages, users): read them, never write to them. The persisted parts (the session,
 // the seq cursor, receipt marks (and a group's "everyone had it" marks), the outbox, the notification choice, this device's push
-// subscription and the mutes) are kept in localStorage by this module alone.
+// subscription, the mutes and the drafts) are kept in localStorage by this module alone.
 // Attachments add the composer's tray (files picked, not yet sent) and the blob: URLs
 // of media fetched with the token (the page cannot load /v1/media by URL, see net/media.js).
 import { idGt, idMax } from './lib/ids.js';
@@ -25,6 +25,7 @@ const marksKey = () => `hubbub.${auth.user_id}.marks`;
 const everyoneKey = () => `hubbub.${auth.user_id}.everyone`;
 const pushKey = () => `hubbub.${auth.user_id}.push`;
 const mutesKey = () => `hubbub.${auth.user_id}.mutes`;
+const draftsKey = () => `hubbub.${auth.user_id}.drafts`;
 
 export const storedAuth = () => storage.get(AUTH_KEY, null);
 export function setAuth(next) { auth = next; storage.set(AUTH_KEY, auth); } // a new login here
@@ -231,6 +232,17 @@ export function removeOutgoing(clientMsgId) {
   const a = outbox();
   const b = a.filter((x) => x.client_msg_id !== clientMsgId);
   if (b.length !== a.length) storage.set(outboxKey(), b);
+}
+
+// ---------- drafts: what the composer holds, per conversation (persisted) ----------
+// Kept as it is typed, so switching chats and reloading bring it back; sending clears it.
+export const draftOf = (cid) => (auth && cid ? (storage.get(draftsKey(), {}) || {})[cid] || '' : '');
+export function setDraft(cid, text) {
+  if (!auth || !cid) return;
+  const all = storage.get(draftsKey(), {}) || {};
+  if ((all[cid] || '') === text) return;
+  if (text) all[cid] = text; else delete all[cid];
+  storage.set(draftsKey(), all);
 }
 
 // ---------- the composer's tray: files to send with the next message ----------

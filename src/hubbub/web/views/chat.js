@@ -15,7 +15,7 @@ import { renderTyping } from '../features/typing.js';
 import { nameOf, usernameOf, convTitle } from './names.js';
 import { statusOf, STATUS_ICONS } from './status.js';
 import { renderConvList } from './list.js';
-import { clearComposer } from './composer.js';
+import { showDraft } from './composer.js';
 import { closeGroupInfo } from './group-info.js';
 import { renderMute, closeMuteMenu } from './mute.js';
 import { buildAttachments } from './attachments.js';
@@ -40,7 +40,7 @@ export function openChat(cid) {
     releaseMediaUrls(); // the media of the chat left (its bubbles go too)
     resetKeyed($('messages'));
     $('messages').replaceChildren();
-    clearComposer();
+    showDraft(cid);
     closeGroupInfo(false);
     closeMuteMenu(false);
     setLastTypingSent(0);
