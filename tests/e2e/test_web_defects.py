@@ -21,6 +21,7 @@ from tests.e2e.test_web_client import (
     open_conversation,
     person,
     send,
+    start_chat,
     status_of,
 )
 from tests.support import ServerProcess
@@ -323,4 +324,42 @@ def test_drafts_survive_switching_chats_and_a_reload(
     expect(composer(bob)).to_have_value("", timeout=T)
     open_conversation(bob, amy.username)
     expect(composer(bob)).to_have_value("half a thought for amy")
+    bob.context.close()
+
+
+# ---------- 5. presence while our socket is down ----------
+
+
+def banner(page: Page) -> Any:
+    return page.locator("#banner")
+
+
+def test_presence_is_not_shown_while_disconnected_and_comes_back(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    """While alice's own socket is down she hears no presence or typing: the header says
+    nothing of bob rather than a stale "online", and says it again once she is back."""
+    alice, alice_name = person(browser, web_server.url, "alice")
+    bob, bob_name = person(browser, web_server.url, "bob")
+    start_chat(alice, bob_name)
+    presence = alice.locator("#chat-presence")
+    dot = conversation(alice, bob_name).locator(".dot")
+    expect(presence).to_have_text("online", timeout=T)
+    expect(dot).to_be_visible()
+    start_chat(bob, alice_name)
+    composer(bob).press_sequentially("still typing", delay=30)
+    typing = alice.locator("#typing")
+    expect(typing).to_contain_text("is typing", timeout=T)
+    alice.context.set_offline(True)  # the browser goes offline: her socket goes
+    expect(banner(alice)).to_be_visible(timeout=T)
+    expect(presence).to_be_hidden()
+    expect(presence).not_to_have_text("online")
+    expect(dot).to_be_hidden()
+    expect(alice.locator("#chat-sub")).to_have_text(f"@{bob_name}")
+    expect(typing).to_have_text("", timeout=2000)  # (a typing frame lasts 5 s)
+    alice.context.set_offline(False)  # back: presence is heard again
+    expect(banner(alice)).to_be_hidden(timeout=T)
+    expect(presence).to_have_text("online", timeout=T)
+    expect(dot).to_be_visible()
+    alice.context.close()
     bob.context.close()

@@ -69,6 +69,9 @@ export const presenceOf = (uid) => presence.get(uid);
 export function setPresence(uid, status, lastActiveAt) {
   presence.set(uid, { status, last_active_at: lastActiveAt });
 }
+// Our socket went: presence and typing are no longer heard, so what was heard is dropped
+// (the next `ready` seeds presence again from GET /contacts).
+export function forgetLive() { presence.clear(); typers.clear(); }
 
 // ---------- conversations (the list) ----------
 // An entry is the server's conversation summary plus `localTs` (when it was created or

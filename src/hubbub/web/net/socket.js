@@ -3,12 +3,15 @@
 import { createTimer } from '../lib/timer.js';
 import {
   auth, lastSeq, socket, socketReady, stopped, attempt, heartbeatInterval, lastFrameAt,
-  skipDiscovery, connecting, setSocket, setStopped, nextAttempt, resetAttempts, noteFrame,
-  setSkipDiscovery, setConnecting,
+  skipDiscovery, connecting, openCid, setSocket, setStopped, nextAttempt, resetAttempts, noteFrame,
+  setSkipDiscovery, setConnecting, forgetLive,
 } from '../state.js';
 import { onFrame } from './frames.js';
 import { forceLogout } from '../session.js';
 import { setBanner } from '../views/alerts.js';
+import { renderConvList } from '../views/list.js';
+import { renderChatHead } from '../views/chat.js';
+import { renderTyping } from '../features/typing.js';
 
 const reconnectTimer = createTimer();
 const heartbeat = createTimer();
@@ -77,6 +80,7 @@ async function connect() {
     if (sock !== socket) return;
     setSocket(null);
     stopHeartbeat();
+    lostLive();
     if (ev.code === 4001 || ev.code === 4002) {
       forceLogout(ev.code === 4002 ? 'You have been logged out.' : 'Your session is no longer valid. Please log in again.');
       return;
@@ -119,6 +123,15 @@ function dropSocket() {
   setSocket(null);
   try { s.close(); } catch { /* ignore */ }
   stopHeartbeat();
+  lostLive();
+}
+
+// Presence and typing stop showing with the socket (what is not heard is not known).
+function lostLive() {
+  forgetLive();
+  renderConvList();
+  if (openCid) renderChatHead();
+  renderTyping();
 }
 
 // Logged out (here or in another tab): close the socket, and do not reconnect.

@@ -4,7 +4,7 @@ import { $, h, setAvatar, syncChildren, keyedChildren, resetKeyed } from '../lib
 import { idGt } from '../lib/ids.js';
 import { fmtTime, relTime, colorFor } from '../lib/format.js';
 import {
-  myId, openCid, conversation, chatOf, msgKey, presenceOf, setOpenConversation,
+  myId, openCid, socketReady, conversation, chatOf, msgKey, presenceOf, setOpenConversation,
   setChatLoading, setLastTypingSent, releaseMediaUrls,
 } from '../state.js';
 import { fetchOlderPage, refreshGroup } from '../net/conversations.js';
@@ -97,7 +97,8 @@ export function renderChatHead() {
     sub.textContent = c.peer_id === myId() ? 'Notes to yourself' : `@${usernameOf(c.peer_id)}`;
     if (c.peer_id === myId()) { pres.hidden = true; pres.textContent = ''; }
     else {
-      const p = presenceOf(c.peer_id);
+      // while our socket is down no presence is heard: nothing is said rather than stale news
+      const p = socketReady ? presenceOf(c.peer_id) : null;
       pres.hidden = !p;
       pres.textContent = p ? (p.status === 'online' ? 'online' : `last seen ${relTime(p.last_active_at)}`) : '';
       pres.classList.toggle('online', !!p && p.status === 'online');

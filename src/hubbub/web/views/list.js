@@ -2,7 +2,7 @@
 import { $, h, setAvatar, svgIcon, syncChildren, keyedChildren } from '../lib/dom.js';
 import { idGt } from '../lib/ids.js';
 import { fmtShort } from '../lib/format.js';
-import { me, myId, openCid, conversations, hasConversation, presenceOf, mutedUntil } from '../state.js';
+import { me, myId, openCid, socketReady, conversations, hasConversation, presenceOf, mutedUntil } from '../state.js';
 import { goChat } from '../router.js';
 import { convTitle, previewParts, previewText } from './names.js';
 import { statusOf, STATUS_ICONS } from './status.js';
@@ -85,7 +85,7 @@ function updateConvItem(li, c) {
   p.a.title = previewText(c);
   if (c.conversation_id === openCid) p.a.setAttribute('aria-current', 'true'); else p.a.removeAttribute('aria-current');
   li.classList.toggle('unread', unread > 0);
-  const online = c.kind === 'direct' && c.peer_id !== myId() && presenceOf(c.peer_id) && presenceOf(c.peer_id).status === 'online';
+  const online = socketReady && c.kind === 'direct' && c.peer_id !== myId() && presenceOf(c.peer_id) && presenceOf(c.peer_id).status === 'online';
   p.dot.hidden = !online;
   p.mark.replaceChildren();
   const lm = c.last_message;
