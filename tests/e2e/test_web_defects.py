@@ -363,3 +363,56 @@ def test_presence_is_not_shown_while_disconnected_and_comes_back(
     expect(dot).to_be_visible()
     alice.context.close()
     bob.context.close()
+
+
+# ---------- 6. reconnecting ----------
+
+
+def test_reconnecting_waits_at_most_5_s_and_can_be_hurried(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    """The page's clock is paused during the outage (Playwright's fake timers), so no
+    backoff timer fires unless the test moves time on: each try after a failed one comes
+    within 5 s of (page) time however long the server is away, and Retry now, the tab
+    shown again and the browser back online each reconnect at once, clearing the banner
+    the moment the socket is ready."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.clock.install()
+    sockets: list[Any] = []
+    page.on("websocket", lambda ws: sockets.append(ws))
+    user = Rest.sign_up(web_server.url, "amy")
+    page.goto(web_server.url)
+    page.get_by_label("Username", exact=True).fill(user.username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
+    wait_until(page, lambda: bool(sockets), "the socket")
+    retry = page.get_by_role("button", name="Retry now")
+    expect(banner(page)).to_be_hidden(timeout=T)
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+
+    def try_failed() -> bool:
+        return sockets[-1].is_closed()
+
+    web_server.stop()
+    expect(page.get_by_role("status").filter(has_text="Reconnecting")).to_be_visible(timeout=T)
+    expect(retry).to_be_visible()
+    for n in range(8):  # the backoff grows to 5 s and no further
+        wait_until(page, try_failed, f"try {n} to fail")
+        tries = len(sockets)
+        page.clock.run_for(5_100)
+        wait_until(page, lambda: len(sockets) > tries, f"a try within 5 s after try {n}")  # noqa: B023
+    wait_until(page, try_failed, "the last try to fail")
+    web_server.start()  # back (same port, same data); the page's timers stand still
+    retry.click()
+    expect(banner(page)).to_be_hidden(timeout=5_000)
+    for hurry in ("document.dispatchEvent(new Event('visibilitychange'))",
+                  "window.dispatchEvent(new Event('online'))"):  # fmt: skip
+        web_server.stop()
+        expect(banner(page)).to_be_visible(timeout=T)
+        wait_until(page, try_failed, "a try to fail")
+        web_server.start()
+        page.evaluate(hurry)  # the tab is shown again / the browser is back online
+        expect(banner(page)).to_be_hidden(timeout=5_000)
+    context.close()
