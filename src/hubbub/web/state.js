@@ -4,7 +4,7 @@
 // this file: assigning to an import is a TypeError) and the getters, and change it only
 // through the named mutators below. Getters hand out the live entries (conversations,
 // messages, users): read them, never write to them. The persisted parts (the session,
-// the seq cursor, receipt marks (and a group's "everyone had it" marks), the outbox, the notification choice, this device's push
+// the seq cursor, receipt marks, the outbox, the notification choice, this device's push
 // subscription, the mutes and the drafts) are kept in localStorage by this module alone.
 // Attachments add the composer's tray (files picked, not yet sent) and the blob: URLs
 // of media fetched with the token (the page cannot load /v1/media by URL, see net/media.js).
@@ -69,8 +69,7 @@ export const presenceOf = (uid) => presence.get(uid);
 export function setPresence(uid, status, lastActiveAt) {
   presence.set(uid, { status, last_active_at: lastActiveAt });
 }
-// Our socket went: presence and typing are no longer heard, so what was heard is dropped
-// (the next `ready` seeds presence again from GET /contacts).
+// Our socket went: presence and typing heard so far are dropped (`ready` seeds presence again).
 export function forgetLive() { presence.clear(); typers.clear(); }
 
 // ---------- conversations (the list) ----------
@@ -85,40 +84,30 @@ export const conversationIds = () => [...convs.keys()];
 export function upsertConversation(entry) { convs.set(entry.conversation_id, entry); }
 export function removeConversation(cid) { convs.delete(cid); chats.delete(cid); counted.delete(cid); }
 
-// Unread counts: the server's unread_count covers every message up to its last_message
-// when it answered (`upto`); a message after that is counted here once, by message_id
-// (`ids`). A catch-up after a reload or a reconnect replays messages the server's count
-// already holds (the conversation's last_message among them): they never count twice.
+// Unread: the server's unread_count holds every message up to its last_message (`upto`);
+// later ones are counted here once each, by message_id (`ids`), so a catch-up replaying
+// what the server counted already (its last_message among them) never counts it twice.
 const counted = new Map(); // cid -> {upto: message id or null, ids: Set of message ids}
-function countedOf(cid) {
-  let k = counted.get(cid);
-  if (!k) { k = { upto: null, ids: new Set() }; counted.set(cid, k); }
-  return k;
-}
+const countedOf = (cid) => counted.get(cid) || counted.set(cid, { upto: null, ids: new Set() }).get(cid);
 
 // Merge one summary from GET /conversations with what is known here: a newer local last
-// message (sent or received since the server answered) and the messages counted unread
-// here since (those the server's count does not hold yet) survive.
+// message (sent or received since the server answered) and the unread counted since survive.
 export function mergeServerConversation(c) {
   const cid = c.conversation_id;
   const local = convs.get(cid);
   raiseEveryone(cid); // with the members as last heard, before the server's replace them
   const next = { ...c, localTs: local ? local.localTs : 0, owner_id: local ? local.owner_id : undefined };
-  const serverUpto = (c.last_message && c.last_message.message_id) || null;
   if (local) {
     next.read_upto = idMax(local.read_upto, c.read_upto);
     const ll = local.last_message;
     if (ll && (!ll.message_id || !c.last_message || idGt(ll.message_id, c.last_message.message_id))) next.last_message = ll;
   }
   const k = countedOf(cid);
-  k.upto = idMax(k.upto, serverUpto);
+  k.upto = idMax(k.upto, c.last_message && c.last_message.message_id);
   for (const id of k.ids) if (!idGt(id, k.upto) || (next.read_upto && !idGt(id, next.read_upto))) k.ids.delete(id);
   next.unread_count = (c.unread_count || 0) + k.ids.size;
-  if (next.last_message && next.last_message.message_id && next.read_upto && !idGt(next.last_message.message_id, next.read_upto)) {
-    next.unread_count = 0;
-    k.ids.clear();
-  }
   convs.set(cid, next);
+  if (next.last_message && next.last_message.message_id && next.read_upto && !idGt(next.last_message.message_id, next.read_upto)) clearUnread(cid);
   raiseEveryone(cid);
 }
 // The list's preview; `localTs` too when the message was written here.
@@ -129,25 +118,21 @@ export function setLastMessage(cid, lm, localTs) {
   if (localTs !== undefined) c.localTs = localTs;
 }
 // A message from someone else arrived unread: counted unless it already is (the server's
-// count holds it, or it was counted here before); true when the count moved.
+// count holds it, or it was counted here before).
 export function countUnread(cid, mid) {
   const c = convs.get(cid);
-  if (!c || !mid) return false;
   const k = countedOf(cid);
-  if (!idGt(mid, k.upto) || k.ids.has(mid) || (c.read_upto && !idGt(mid, c.read_upto))) return false;
+  if (!c || !mid || !idGt(mid, k.upto) || k.ids.has(mid) || (c.read_upto && !idGt(mid, c.read_upto))) return;
   k.ids.add(mid);
   c.unread_count = (c.unread_count || 0) + 1;
-  return true;
 }
 // Everything here was seen: nothing up to the newest message known counts again.
 export function clearUnread(cid) {
   const c = convs.get(cid);
   if (!c) return;
-  c.unread_count = 0;
   const k = countedOf(cid);
-  for (const id of k.ids) k.upto = idMax(k.upto, id);
-  if (c.last_message) k.upto = idMax(k.upto, c.last_message.message_id);
-  k.ids.clear();
+  for (const id of [...k.ids, c.last_message && c.last_message.message_id]) k.upto = idMax(k.upto, id);
+  c.unread_count = 0; k.ids.clear();
 }
 // This user read up to `mid` (on any device). True when nothing is left unread; false when
 // a newer message may still be unread (the count is then the server's to say).
@@ -158,8 +143,8 @@ export function recordReadUpto(cid, mid) {
     clearUnread(cid);
     return true;
   }
-  const k = countedOf(cid);
-  for (const id of k.ids) if (!idGt(id, c.read_upto)) k.ids.delete(id);
+  const { ids } = countedOf(cid);
+  for (const id of ids) if (!idGt(id, c.read_upto)) ids.delete(id);
   return false;
 }
 // Group details as last heard: only the fields given change.
@@ -311,21 +296,19 @@ export function setMark(cid, uid, status, mid) {
   return true;
 }
 
-// How far everyone else in a group had got at some moment: cid -> {d, r}, raised whenever
-// marks or members change (with the members before the change too), never lowered. A
-// message read by everyone it went to stays read when members leave (down to none), and
-// when one joins (a newcomer has no marks for what came before): marks never go back.
+// How far everyone else in a group had got at some moment (cid -> {d, r}): raised as marks
+// or members change (with the members before a change too), never lowered, so a mark does
+// not go back when members leave (down to none) or join (no marks for what came before).
 let everyone = {};
 export const everyoneOf = (cid) => everyone[cid] || {};
 const lower = (a, b) => (!a || !b ? null : idGt(a, b) ? b : a);
 function raiseEveryone(cid) {
   const c = convs.get(cid);
-  if (!c || c.kind !== 'group') return;
-  const others = (c.members || []).filter((u) => u !== myId());
+  const others = c && c.kind === 'group' ? (c.members || []).filter((u) => u !== myId()) : [];
   if (!others.length) return;
-  const cm = marks[cid] || {};
-  const r = others.map((u) => (cm[u] || {}).r).reduce(lower);
-  const d = others.map((u) => idMax((cm[u] || {}).d, (cm[u] || {}).r)).reduce(lower);
+  const mk = (u) => (marks[cid] || {})[u] || {};
+  const r = others.map((u) => mk(u).r).reduce(lower);
+  const d = others.map((u) => idMax(mk(u).d, mk(u).r)).reduce(lower);
   const e = everyone[cid] || {};
   if (!idGt(r, e.r) && !idGt(d, e.d)) return;
   everyone[cid] = { r: idMax(r, e.r) || null, d: idMax(d, e.d) || null };
