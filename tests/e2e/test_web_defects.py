@@ -380,7 +380,11 @@ def test_reconnecting_waits_at_most_5_s_and_can_be_hurried(
     page = context.new_page()
     page.clock.install()
     sockets: list[Any] = []
-    page.on("websocket", lambda ws: sockets.append(ws))
+
+    def opened(ws: Any) -> None:  # (Playwright cannot take a builtin method as a handler)
+        sockets.append(ws)
+
+    page.on("websocket", opened)
     user = Rest.sign_up(web_server.url, "amy")
     page.goto(web_server.url)
     page.get_by_label("Username", exact=True).fill(user.username)
