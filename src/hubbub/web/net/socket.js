@@ -110,9 +110,11 @@ function scheduleReconnect(delay) {
   reconnectTimer.after(delay, connect);
 }
 
-// Try now rather than at the next backoff (a try in flight is left to finish).
+// Try now rather than at the next backoff; a try still hanging (a network that swallows
+// packets) starts over.
 export function retryNow() {
-  if (stopped || !auth || socket) return;
+  if (stopped || !auth || socketReady) return;
+  if (socket) dropSocket();
   resetAttempts();
   connect();
 }
