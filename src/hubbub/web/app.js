@@ -20,14 +20,14 @@
 import { openCid } from './state.js';
 import { boot, onStorage } from './session.js';
 import { route } from './router.js';
-import { onOnline, onOffline } from './net/socket.js';
+import { onOnline, onOffline, onVisible } from './net/socket.js';
 import { maybeSendRead } from './net/acks.js';
 import { renderChatHead } from './views/chat.js';
 import { onWorkerMessage } from './features/notifications.js';
 
 window.addEventListener('hashchange', route);
 setInterval(() => { if (openCid) renderChatHead(); }, 30000); // "last seen 5 minutes ago" moves on
-document.addEventListener('visibilitychange', () => { maybeSendRead(); });
+document.addEventListener('visibilitychange', () => { maybeSendRead(); onVisible(); }); // onVisible: reconnect at once
 window.addEventListener('focus', () => { maybeSendRead(); });
 window.addEventListener('online', onOnline);
 window.addEventListener('offline', onOffline);

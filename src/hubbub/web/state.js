@@ -5,7 +5,7 @@
 // through the named mutators below. Getters hand out the live entries (conversations,
 // messages, users): read them, never write to them. The persisted parts (the session,
 // the seq cursor, receipt marks, the outbox, the notification choice, this device's push
-// subscription and the mutes) are kept in localStorage by this module alone.
+// subscription, the mutes and the drafts) are kept in localStorage by this module alone.
 // Attachments add the composer's tray (files picked, not yet sent) and the blob: URLs
 // of media fetched with the token (the page cannot load /v1/media by URL, see net/media.js).
 import { idGt, idMax } from './lib/ids.js';
@@ -22,8 +22,10 @@ export const myId = () => auth && auth.user_id;
 const seqKey = () => `hubbub.${auth.user_id}.seq`;
 const outboxKey = () => `hubbub.${auth.user_id}.outbox`;
 const marksKey = () => `hubbub.${auth.user_id}.marks`;
+const everyoneKey = () => `hubbub.${auth.user_id}.everyone`;
 const pushKey = () => `hubbub.${auth.user_id}.push`;
 const mutesKey = () => `hubbub.${auth.user_id}.mutes`;
+const draftsKey = () => `hubbub.${auth.user_id}.drafts`;
 
 export const storedAuth = () => storage.get(AUTH_KEY, null);
 export function setAuth(next) { auth = next; storage.set(AUTH_KEY, auth); } // a new login here
@@ -40,7 +42,8 @@ export function startSession(profile) {
   lastSeq = Number(storage.get(seqKey(), 0)) || 0;
   ackedSeq = 0;
   marks = storage.get(marksKey(), {}) || {};
-  convs.clear(); chats.clear(); presence.clear(); typers.clear();
+  everyone = storage.get(everyoneKey(), {}) || {};
+  convs.clear(); chats.clear(); counted.clear(); presence.clear(); typers.clear();
   clearTray(); releaseMediaUrls();
   openCid = null;
   firstReady = true;
@@ -66,6 +69,8 @@ export const presenceOf = (uid) => presence.get(uid);
 export function setPresence(uid, status, lastActiveAt) {
   presence.set(uid, { status, last_active_at: lastActiveAt });
 }
+// Our socket went: presence and typing heard so far are dropped (`ready` seeds presence again).
+export function forgetLive() { presence.clear(); typers.clear(); }
 
 // ---------- conversations (the list) ----------
 // An entry is the server's conversation summary plus `localTs` (when it was created or
@@ -77,31 +82,33 @@ export const hasConversation = (cid) => convs.has(cid);
 export const conversations = () => [...convs.values()];
 export const conversationIds = () => [...convs.keys()];
 export function upsertConversation(entry) { convs.set(entry.conversation_id, entry); }
-export function removeConversation(cid) { convs.delete(cid); chats.delete(cid); }
+export function removeConversation(cid) { convs.delete(cid); chats.delete(cid); counted.delete(cid); }
+
+// Unread: the server's unread_count holds every message up to its last_message (`upto`);
+// later ones are counted here once each, by message_id (`ids`), so a catch-up replaying
+// what the server counted already (its last_message among them) never counts it twice.
+const counted = new Map(); // cid -> {upto: message id or null, ids: Set of message ids}
+const countedOf = (cid) => counted.get(cid) || counted.set(cid, { upto: null, ids: new Set() }).get(cid);
 
 // Merge one summary from GET /conversations with what is known here: a newer local last
-// message (sent or received since the server answered) and its unread count survive.
+// message (sent or received since the server answered) and the unread counted since survive.
 export function mergeServerConversation(c) {
   const cid = c.conversation_id;
   const local = convs.get(cid);
+  raiseEveryone(cid); // with the members as last heard, before the server's replace them
   const next = { ...c, localTs: local ? local.localTs : 0, owner_id: local ? local.owner_id : undefined };
   if (local) {
     next.read_upto = idMax(local.read_upto, c.read_upto);
     const ll = local.last_message;
-    if (ll && (!ll.message_id || !c.last_message || idGt(ll.message_id, c.last_message.message_id))) {
-      next.last_message = ll;
-      const chat = chats.get(cid);
-      let extra = 0;
-      if (chat) {
-        for (const m of chat.msgs.values()) {
-          if (m.message_id && m.sender_id !== myId() && (!c.last_message || idGt(m.message_id, c.last_message.message_id)) && (!next.read_upto || idGt(m.message_id, next.read_upto))) extra++;
-        }
-      }
-      next.unread_count = c.unread_count + extra;
-    }
+    if (ll && (!ll.message_id || !c.last_message || idGt(ll.message_id, c.last_message.message_id))) next.last_message = ll;
   }
-  if (next.last_message && next.last_message.message_id && next.read_upto && !idGt(next.last_message.message_id, next.read_upto)) next.unread_count = 0;
+  const k = countedOf(cid);
+  k.upto = idMax(k.upto, c.last_message && c.last_message.message_id);
+  for (const id of k.ids) if (!idGt(id, k.upto) || (next.read_upto && !idGt(id, next.read_upto))) k.ids.delete(id);
+  next.unread_count = (c.unread_count || 0) + k.ids.size;
   convs.set(cid, next);
+  if (next.last_message && next.last_message.message_id && next.read_upto && !idGt(next.last_message.message_id, next.read_upto)) clearUnread(cid);
+  raiseEveryone(cid);
 }
 // The list's preview; `localTs` too when the message was written here.
 export function setLastMessage(cid, lm, localTs) {
@@ -110,17 +117,34 @@ export function setLastMessage(cid, lm, localTs) {
   c.last_message = lm;
   if (localTs !== undefined) c.localTs = localTs;
 }
-export function incrementUnread(cid) { const c = convs.get(cid); if (c) c.unread_count = (c.unread_count || 0) + 1; }
-export function clearUnread(cid) { const c = convs.get(cid); if (c) c.unread_count = 0; }
+// A message from someone else arrived unread: counted unless it already is (the server's
+// count holds it, or it was counted here before).
+export function countUnread(cid, mid) {
+  const c = convs.get(cid);
+  const k = countedOf(cid);
+  if (!c || !mid || !idGt(mid, k.upto) || k.ids.has(mid) || (c.read_upto && !idGt(mid, c.read_upto))) return;
+  k.ids.add(mid);
+  c.unread_count = (c.unread_count || 0) + 1;
+}
+// Everything here was seen: nothing up to the newest message known counts again.
+export function clearUnread(cid) {
+  const c = convs.get(cid);
+  if (!c) return;
+  const k = countedOf(cid);
+  for (const id of [...k.ids, c.last_message && c.last_message.message_id]) k.upto = idMax(k.upto, id);
+  c.unread_count = 0; k.ids.clear();
+}
 // This user read up to `mid` (on any device). True when nothing is left unread; false when
 // a newer message may still be unread (the count is then the server's to say).
 export function recordReadUpto(cid, mid) {
   const c = convs.get(cid);
   c.read_upto = idMax(c.read_upto, mid);
   if (!c.last_message || !c.last_message.message_id || !idGt(c.last_message.message_id, c.read_upto)) {
-    c.unread_count = 0;
+    clearUnread(cid);
     return true;
   }
+  const { ids } = countedOf(cid);
+  for (const id of ids) if (!idGt(id, c.read_upto)) ids.delete(id);
   return false;
 }
 // Group details as last heard: only the fields given change.
@@ -128,7 +152,9 @@ const GROUP_FIELDS = ['name', 'members', 'owner_id'];
 export function updateGroup(cid, details) {
   const c = convs.get(cid);
   if (!c) return;
+  raiseEveryone(cid); // with the members the marks were got from
   for (const k of GROUP_FIELDS) if (k in details) c[k] = details[k];
+  raiseEveryone(cid);
 }
 
 // ---------- chats (the messages of a conversation) ----------
@@ -196,6 +222,17 @@ export function removeOutgoing(clientMsgId) {
   if (b.length !== a.length) storage.set(outboxKey(), b);
 }
 
+// ---------- drafts: what the composer holds, per conversation (persisted) ----------
+// Kept as it is typed, so switching chats and reloading bring it back; sending clears it.
+export const draftOf = (cid) => (auth && cid ? (storage.get(draftsKey(), {}) || {})[cid] || '' : '');
+export function setDraft(cid, text) {
+  if (!auth || !cid) return;
+  const all = storage.get(draftsKey(), {}) || {};
+  if ((all[cid] || '') === text) return;
+  if (text) all[cid] = text; else delete all[cid];
+  storage.set(draftsKey(), all);
+}
+
 // ---------- the composer's tray: files to send with the next message ----------
 // Each entry: {key, file, name, size, type, loaded (bytes sent so far), media (the
 // server's attachment once uploaded: a retry after a failed send does not upload it
@@ -255,7 +292,27 @@ export function setMark(cid, uid, status, mid) {
   if (!idGt(mid, um[k])) return false;
   um[k] = mid;
   storage.set(marksKey(), marks);
+  raiseEveryone(cid);
   return true;
+}
+
+// How far everyone else in a group had got at some moment (cid -> {d, r}): raised as marks
+// or members change (with the members before a change too), never lowered, so a mark does
+// not go back when members leave (down to none) or join (no marks for what came before).
+let everyone = {};
+export const everyoneOf = (cid) => everyone[cid] || {};
+const lower = (a, b) => (!a || !b ? null : idGt(a, b) ? b : a);
+function raiseEveryone(cid) {
+  const c = convs.get(cid);
+  const others = c && c.kind === 'group' ? (c.members || []).filter((u) => u !== myId()) : [];
+  if (!others.length) return;
+  const mk = (u) => (marks[cid] || {})[u] || {};
+  const r = others.map((u) => mk(u).r).reduce(lower);
+  const d = others.map((u) => idMax(mk(u).d, mk(u).r)).reduce(lower);
+  const e = everyone[cid] || {};
+  if (!idGt(r, e.r) && !idGt(d, e.d)) return;
+  everyone[cid] = { r: idMax(r, e.r) || null, d: idMax(d, e.d) || null };
+  storage.set(everyoneKey(), everyone);
 }
 
 // ---------- typing: who is typing where, until when ----------

@@ -8,7 +8,7 @@ import { nameOf } from '../views/names.js';
 export function renderTyping() {
   const el = $('typing');
   if (!el) return;
-  const names = typingIn(openCid, Date.now()).map((uid) => nameOf(uid));
+  const names = socketReady ? typingIn(openCid, Date.now()).map((uid) => nameOf(uid)) : [];
   el.textContent = names.length === 0 ? '' : names.length === 1 ? `${names[0]} is typing…` : `${names.join(', ')} are typing…`;
 }
 

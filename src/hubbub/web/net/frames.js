@@ -4,7 +4,7 @@
 import { idGt } from '../lib/ids.js';
 import {
   openCid, myId, lastSeq, head, firstReady, conversation, hasConversation, ingestMessage,
-  confirmMessage, failMessage, removeOutgoing, setLastMessage, incrementUnread, recordReadUpto,
+  confirmMessage, failMessage, removeOutgoing, setLastMessage, countUnread, recordReadUpto,
   updateGroup, setMark, setPresence, setTyping, recordSeq, rewindSeq, setHead, advanceHead,
   setAckedSeq, setSocketReady, setFirstReady, forgetReadSent,
 } from '../state.js';
@@ -123,7 +123,7 @@ function onMessage(f) {
     if (newer) {
       // keep a pending own preview if this echo is for an older message
       setLastMessage(cid, { message_id: f.message_id, conversation_id: cid, kind: f.kind, sender_id: f.sender_id, body: f.body, ts: f.ts, client_msg_id: f.client_msg_id, attachments: f.attachments });
-      if (f.sender_id !== myId() && isNew && !isViewing(cid) && (!c.read_upto || idGt(f.message_id, c.read_upto))) incrementUnread(cid);
+      if (f.sender_id !== myId() && isNew && !isViewing(cid)) countUnread(cid, f.message_id); // once per message_id
     }
   }
   if (f.sender_id !== myId()) stopTyping(cid, f.sender_id);

@@ -1,14 +1,19 @@
 // The WebSocket (docs/protocol.md): discovery of the node to use, hello with our seq,
-// heartbeat, and reconnecting with backoff. Frames received go to net/frames.js.
+// heartbeat, and reconnecting with backoff (at most 5 s, with jitter), or at once when
+// asked (Retry now), when the browser is back online or the tab is shown again. Frames
+// received go to net/frames.js.
 import { createTimer } from '../lib/timer.js';
 import {
   auth, lastSeq, socket, socketReady, stopped, attempt, heartbeatInterval, lastFrameAt,
-  skipDiscovery, connecting, setSocket, setStopped, nextAttempt, resetAttempts, noteFrame,
-  setSkipDiscovery, setConnecting,
+  skipDiscovery, connecting, openCid, setSocket, setStopped, nextAttempt, resetAttempts, noteFrame,
+  setSkipDiscovery, setConnecting, forgetLive,
 } from '../state.js';
 import { onFrame } from './frames.js';
 import { forceLogout } from '../session.js';
 import { setBanner } from '../views/alerts.js';
+import { renderConvList } from '../views/list.js';
+import { renderChatHead } from '../views/chat.js';
+import { renderTyping } from '../features/typing.js';
 
 const reconnectTimer = createTimer();
 const heartbeat = createTimer();
@@ -77,6 +82,7 @@ async function connect() {
     if (sock !== socket) return;
     setSocket(null);
     stopHeartbeat();
+    lostLive();
     if (ev.code === 4001 || ev.code === 4002) {
       forceLogout(ev.code === 4002 ? 'You have been logged out.' : 'Your session is no longer valid. Please log in again.');
       return;
@@ -89,15 +95,28 @@ async function connect() {
   sock.onerror = () => { /* close follows */ };
 }
 
+// The longest wait between tries: a server back from a restart is found within seconds.
+const MAX_BACKOFF = 5000;
+
 function scheduleReconnect(delay) {
   if (stopped) return;
-  setBanner('Reconnecting…');
+  setBanner('Reconnecting…', true);
   if (delay === undefined) {
-    const base = Math.min(15000, 500 * 2 ** attempt);
+    // jitter: the clients of a restarted server do not all come back at the same instant
+    const base = Math.min(MAX_BACKOFF, 500 * 2 ** attempt);
     delay = base / 2 + Math.random() * (base / 2);
   }
   nextAttempt();
   reconnectTimer.after(delay, connect);
+}
+
+// Try now rather than at the next backoff; a try still hanging (a network that swallows
+// packets) starts over.
+export function retryNow() {
+  if (stopped || !auth || socketReady) return;
+  if (socket) dropSocket();
+  resetAttempts();
+  connect();
 }
 
 // After `ready`: ping every heartbeat interval; a socket silent for 2.5 intervals is dead.
@@ -119,6 +138,15 @@ function dropSocket() {
   setSocket(null);
   try { s.close(); } catch { /* ignore */ }
   stopHeartbeat();
+  lostLive();
+}
+
+// Presence and typing stop showing with the socket (what is not heard is not known).
+function lostLive() {
+  forgetLive();
+  renderConvList();
+  if (openCid) renderChatHead();
+  renderTyping();
 }
 
 // Logged out (here or in another tab): close the socket, and do not reconnect.
@@ -129,8 +157,14 @@ export function disconnect() {
   if (socket) { const s = socket; setSocket(null); try { s.close(1000); } catch { /* ignore */ } }
 }
 
-// The browser's online / offline events.
-export function onOnline() { if (!socket && !stopped) { resetAttempts(); connect(); } }
+// The browser's online / offline events, and the tab shown again: a socket that went
+// silent meanwhile (a laptop asleep) is dropped rather than waited for.
+export function onOnline() { retryNow(); }
+export function onVisible() {
+  if (document.visibilityState !== 'visible' || stopped) return;
+  if (socket && socketReady && Date.now() - lastFrameAt > 2.5 * heartbeatInterval * 1000) dropSocket();
+  retryNow();
+}
 export function onOffline() {
   if (stopped || !socket) return;
   dropSocket();

@@ -1,6 +1,8 @@
-// The error toast (hides itself after 10 s) and the connection banner.
+// The error toast (hides itself after 10 s) and the connection banner (with its Retry
+// now button while reconnecting).
 import { $ } from '../lib/dom.js';
 import { createTimer } from '../lib/timer.js';
+import { retryNow } from '../net/socket.js';
 
 const hideTimer = createTimer();
 
@@ -17,13 +19,16 @@ export function clearError() {
   if (box) { box.hidden = true; $('app-alert').textContent = ''; }
 }
 
-export function setBanner(text) {
+// `retry`: offer to try again now instead of at the next backoff.
+export function setBanner(text, retry = false) {
   const b = $('banner');
   if (!b) return;
-  b.textContent = text || '';
+  $('banner-text').textContent = text || '';
+  $('banner-retry').hidden = !retry;
   b.hidden = !text;
 }
 
 export function wireAlerts() {
   $('alert-dismiss').addEventListener('click', clearError);
+  $('banner-retry').addEventListener('click', retryNow);
 }

@@ -4,7 +4,7 @@ import { $, h, setAvatar, syncChildren, keyedChildren, resetKeyed } from '../lib
 import { idGt } from '../lib/ids.js';
 import { fmtTime, relTime, colorFor } from '../lib/format.js';
 import {
-  myId, openCid, conversation, chatOf, msgKey, presenceOf, setOpenConversation,
+  myId, openCid, socketReady, conversation, chatOf, msgKey, presenceOf, setOpenConversation,
   setChatLoading, setLastTypingSent, releaseMediaUrls,
 } from '../state.js';
 import { fetchOlderPage, refreshGroup } from '../net/conversations.js';
@@ -15,7 +15,7 @@ import { renderTyping } from '../features/typing.js';
 import { nameOf, usernameOf, convTitle } from './names.js';
 import { statusOf, STATUS_ICONS } from './status.js';
 import { renderConvList } from './list.js';
-import { clearComposer } from './composer.js';
+import { showDraft } from './composer.js';
 import { closeGroupInfo } from './group-info.js';
 import { renderMute, closeMuteMenu } from './mute.js';
 import { buildAttachments } from './attachments.js';
@@ -40,7 +40,7 @@ export function openChat(cid) {
     releaseMediaUrls(); // the media of the chat left (its bubbles go too)
     resetKeyed($('messages'));
     $('messages').replaceChildren();
-    clearComposer();
+    showDraft(cid);
     closeGroupInfo(false);
     closeMuteMenu(false);
     setLastTypingSent(0);
@@ -97,7 +97,8 @@ export function renderChatHead() {
     sub.textContent = c.peer_id === myId() ? 'Notes to yourself' : `@${usernameOf(c.peer_id)}`;
     if (c.peer_id === myId()) { pres.hidden = true; pres.textContent = ''; }
     else {
-      const p = presenceOf(c.peer_id);
+      // while our socket is down no presence is heard: nothing is said rather than stale news
+      const p = socketReady ? presenceOf(c.peer_id) : null;
       pres.hidden = !p;
       pres.textContent = p ? (p.status === 'online' ? 'online' : `last seen ${relTime(p.last_active_at)}`) : '';
       pres.classList.toggle('online', !!p && p.status === 'online');
@@ -146,8 +147,9 @@ export function renderMessages({ toBottom = false } = {}) {
 function buildMsg(c, m) {
   const own = m.sender_id === myId();
   const li = h('li', { class: `msg ${own ? 'own' : 'other'}`, title: '' });
-  const sender = h('span', { class: 'sender' });
-  const body = h('p', { class: 'body' });
+  // dir=auto: Arabic or Hebrew lays out right to left, whatever the page's direction
+  const sender = h('span', { class: 'sender', dir: 'auto' });
+  const body = h('p', { class: 'body', dir: 'auto' });
   body.textContent = m.body;
   body.hidden = !m.body; // a message of attachments alone
   const time = h('time', { class: 'time' });

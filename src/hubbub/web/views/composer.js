@@ -1,10 +1,15 @@
-// The message box: Enter sends, Shift+Enter adds a line; it grows with its text. With
-// files in the tray (views/tray.js), Send uploads them first, one at a time with a
-// progress bar each, then queues one message carrying them all and the text as caption.
+// The message box: Enter sends, Shift+Enter adds a line; it grows with its text, which is
+// the open chat's draft (kept in state.js as it is typed, shown again when the chat opens,
+// cleared by sending). With files in the tray (views/tray.js), Send uploads them first,
+// one at a time with a progress bar each, then queues one message carrying them all and
+// the text as caption.
 import { $ } from '../lib/dom.js';
 import { codePoints } from '../lib/ids.js';
 import { MAX_ATTACHMENTS } from '../lib/media.js';
-import { openCid, uploading, setLastTypingSent, trayItems, trayItem, clearTray, setUploading, setTrayUpload } from '../state.js';
+import {
+  openCid, uploading, setLastTypingSent, trayItems, trayItem, clearTray, setUploading, setTrayUpload,
+  draftOf, setDraft,
+} from '../state.js';
 import { queueMessage, transmit } from '../net/outbox.js';
 import { uploadFile } from '../net/media.js';
 import { noteTyping } from '../features/typing.js';
@@ -23,6 +28,7 @@ export function wireComposer() {
   });
   input.addEventListener('input', () => {
     autosize();
+    setDraft(openCid, input.value); // the open chat's draft, kept as it is typed
     if (input.value.trim()) noteTyping();
   });
   $('composer').addEventListener('submit', (ev) => { ev.preventDefault(); sendCurrent(); });
@@ -35,9 +41,10 @@ function autosize() {
   el.style.height = `${Math.min(el.scrollHeight, 160)}px`;
 }
 
-// Another chat opens: its composer starts empty (files being uploaded are cancelled).
-export function clearComposer() {
-  $('msg-input').value = '';
+// Another chat opens: its composer shows that chat's draft (files being uploaded are
+// cancelled: they are not part of it).
+export function showDraft(cid) {
+  $('msg-input').value = draftOf(cid);
   autosize();
   clearTray();
   renderTray();
@@ -62,6 +69,7 @@ async function sendCurrent() {
   // read again: the caption may have been edited while the files went up
   const body = currentBody();
   const item = queueMessage(cid, hasFiles && !body.trim() ? '' : body, attachments);
+  setDraft(cid, '');
   const input = $('msg-input');
   input.value = '';
   autosize();

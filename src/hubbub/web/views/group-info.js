@@ -76,7 +76,7 @@ function renderGroupInfo() {
     if (uid === myId()) tags.push('you');
     const li = h('li', {},
       h('span', { class: 'avatar small', 'aria-hidden': 'true' }),
-      h('span', { class: 'mname' }, h('strong', { text: nameOf(uid) }), h('span', { class: 'muted small', text: `@${usernameOf(uid)}${tags.length ? ` · ${tags.join(', ')}` : ''}` })));
+      h('span', { class: 'mname' }, h('strong', { text: nameOf(uid), dir: 'auto' }), h('span', { class: 'muted small', text: `@${usernameOf(uid)}${tags.length ? ` · ${tags.join(', ')}` : ''}` })));
     setAvatar(li.firstChild, uid, nameOf(uid));
     if (isOwner && uid !== myId()) {
       const uname = usernameOf(uid);

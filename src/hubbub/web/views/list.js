@@ -2,9 +2,9 @@
 import { $, h, setAvatar, svgIcon, syncChildren, keyedChildren } from '../lib/dom.js';
 import { idGt } from '../lib/ids.js';
 import { fmtShort } from '../lib/format.js';
-import { me, myId, openCid, conversations, hasConversation, presenceOf, mutedUntil } from '../state.js';
+import { me, myId, openCid, socketReady, conversations, hasConversation, presenceOf, mutedUntil } from '../state.js';
 import { goChat } from '../router.js';
-import { convTitle, previewText } from './names.js';
+import { convTitle, previewParts, previewText } from './names.js';
 import { statusOf, STATUS_ICONS } from './status.js';
 
 export function renderMe() {
@@ -50,10 +50,10 @@ function buildConvItem(cid) {
   });
   const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true' });
   const dot = h('span', { class: 'dot', hidden: true });
-  const title = h('span', { class: 'conv-title' });
+  const title = h('span', { class: 'conv-title', dir: 'auto' });
   const time = h('span', { class: 'conv-time' });
   const mark = h('span', { class: 'pmark', 'aria-hidden': 'true' });
-  const prev = h('span', { class: 'conv-preview' });
+  const prev = h('span', { class: 'conv-preview', dir: 'auto' });
   const badge = h('span', { class: 'badge', 'aria-hidden': 'true' });
   const muted = h('span', { class: 'conv-muted', hidden: true, title: 'Muted' },
     svgIcon(['M5 9.5h8', 'M6.5 9.5V6a2.5 2.5 0 0 1 5 0v3.5', 'M3 1.5l12 9.5']));
@@ -73,7 +73,9 @@ function updateConvItem(li, c) {
   p.title.textContent = title;
   setAvatar(p.avatar, c.kind === 'group' ? c.conversation_id : c.peer_id, title);
   p.time.textContent = fmtShort(c.last_message ? c.last_message.ts : c.localTs);
-  p.prev.textContent = previewText(c);
+  // who wrote is isolated (<bdi>): the line's direction is the message's own
+  const [who, text] = previewParts(c);
+  p.prev.replaceChildren(...(who ? [h('bdi', {}, who), ': '] : []), text);
   p.badge.textContent = unread ? String(unread) : '';
   p.badge.hidden = !unread;
   const isMuted = mutedUntil(c.conversation_id) !== null;
@@ -83,7 +85,7 @@ function updateConvItem(li, c) {
   p.a.title = previewText(c);
   if (c.conversation_id === openCid) p.a.setAttribute('aria-current', 'true'); else p.a.removeAttribute('aria-current');
   li.classList.toggle('unread', unread > 0);
-  const online = c.kind === 'direct' && c.peer_id !== myId() && presenceOf(c.peer_id) && presenceOf(c.peer_id).status === 'online';
+  const online = socketReady && c.kind === 'direct' && c.peer_id !== myId() && presenceOf(c.peer_id) && presenceOf(c.peer_id).status === 'online';
   p.dot.hidden = !online;
   p.mark.replaceChildren();
   const lm = c.last_message;

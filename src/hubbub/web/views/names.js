@@ -27,14 +27,20 @@ export function convTitle(c) {
   return nameOf(c.peer_id);
 }
 
-export function previewText(c) {
+// The list's preview of `c` as [who wrote it (null when it goes without saying), text].
+export function previewParts(c) {
   const m = c.last_message;
-  if (!m) return c.kind === 'group' ? 'New group' : 'No messages yet';
+  if (!m) return [null, c.kind === 'group' ? 'New group' : 'No messages yet'];
   // a message with attachments: "📷 Photo" alone, or before its caption
   const text = m.body.replace(/\s+/g, ' ').slice(0, 120);
   const label = attachmentsLabel(m.attachments);
   const body = label ? (text.trim() ? `${label.split(' ')[0]} ${text}` : label) : text;
-  if (m.sender_id === myId()) return `You: ${body}`;
-  if (c.kind === 'group') return `${nameOf(m.sender_id)}: ${body}`;
-  return body;
+  if (m.sender_id === myId()) return ['You', body];
+  if (c.kind === 'group') return [nameOf(m.sender_id), body];
+  return [null, body];
+}
+
+export function previewText(c) {
+  const [who, text] = previewParts(c);
+  return who ? `${who}: ${text}` : text;
 }

@@ -2,7 +2,7 @@
 // stored, two when delivered, two blue when read), from the receipt watermarks.
 import { svgIcon } from '../lib/dom.js';
 import { idGt, idMax } from '../lib/ids.js';
-import { myId, marksOf } from '../state.js';
+import { myId, marksOf, everyoneOf } from '../state.js';
 
 export const STATUS_ICONS = {
   sending: () => svgIcon(['M9 3.2V6l2 1.4'], { circle: true }),
@@ -19,9 +19,14 @@ export function statusOf(c, m) {
   let others;
   if (c.kind === 'direct') others = c.peer_id === myId() ? [] : [c.peer_id];
   else others = (c.members || []).filter((u) => u !== myId());
-  if (!others.length) return 'sent';
+  const upto = (w) => !!w && !idGt(m.message_id, w);
+  // a group's "everyone had it" marks (state.js): what members who left or joined since
+  // do not take back
+  const all = c.kind === 'group' ? everyoneOf(c.conversation_id) : {};
+  if (upto(all.r)) return 'read';
+  if (!others.length) return upto(all.d) ? 'delivered' : 'sent';
   const mk = (u) => cm[u] || {};
-  if (others.every((u) => mk(u).r && !idGt(m.message_id, mk(u).r))) return 'read';
-  if (others.every((u) => { const w = idMax(mk(u).d, mk(u).r); return w && !idGt(m.message_id, w); })) return 'delivered';
+  if (others.every((u) => upto(mk(u).r))) return 'read';
+  if (upto(all.d) || others.every((u) => upto(idMax(mk(u).d, mk(u).r)))) return 'delivered';
   return 'sent';
 }
