@@ -461,6 +461,19 @@ def test_duplicate_sends_return_the_original(backend: Backend) -> None:
             bob.user_id, "k1", "x", to_user=alice.user_id, conversation_id=None
         )
         assert not theirs.duplicate and theirs.inbox == {alice.user_id: 2, bob.user_id: 2}
+        # a retry that comes after the sender left the group still gets its original
+        group = await store.create_group(alice.user_id, "g", [alice.user_id, bob.user_id])
+        first = await store.append_message(
+            bob.user_id, "g1", "hi all", to_user=None, conversation_id=group.conversation_id
+        )
+        await store.remove_member(group.conversation_id, bob.user_id, bob.user_id)
+        retry = await store.append_message(
+            bob.user_id, "g1", "hi all", to_user=None, conversation_id=group.conversation_id
+        )
+        assert retry.duplicate and retry.message_id == first.message_id
+        await _refused("not_found", store.append_message(
+            bob.user_id, "g2", "new", to_user=None, conversation_id=group.conversation_id
+        ))  # fmt: skip
         await store.close()
 
     asyncio.run(body())

@@ -142,6 +142,18 @@ def admit(c: sqlite3.Connection, actor_id: int, user_ids: Sequence[int]) -> None
     check_consent(actor_id, [(r[0], r[1], bool(r[2])) for r in rows])
 
 
+def sent_key(
+    c: sqlite3.Connection, sender_id: int, client_msg_id: str
+) -> tuple[int, int] | None:
+    """(message_id, conversation_id) of the sender's earlier send with that key."""
+    row = c.execute(
+        "SELECT message_id, conversation_id FROM sent_keys"
+        " WHERE sender_id = ? AND client_msg_id = ?",
+        (sender_id, client_msg_id),
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else None
+
+
 def original(
     c: sqlite3.Connection, sender_id: int, client_msg_id: str, message_id: int, cid: int
 ) -> StoredMessage:

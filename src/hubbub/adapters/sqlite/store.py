@@ -74,6 +74,9 @@ class SqliteStore:
         # each user's inbox head (last seq handed out), also kept by the writer thread:
         # one UPDATE per participant per message was a third of a group send's cost
         self._heads: dict[int, int] = {}
+        # each user's delivered watermark (users.delivered_seq), the writer's too: an ack
+        # read it back from the table every time, a statement of an ack's four
+        self._delivered: dict[int, int] = {}
         # who has push subscriptions, also the writer's (see adapters/sqlite/push.py)
         self._push_users = PushUsers()
         self.push = SqlitePushStore(self.engine, self._push_users)
@@ -82,6 +85,7 @@ class SqliteStore:
     def _forget_cache(self) -> None:
         self._directs.clear()
         self._heads.clear()
+        self._delivered.clear()
         self._push_users.forget()
 
     def _head(self, c: sqlite3.Connection, user_id: int) -> int:
@@ -456,31 +460,36 @@ class SqliteStore:
         media_since_ms: int = 0,
     ) -> StoredMessage:
         def append(c: sqlite3.Connection) -> StoredMessage:
-            # 1. idempotency: a repeated client_msg_id returns the original, stores nothing
-            seen = c.execute(
-                "SELECT message_id, conversation_id FROM sent_keys"
-                " WHERE sender_id = ? AND client_msg_id = ?",
-                (sender_id, client_msg_id),
-            ).fetchone()
-            if seen:
-                return sql.original(c, sender_id, client_msg_id, seen[0], seen[1])
-            # 2. the conversation, and the sender's right to write in it
+            # 1. the conversation, and the sender's right to write in it (a repeat of a
+            # send to a group the sender has left still gets its original: 2.)
             if to_user is not None:
                 conv = self._direct_cached(c, sender_id, to_user)
             else:
                 assert conversation_id is not None
                 found = sql.conversation(c, conversation_id)
                 if found is None or sender_id not in found.member_ids:
+                    seen = sql.sent_key(c, sender_id, client_msg_id)
+                    if seen:
+                        return sql.original(c, sender_id, client_msg_id, *seen)
                     raise not_found("no such conversation")
                 conv = found
+            # 2. id (time-ordered: conversation order is id order) and idempotency in one
+            # statement: a repeated client_msg_id inserts nothing and gets the original
+            message_id = self._new_id()
+            cid = conv.conversation_id
+            if not c.execute(
+                "INSERT INTO sent_keys VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (sender_id, client_msg_id, message_id, cid),
+            ).rowcount:
+                seen = sql.sent_key(c, sender_id, client_msg_id)
+                assert seen is not None
+                return sql.original(c, sender_id, client_msg_id, *seen)
             # 3. what it carries: the sender's own recent uploads
             carried = None
             if media_ids:
                 attachments = attachable(c, sender_id, media_ids, media_since_ms)
                 carried = encode_attachments(attachments)
-            # 4. id (time-ordered: conversation order is id order), message, idempotency key
-            message_id = self._new_id()
-            cid = conv.conversation_id
+            # 4. the message
             c.execute(
                 "INSERT INTO messages (message_id, conversation_id, sender_id, client_msg_id,"
                 " body, attachments) VALUES (?, ?, ?, ?, ?, ?)",
@@ -488,10 +497,6 @@ class SqliteStore:
             )
             if media_ids:
                 share(c, message_id, cid, media_ids)
-            c.execute(
-                "INSERT INTO sent_keys VALUES (?, ?, ?, ?)",
-                (sender_id, client_msg_id, message_id, cid),
-            )
             c.execute(
                 "UPDATE conversations SET last_message_id = ? WHERE conversation_id = ?",
                 (message_id, cid),
@@ -535,9 +540,12 @@ class SqliteStore:
     async def ack(self, user_id: int, device_id: int, seq: int) -> list[Receipt]:
         def ack(c: sqlite3.Connection) -> list[Receipt]:
             head = self._head(c, user_id)
-            (delivered,) = c.execute(
-                "SELECT delivered_seq FROM users WHERE user_id = ?", (user_id,)
-            ).fetchone()
+            delivered = self._delivered.get(user_id)
+            if delivered is None:
+                (delivered,) = c.execute(
+                    "SELECT delivered_seq FROM users WHERE user_id = ?", (user_id,)
+                ).fetchone()
+                self._delivered[user_id] = delivered
             if seq > head:
                 raise bad_request(f"ack {seq} is past the inbox head {head}")
             c.execute(
@@ -553,6 +561,7 @@ class SqliteStore:
                 " WHERE i.user_id = ? AND i.seq > ? AND i.seq <= ?",
                 (user_id, delivered, seq),
             ).fetchall()
+            self._delivered[user_id] = seq  # last: a job that raised changed nothing
             return fold_receipts("delivered", user_id, covered, now_ms())
 
         return await self.engine.write(ack)
