@@ -126,7 +126,8 @@ def test_pixel_budget() -> None:
 def test_attachment_lists() -> None:
     assert check_attachment_ids(None) == []
     assert check_attachment_ids(["1", "22"]) == [1, 22]
-    for bad in ([], ["1"] * 2, [str(i) for i in range(MAX_ATTACHMENTS + 1)], ["-1"], ["x"],
+    assert check_attachment_ids(["7", "22", "007"]) == [7, 22]  # one id, taken once
+    for bad in ([], [str(i) for i in range(MAX_ATTACHMENTS + 1)], ["-1"], ["x"],
                 [str(1 << 63)], ["1" * 20], [5]):  # fmt: skip
         with pytest.raises(HubbubError) as refused:
             check_attachment_ids(bad)  # type: ignore[arg-type]

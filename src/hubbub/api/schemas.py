@@ -134,8 +134,8 @@ class NewMessage(Struct):
         Meta(
             min_length=1,
             max_length=10,
-            description="Media ids the caller uploaded (POST /v1/media), in order",
-            extra_json_schema={"uniqueItems": True},
+            description="Media ids the caller uploaded (POST /v1/media), in order (a repeat"
+            " is taken once)",
         ),
     ] | None = None
 

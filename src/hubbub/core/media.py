@@ -184,7 +184,7 @@ def clean_filename(name: str | None) -> str | None:
 
 
 def check_attachment_ids(ids: list[str] | None) -> list[int]:
-    """The `attachments` of a send: 1..MAX_ATTACHMENTS distinct media ids, in order."""
+    """The `attachments` of a send: 1..MAX_ATTACHMENTS media ids, in order, each once."""
     if ids is None:
         return []
     if not 1 <= len(ids) <= MAX_ATTACHMENTS:
@@ -197,9 +197,8 @@ def check_attachment_ids(ids: list[str] | None) -> list[int]:
         if len(value) > 19 or int(value) >= 1 << 63:
             raise bad_request("attachments must be media ids (below 2^63)")
         media_id = int(value)
-        if media_id in parsed:
-            raise bad_request("an attachment is listed twice")
-        parsed.append(media_id)
+        if media_id not in parsed:  # "7" and "007" are one id: a repeat is taken once
+            parsed.append(media_id)
     return parsed
 
 
