@@ -82,3 +82,49 @@ def test_escape_closes_what_is_open_and_focus_goes_back(
     expect(ann.locator("#btn-groupinfo")).to_be_focused()
     for page in (ann, ben):
         page.context.close()
+
+
+def _meta_and_text(page: object, text: str) -> dict:
+    return page.evaluate(  # type: ignore[attr-defined, no-any-return]
+        """(text) => {
+          const li = [...document.querySelectorAll('#messages .msg')]
+            .find(m => m.querySelector('.body').textContent === text);
+          const body = li.querySelector('.body'), meta = li.querySelector('.meta');
+          const range = document.createRange(); range.selectNodeContents(body);
+          const lines = [...range.getClientRects()].map(r => ({top: r.top, bottom: r.bottom,
+            left: r.left, right: r.right}));
+          const m = meta.getBoundingClientRect(), b = li.getBoundingClientRect();
+          return {lines, meta: {top: m.top, bottom: m.bottom, left: m.left, right: m.right},
+                  bubble: {top: b.top, bottom: b.bottom, height: b.height},
+                  lineHeight: parseFloat(getComputedStyle(body).lineHeight)};
+        }""",
+        text,
+    )
+
+
+def test_the_time_shares_a_short_messages_line_and_never_covers_text(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    from tests.e2e.test_web_client import send, start_chat  # noqa: PLC0415
+
+    (ann, _), (ben, ben_name) = [person(browser, web_server.url, p) for p in ("ann", "ben")]
+    start_chat(ann, ben_name)
+    long = ("a fairly long message that has to wrap over several lines in the bubble " * 4).strip()
+    for text in ("hi", long, "x" * 58):
+        send(ann, text)
+        ann.wait_for_function(
+            "(t) => [...document.querySelectorAll('#messages .msg .body')]"
+            ".some(b => b.textContent === t)", arg=text, timeout=T,
+        )
+    short = _meta_and_text(ann, "hi")
+    assert short["bubble"]["height"] < 1.9 * short["lineHeight"] + 14  # one line, not two
+    for text in ("hi", long, "x" * 58):
+        got = _meta_and_text(ann, text)
+        meta = got["meta"]
+        assert meta["bottom"] <= got["bubble"]["bottom"] + 0.5
+        for line in got["lines"]:  # the time never sits on top of the text
+            overlap_x = min(line["right"], meta["right"]) - max(line["left"], meta["left"])
+            overlap_y = min(line["bottom"], meta["bottom"]) - max(line["top"], meta["top"])
+            assert overlap_x <= 0.5 or overlap_y <= 0.5, (text[:20], line, meta)
+    for page in (ann, ben):
+        page.context.close()
