@@ -206,10 +206,6 @@ def _positive(value: object) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def digest_file(path: str) -> tuple[str, int]:
-    return _digest(path)
-
-
 def _digest(path: str) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
@@ -224,9 +220,5 @@ def _remove(*paths: str) -> None:
     for p in paths:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(p)
-
-
-def remove_files(*paths: str | None) -> None:
-    _remove(*(p for p in paths if p))
 
 

@@ -183,7 +183,7 @@ def clean_filename(name: str | None) -> str | None:
     return name or None
 
 
-def check_attachment_ids(ids: list[str] | None) -> list[int]:
+def check_attachment_ids(ids: Sequence[str] | None) -> list[int]:
     """The `attachments` of a send: 1..MAX_ATTACHMENTS media ids, in order, each once."""
     if ids is None:
         return []
@@ -229,9 +229,9 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
         return None  # malformed: ignored, as RFC 9110 allows
     if first == "":
-        if last == "" or int(last) == 0:
+        if last == "" or int(last) == 0 or size == 0:
             raise Unsatisfiable
-        return ByteRange(max(0, size - int(last)), size - 1) if size else _none()
+        return ByteRange(max(0, size - int(last)), size - 1)
     start = int(first)
     if start >= size:
         raise Unsatisfiable
@@ -239,10 +239,6 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if end < start:
         return None  # last < first: invalid, ignored
     return ByteRange(start, end)
-
-
-def _none() -> ByteRange:
-    raise Unsatisfiable
 
 
 def content_disposition(content_type: str, filename: str | None) -> str:

@@ -69,11 +69,12 @@ class Messaging:
         else:
             pair = sorted((sender_id, to or 0))
             self.throttle.here(self.rules.sends_per_conversation, f"d{pair[0]}:{pair[1]}")
-        media_ids = check_attachment_ids(list(attachments) if attachments is not None else None)
+        media_ids = check_attachment_ids(attachments) if attachments is not None else []
+        since = now_ms() - ATTACH_WITHIN_MS if media_ids else 0  # (a clock read saved per text)
         # no await before the append: a device's sends commit in the order they came
         stored = await self.store.append_message(
             sender_id, client_msg_id, body, to_user=to, conversation_id=conversation_id,
-            media_ids=media_ids, media_since_ms=now_ms() - ATTACH_WITHIN_MS,
+            media_ids=media_ids, media_since_ms=since,
         )  # fmt: skip
         if not stored.duplicate:
             self.counters.messages_stored += 1
