@@ -852,6 +852,57 @@ def test_three_nodes_sending_acking_reading_and_regrouping_never_deadlock(
     asyncio.run(body())
 
 
+def test_a_batch_runs_its_sends_and_acks_in_a_few_round_trips_in_queue_order(
+    pg_backend: Backend,
+) -> None:
+    """The writer gathers a batch's sends into one statement and its acks into another
+    (engine.py, "Bulk"): sixty jobs queued at once take a handful of round trips, the
+    sends keep the order they were queued in, and a refused job fails alone."""
+
+    async def body() -> None:
+        store = await pg_backend.open()
+        assert isinstance(store, PostgresStore)
+        alice, bob, carol = await _users(store, "alice", "bob", "carol")
+        earlier = {await _send(store, alice, f"warm{i}", bob) for i in range(3)}
+        earlier.add(await _send(store, carol, "warm", bob))  # bob's seqs 1..4
+        writer = store.engine._conn  # the writer's own connection: every batch runs on it
+        assert writer is not None
+        statements: list[str] = []
+
+        def logged(query: asyncpg.connection.LoggedQuery) -> None:
+            statements.append(query.query)
+
+        writer.add_query_logger(logged)
+        sends = [
+            store.append_message(a.user_id, f"k{i}", f"m{i}", to_user=bob.user_id,
+                                 conversation_id=None)
+            for i in range(25)
+            for a in (alice, carol)
+        ]  # fmt: skip
+        acks = [store.ack(bob.user_id, 0, seq) for seq in (1, 2, 3, 4)]
+        past_head = store.ack(bob.user_id, 0, 10**6)
+        no_user = store.append_message(
+            alice.user_id, "nobody", "x", to_user=10**12, conversation_id=None
+        )
+        done = await asyncio.gather(*sends, *acks, past_head, no_user, return_exceptions=True)
+        writer.remove_query_logger(logged)
+        messages, receipts = done[: len(sends)], done[len(sends) : len(sends) + len(acks)]
+        refused = [e.code if isinstance(e, HubbubError) else e for e in done[-2:]]
+        assert refused == ["bad_request", "not_found"]
+        assert all(isinstance(m, StoredMessage) for m in messages), messages
+        for who in (alice, carol):  # queue order is commit order: ids and bob's seqs rise
+            mine = [m for m in messages if int(m.message.sender_id) == who.user_id]
+            assert [m.message_id for m in mine] == sorted(m.message_id for m in mine)
+            seqs = [m.inbox[bob.user_id] for m in mine]
+            assert seqs == sorted(seqs)
+        assert sorted(m.inbox[bob.user_id] for m in messages) == list(range(5, 55))
+        assert {int(r.message_id) for rs in receipts for r in rs} == earlier
+        assert len(statements) < len(done) / 4, statements
+        await store.close()
+
+    asyncio.run(body())
+
+
 def test_crossing_writes_of_two_nodes_neither_fail_nor_leave_gaps(pg_backend: Backend) -> None:
     """Batches of two nodes write users' rows in crossing orders; each batch locks its
     keys in one global order first, so none waits in a cycle and none is retried."""

@@ -20,6 +20,15 @@ not hold (the members of a group changed since the caller looked) raises `NeedsL
 is undone and run in the next batch with those keys, and so are the later jobs of the same
 `order` (a device's sends stay in order).
 
+Bulk: a job that is one call of a function other jobs of its batch also call (a send's
+hubbub_append, an ack's hubbub_ack) carries a `Bulk`. The fast pass runs each run of such
+jobs as one round trip per statement (hubbub_append_many: the same function in a loop, in
+queue order), so a batch of a hundred sends and acks is a handful of round trips, not two
+hundred, and holds its locks for that much less time. Sends keep their order among
+themselves; an ack is moved before or after the sends around it, which no one can tell
+apart (the entries an ack covers were committed before the device saw them). A job with
+no Bulk ends a run: the jobs around it keep their order with it.
+
 Savepoints: a job that is one statement of a function that never fails for a refusal
 (hubbub_append, hubbub_ack: they answer a status instead) runs without one. Any job that
 raises makes the writer roll the whole batch back and run it again with a SAVEPOINT per
@@ -61,6 +70,22 @@ class NeedsLocks(Exception):
         self.keys = tuple(keys)
 
 
+# rows of arguments (one per job, in queue order) and the batch's lock keys -> the answer,
+# each record's first column `n` the 1-based row it belongs to
+BulkStatement = Callable[
+    [asyncpg.Connection, list[tuple[Any, ...]], list[int]], Awaitable[list[asyncpg.Record]]
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Bulk:
+    """How the fast pass runs a job together with the batch's other jobs of `statement`."""
+
+    statement: BulkStatement
+    args: Callable[[], tuple[Any, ...]]  # the job's row of arguments, drawn when it runs
+    finish: Callable[[list[asyncpg.Record]], Any]  # its records -> its result (may raise)
+
+
 @dataclass(slots=True)
 class _Job:
     fn: Job[Any]
@@ -68,6 +93,7 @@ class _Job:
     locks: tuple[int, ...]
     order: int | None  # jobs of one order run in their queued order
     careful: bool  # run in a savepoint even in the fast pass
+    bulk: Bulk | None = None
     attempts: int = 0
     extra: set[int] = field(default_factory=set)
 
@@ -136,14 +162,17 @@ class PostgresEngine:
         locks: Iterable[int] = (),
         order: int | None = None,
         savepoint: bool = True,
+        bulk: Bulk | None = None,
     ) -> T:
         """Run fn in the next batch holding the advisory locks `locks` (every row fn
         writes must be covered by one); returns after the batch is committed (durably).
-        `savepoint=False` for a job that cannot fail halfway (one statement)."""
+        `savepoint=False` for a job that cannot fail halfway (one statement). `bulk`: the
+        same work as fn, gathered with the batch's other jobs of its statement (the fast
+        pass runs that; a careful pass runs fn)."""
         if self._closed or self._writer is None:
             raise HubbubError("unavailable", "storage is shutting down")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(fn, future, tuple(locks), order, savepoint))
+        self._queue.put_nowait(_Job(fn, future, tuple(locks), order, savepoint, bulk))
         return await future
 
     async def read(self, fn: Job[T], *, snapshot: bool = False) -> T:
@@ -232,7 +261,14 @@ class PostgresEngine:
             keys = sorted({k for job in batch for k in (*job.locks, *job.extra)})
             if keys:  # all of them, in one global order, before anything else
                 await conn.execute(_LOCK_SQL, keys)
+            run: list[_Job] = []  # bulk jobs gathered, not run yet (fast pass only)
             for job in batch:
+                if not careful and not job.careful and job.bulk is not None:
+                    run.append(job)
+                    continue
+                if run:
+                    outcomes.extend(await self._run_bulk(conn, run, keys))
+                    run = []
                 if job.order is not None and job.order in deferred_orders:
                     later.append(job)  # an earlier job of its order waits: so does it
                     continue
@@ -243,6 +279,8 @@ class PostgresEngine:
                         deferred_orders.add(job.order)
                 else:
                     outcomes.append(outcome)
+            if run:
+                outcomes.extend(await self._run_bulk(conn, run, keys))
             started = time.perf_counter()
             await conn.execute("COMMIT")
             elapsed = time.perf_counter() - started
@@ -252,6 +290,29 @@ class PostgresEngine:
         if self.on_commit:
             self.on_commit(len(batch), elapsed)
         return outcomes, later
+
+    async def _run_bulk(
+        self, conn: asyncpg.Connection, run: list[_Job], keys: list[int]
+    ) -> list[tuple[_Job, Any, BaseException | None]]:
+        """A run of bulk jobs, one round trip per statement (in the order each statement
+        first appears); their outcomes in queue order. Any error: the batch is redone."""
+        by_statement: dict[BulkStatement, list[_Job]] = {}
+        for job in run:
+            assert job.bulk is not None
+            by_statement.setdefault(job.bulk.statement, []).append(job)
+        records: dict[int, list[asyncpg.Record]] = {id(job): [] for job in run}
+        try:
+            for statement, jobs in by_statement.items():
+                rows = [job.bulk.args() for job in jobs if job.bulk is not None]
+                for record in await statement(conn, rows, keys):
+                    records[id(jobs[record[0] - 1])].append(record)
+            return [
+                (job, job.bulk.finish(records[id(job)]), None)
+                for job in run
+                if job.bulk is not None
+            ]
+        except Exception as error:
+            raise _Redo from error
 
     async def _run_job(
         self, conn: asyncpg.Connection, job: _Job, savepoint: bool

@@ -388,6 +388,41 @@ MIGRATIONS.append(
         """,
     )
 )
+MIGRATIONS.append(
+    (
+        7,
+        # A batch's sends and acks, each kind in one round trip (engine.py, "bulk"): the
+        # same functions called in a loop, in the order given, so a batch runs them exactly
+        # as it would one statement at a time. Row n of the answer belongs to input n.
+        """
+        CREATE FUNCTION hubbub_append_many(
+            p_sender bigint[], p_cmid text[], p_body text[], p_to bigint[], p_conv bigint[],
+            p_message_id bigint[], p_new_conv bigint[], p_now bigint, p_locked bigint[]
+        ) RETURNS TABLE (n integer, status text, message_id bigint, conversation_id bigint,
+                         kind text, members bigint[], seqs bigint[], body text,
+                         pushes integer)
+        LANGUAGE plpgsql AS $fn$
+        BEGIN
+            FOR i IN 1 .. coalesce(array_length(p_sender, 1), 0) LOOP
+                RETURN QUERY SELECT i, a.* FROM hubbub_append(p_sender[i], p_cmid[i],
+                    p_body[i], p_to[i], p_conv[i], p_message_id[i], p_new_conv[i], p_now,
+                    p_locked) a;
+            END LOOP;
+        END
+        $fn$;
+        CREATE FUNCTION hubbub_ack_many(p_user bigint[], p_device bigint[], p_seq bigint[])
+        RETURNS TABLE (n integer, status text, head bigint, conversation_id bigint,
+                       message_id bigint, sender_id bigint)
+        LANGUAGE plpgsql AS $fn$
+        BEGIN
+            FOR i IN 1 .. coalesce(array_length(p_user, 1), 0) LOOP
+                RETURN QUERY SELECT i, a.* FROM hubbub_ack(p_user[i], p_device[i], p_seq[i]) a;
+            END LOOP;
+        END
+        $fn$;
+        """,
+    )
+)
 
 
 async def migrate(conn: asyncpg.Connection) -> list[int]:

@@ -4,7 +4,7 @@ are the helpers several of them share)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 
@@ -174,4 +174,36 @@ async def original(
         message_id=message_id,
         conversation_id=cid,
         kind=conv.kind if conv else "direct",
+    )
+
+
+# -- bulk statements of the writer's fast pass (engine.py, "Bulk") ---------------------------
+
+
+async def append_many(
+    c: Conn, rows: list[tuple[Any, ...]], keys: list[int]
+) -> list[asyncpg.Record]:
+    """Sends (sender, client_msg_id, body, to_user, conversation_id, message_id,
+    new_conversation_id), in order, in one round trip; every member of each must be among
+    `keys`, the advisory locks the batch holds."""
+    columns = list(zip(*rows, strict=True))
+    return list(
+        await c.fetch(
+            "SELECT * FROM hubbub_append_many($1::bigint[], $2::text[], $3::text[],"
+            " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8, $9)",
+            *columns,
+            now_ms(),
+            keys,
+        )
+    )
+
+
+async def ack_many(c: Conn, rows: list[tuple[Any, ...]], keys: list[int]) -> list[asyncpg.Record]:
+    """Acks (user, device, seq), in order, in one round trip."""
+    del keys  # each ack's user is locked by the batch; hubbub_ack checks nothing more
+    return list(
+        await c.fetch(
+            "SELECT * FROM hubbub_ack_many($1::bigint[], $2::bigint[], $3::bigint[])",
+            *zip(*rows, strict=True),
+        )
     )

@@ -22,7 +22,7 @@ import asyncpg
 
 from hubbub.adapters.media_rows import encode_attachments
 from hubbub.adapters.postgres import sql
-from hubbub.adapters.postgres.engine import NeedsLocks, PostgresEngine
+from hubbub.adapters.postgres.engine import Bulk, NeedsLocks, PostgresEngine
 from hubbub.adapters.postgres.media import PostgresMediaStore, attachable, share
 from hubbub.adapters.postgres.migrations import migrate
 from hubbub.adapters.postgres.push import PostgresPushStore, forget_devices, queue_read_clears
@@ -472,25 +472,29 @@ class PostgresStore:
             assert conversation_id is not None
             locks = [conversation_id, *self._members.get(conversation_id, ())]
 
-        async def append(c: Conn) -> Any:
-            nonlocal carried
-            row = await c.fetchrow(
-                "SELECT * FROM hubbub_append($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                sender_id,
-                client_msg_id,
-                body,
-                to_user,
-                conversation_id,
-                self._new_id(),  # drawn in commit order: conversation order is id order
-                self._new_id(),  # the direct conversation's id, if this starts one
-                now_ms(),
-                locks,
-            )
+        def arguments() -> tuple[Any, ...]:
+            # the ids are drawn in commit order: conversation order is id order
+            new_ids = self._new_id(), self._new_id()  # the message's; a new direct chat's
+            return sender_id, client_msg_id, body, to_user, conversation_id, *new_ids
+
+        def checked(row: Any) -> Any:
             if row["status"] == "needs_locks":  # the members changed since we looked
                 self._remember(row["conversation_id"], row["members"])
                 more = [row["conversation_id"], *row["members"]]
                 locks.extend(k for k in more if k not in locks)  # held when it runs again
                 raise NeedsLocks(more)
+            return row
+
+        async def append(c: Conn) -> Any:
+            nonlocal carried
+            row = checked(
+                await c.fetchrow(
+                    "SELECT * FROM hubbub_append($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    *arguments(),
+                    now_ms(),
+                    locks,
+                )
+            )
             if media_ids and row["status"] == "ok":  # (a refusal undoes the job's savepoint)
                 attachments = await attachable(c, sender_id, media_ids, media_since_ms)
                 carried = encode_attachments(attachments)
@@ -505,8 +509,9 @@ class PostgresStore:
             return row
 
         # one statement cannot fail halfway; with attachments there are three
+        bulk = None if media_ids else Bulk(sql.append_many, arguments, lambda r: checked(r[0]))
         row = await self.engine.write(
-            append, locks=locks, order=sender_id, savepoint=bool(media_ids)
+            append, locks=locks, order=sender_id, savepoint=bool(media_ids), bulk=bulk
         )
         status = row["status"]
         if status in ("no_user", "not_member"):
@@ -584,10 +589,13 @@ class PostgresStore:
                 await c.fetch("SELECT * FROM hubbub_ack($1, $2, $3)", user_id, device_id, seq)
             )
 
-        rows = await self.engine.write(ack, locks=[user_id], savepoint=False)
+        bulk = Bulk(sql.ack_many, lambda: (user_id, device_id, seq), list)
+        rows = await self.engine.write(ack, locks=[user_id], savepoint=False, bulk=bulk)
         if rows and rows[0]["status"] == "past_head":
             raise bad_request(f"ack {seq} is past the inbox head {rows[0]['head']}")
-        covered = [(int(r[2]), int(r[3]), int(r[4])) for r in rows]
+        covered = [
+            (int(r["conversation_id"]), int(r["message_id"]), int(r["sender_id"])) for r in rows
+        ]
         return fold_receipts("delivered", user_id, covered, now_ms())
 
     async def mark_read(
