@@ -138,6 +138,8 @@ function onMessage(f) {
 // This user read `cid` up to `mid`, here or on another device.
 function applyReadState(cid, mid) {
   if (!hasConversation(cid)) return;
-  if (!recordReadUpto(cid, mid)) scheduleConvRefresh();
+  // newer messages may be unread: the server's count says, unless the chat is on screen
+  // (its newest is read next; a burst in the open chat asks for no list per message)
+  if (!recordReadUpto(cid, mid) && !isViewing(cid)) scheduleConvRefresh();
   redrawConv(cid);
 }

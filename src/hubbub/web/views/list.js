@@ -6,7 +6,7 @@ import { me, myId, openCid, socketReady, conversations, hasConversation, presenc
 import { goChat } from '../router.js';
 import { convTitle, previewParts, previewText } from './names.js';
 import { statusOf, STATUS_ICONS } from './status.js';
-import { redrawList } from './render.js';
+import { redrawList, redrawConv } from './render.js';
 
 export function renderMe() {
   $('me-name').textContent = me.display_name;
@@ -27,6 +27,8 @@ const showsUser = (c, uids) => (c.kind === 'direct' ? uids.has(c.peer_id) : !!c.
 // Draw the list (views/render.js calls this once a frame): rows in activity order, moved
 // only when out of place; only the rows in `cids` (null: all) and those showing one of
 // `uids` are updated, and a row whose content is unchanged is not touched.
+// A long list is built over several frames (the top first), so no frame is long.
+const NEW_ROWS_PER_FRAME = 60;
 export function drawConvList(cids, uids) {
   const list = $('conv-list');
   if (!list || !me) return;
@@ -35,18 +37,22 @@ export function drawConvList(cids, uids) {
   const items = keyedChildren(list);
   const els = [];
   let totalUnread = 0;
+  let built = 0;
   for (const c of arr) {
     const cid = c.conversation_id;
     let li = items.get(cid);
+    totalUnread += c.unread_count || 0;
+    if (!li && built === NEW_ROWS_PER_FRAME) continue;
     if (!li) {
+      built += 1;
       li = buildConvItem(cid);
       items.set(cid, li);
       updateConvItem(li, c);
     } else if (!cids || cids.has(cid) || (uids && showsUser(c, uids))) updateConvItem(li, c);
-    totalUnread += c.unread_count || 0;
     els.push(li);
   }
   syncChildren(list, els);
+  if (els.length < arr.length) redrawConv(null); // the rest at the next frame
   if (items.size > arr.length) for (const k of [...items.keys()]) if (!hasConversation(k)) items.delete(k);
   const title = totalUnread ? `(${totalUnread}) Hubbub` : 'Hubbub';
   if (document.title !== title) document.title = title;
