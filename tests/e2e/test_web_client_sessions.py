@@ -1,5 +1,6 @@
 """Tabs follow each other's logins: a tab that follows a new login from another tab and
-cannot reach the server keeps retrying until it can."""
+cannot reach the server shows the app as last seen ("Connecting…", never the login form)
+and keeps retrying until it can."""
 
 from __future__ import annotations
 
@@ -27,7 +28,13 @@ def test_a_tab_following_another_tabs_login_retries_until_the_server_answers(
     auth = {k: session[k] for k in ("token", "user_id", "device_id")}
     # the second tab logs in anew: the first one follows, and cannot load the profile
     other.evaluate("(a) => localStorage.setItem('hubbub.auth', a)", json.dumps(auth))
-    expect(page.get_by_role("alert")).to_contain_text("Cannot reach the server", timeout=T)
+    # the app as last seen, "Connecting…": not the login form (the session is good)
+    connecting = page.get_by_role("status").filter(has_text="Connecting…")
+    expect(connecting).to_be_visible(timeout=T)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_label("Password", exact=True)).to_have_count(0)
     page.unroute("**/v1/me")  # the server is back: the next retry gets in
+    expect(connecting).to_have_count(0, timeout=T)
     expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
+    expect(page.get_by_label("Password", exact=True)).to_have_count(0)
     page.context.close()

@@ -17,7 +17,7 @@
 //   sw.js        the service worker (app shell cache, push notifications; rules in sw-push.js)
 //
 // Modules only declare things when imported; what runs is started here.
-import { openCid } from './state.js';
+import { openCid, saveAppCache } from './state.js';
 import { boot, onStorage } from './session.js';
 import { route } from './router.js';
 import { onOnline, onOffline, onVisible } from './net/socket.js';
@@ -33,6 +33,7 @@ window.addEventListener('online', onOnline);
 window.addEventListener('offline', onOffline);
 if (navigator.serviceWorker) navigator.serviceWorker.addEventListener('message', onWorkerMessage);
 window.addEventListener('storage', onStorage); // another tab logged in or out
+window.addEventListener('pagehide', saveAppCache); // the list as last seen, for a load without the server
 
 if ('serviceWorker' in navigator && (location.protocol === 'https:' || location.hostname === 'localhost' || location.hostname === '127.0.0.1')) {
   window.addEventListener('load', () => { navigator.serviceWorker.register('/sw.js').catch(() => {}); });

@@ -5,10 +5,10 @@
 // through the named mutators below. Getters hand out the live entries (conversations,
 // messages, users): read them, never write to them. The persisted parts (the session,
 // the seq cursor, receipt marks, the outbox, the notification choice, this device's push
-// subscription, the mutes and the drafts) are kept in localStorage by this module alone.
+// subscription, the mutes, the drafts and the app as last seen) are kept in localStorage by this module alone.
 // Attachments add the composer's tray (files picked, not yet sent) and the blob: URLs
 // of media fetched with the token (the page cannot load /v1/media by URL, see net/media.js).
-import { idGt, idMax } from './lib/ids.js';
+import { idGt, idMax, idLower } from './lib/ids.js';
 import { storage } from './lib/storage.js';
 
 export const AUTH_KEY = 'hubbub.auth';
@@ -26,13 +26,15 @@ const everyoneKey = () => `hubbub.${auth.user_id}.everyone`;
 const pushKey = () => `hubbub.${auth.user_id}.push`;
 const mutesKey = () => `hubbub.${auth.user_id}.mutes`;
 const draftsKey = () => `hubbub.${auth.user_id}.drafts`;
+const cacheKey = () => `hubbub.${auth.user_id}.cache`;
 
 export const storedAuth = () => storage.get(AUTH_KEY, null);
 export function setAuth(next) { auth = next; storage.set(AUTH_KEY, auth); } // a new login here
 export function adoptAuth(next) { auth = next; } // a login in another tab (already stored)
-export function clearSession() { auth = null; me = null; storage.del(AUTH_KEY); clearTray(); releaseMediaUrls(); }
-// The profile could not be loaded for this login (the login screen shows, boot retries).
-export function forgetProfile() { me = null; }
+export function clearSession() { if (auth) storage.del(cacheKey()); auth = null; me = null; storage.del(AUTH_KEY); clearTray(); releaseMediaUrls(); }
+// The profile and the list as last seen: shown when the server cannot be reached at load.
+export const cachedApp = () => (auth ? storage.get(cacheKey(), null) : null);
+export function saveAppCache() { if (auth && me) storage.set(cacheKey(), { me, conversations: [...convs.values()], users: [...users.values()] }); }
 
 // The profile from GET /me: everything about the previous session is forgotten, the
 // persisted cursor and receipt marks of this user are loaded.
@@ -60,7 +62,6 @@ const userRequests = new Map(); // uid -> pending GET /users/{uid}
 const presence = new Map(); // uid -> {status, last_active_at}
 
 export const userById = (uid) => users.get(uid);
-export const hasUser = (uid) => users.has(uid);
 export function rememberUser(uid, u) { users.set(uid, u); }
 export const userRequest = (uid) => userRequests.get(uid);
 export function setUserRequest(uid, p) { userRequests.set(uid, p); }
@@ -301,14 +302,13 @@ export function setMark(cid, uid, status, mid) {
 // not go back when members leave (down to none) or join (no marks for what came before).
 let everyone = {};
 export const everyoneOf = (cid) => everyone[cid] || {};
-const lower = (a, b) => (!a || !b ? null : idGt(a, b) ? b : a);
 function raiseEveryone(cid) {
   const c = convs.get(cid);
   const others = c && c.kind === 'group' ? (c.members || []).filter((u) => u !== myId()) : [];
   if (!others.length) return;
   const mk = (u) => (marks[cid] || {})[u] || {};
-  const r = others.map((u) => mk(u).r).reduce(lower);
-  const d = others.map((u) => idMax(mk(u).d, mk(u).r)).reduce(lower);
+  const r = others.map((u) => mk(u).r).reduce(idLower);
+  const d = others.map((u) => idMax(mk(u).d, mk(u).r)).reduce(idLower);
   const e = everyone[cid] || {};
   if (!idGt(r, e.r) && !idGt(d, e.d)) return;
   everyone[cid] = { r: idMax(r, e.r) || null, d: idMax(d, e.d) || null };
@@ -336,7 +336,6 @@ export let openCid = null; // the conversation on screen
 export let navigatedIn = false; // this page opened a chat itself (Back may go back)
 export let lastTypingSent = 0; // when our last `typing` went out
 const readSent = new Map(); // cid -> the last message id we sent `read` for
-
 export let viewing = null; // the photo open in the viewer (an attachment), or null
 
 export function setOpenConversation(cid) { openCid = cid; }
@@ -374,6 +373,7 @@ export function recordSeq(seq) {
 }
 // The server's head is behind us (its data was restored): start again from its head.
 export function rewindSeq(to) { lastSeq = to; storage.set(seqKey(), lastSeq); }
+export const seqStored = () => storage.get(seqKey(), null) !== null; // none yet: a fresh device
 export function setHead(seq) { head = seq; }
 export function advanceHead(seq) { if (seq > head) head = seq; }
 export function setAckedSeq(seq) { ackedSeq = seq; }

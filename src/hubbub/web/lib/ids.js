@@ -6,6 +6,8 @@ export function idGt(a, b) {
   return a > b;
 }
 export const idMax = (a, b) => (idGt(a, b) ? a : b || a);
+// the lower of two ids, null when either is missing
+export const idLower = (a, b) => (!a || !b ? null : idGt(a, b) ? b : a);
 export const codePoints = (s) => [...s].length;
 
 export function newClientId() {

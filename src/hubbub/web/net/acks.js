@@ -7,7 +7,7 @@ import {
   readSentFor, noteReadSent, setAckedSeq,
 } from '../state.js';
 import { wsSend } from './socket.js';
-import { renderConvList } from '../views/list.js';
+import { redrawConv } from '../views/render.js';
 import { clearShown } from '../features/notifications.js';
 
 const ackTimer = createTimer();
@@ -34,7 +34,7 @@ export function maybeSendRead() {
   for (const m of chatOf(cid).msgs.values()) if (m.message_id && idGt(m.message_id, newest)) newest = m.message_id;
   if (c.last_message && c.last_message.message_id && idGt(c.last_message.message_id, newest)) newest = c.last_message.message_id;
   if (!newest) return;
-  if (c.unread_count) { clearUnread(cid); renderConvList(); clearShown(cid); }
+  if (c.unread_count) { clearUnread(cid); redrawConv(cid); clearShown(cid); }
   if (c.read_upto && !idGt(newest, c.read_upto)) return;
   if (readSentFor(cid) === newest) return;
   noteReadSent(cid, newest);

@@ -6,14 +6,13 @@ import { createTimer } from '../lib/timer.js';
 import {
   openCid, myId, conversation, conversationIds, hasConversation, upsertConversation,
   mergeServerConversation, setMark, chatOf, ingestMessage, markChatLoaded, setChatLoading,
-  updateGroup, setMutedUntil,
+  updateGroup, setMutedUntil, saveAppCache,
 } from '../state.js';
 import { getUser, findUser } from './users.js';
 import { maybeSendRead } from './acks.js';
 import { dropConversation } from '../router.js';
 import { showError } from '../views/alerts.js';
-import { renderConvList } from '../views/list.js';
-import { renderChatHead, renderMessages } from '../views/chat.js';
+import { redrawList, redrawConv, redrawChat } from '../views/render.js';
 import { refreshGroupInfo } from '../views/group-info.js';
 
 export const PAGE = 50; // messages per history page
@@ -42,8 +41,10 @@ export async function loadConversations() {
       dropConversation(cid, true);
     }
   }
-  renderConvList();
-  if (openCid) { renderChatHead(); maybeSendRead(); }
+  saveAppCache(); // shown at the next load if the server cannot be reached then
+  redrawList();
+  redrawChat('head');
+  maybeSendRead();
 }
 
 // Reload the list soon (several frames in a row cause one request).
@@ -105,8 +106,8 @@ export async function refreshGroup(cid) {
     const g = await api('GET', `/groups/${c.group_id || cid}`);
     updateGroup(cid, { members: g.members, owner_id: g.owner_id, name: g.name });
     for (const u of g.members) getUser(u);
-    renderConvList();
-    if (openCid === cid) { renderChatHead(); renderMessages(); refreshGroupInfo(); }
+    redrawConv(cid);
+    if (openCid === cid) { redrawChat('head', 'messages'); refreshGroupInfo(); }
   } catch (e) {
     if (e.status === 404) dropConversation(cid);
   }

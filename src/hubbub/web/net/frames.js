@@ -1,9 +1,9 @@
 // Every frame the server sends on the WebSocket (docs/protocol.md, "Server frames") is
-// handled here, and only here: each case turns the frame into state mutators, then draws
-// again what changed.
+// handled here, and only here: each case turns the frame into state mutators, then marks
+// what changed to be drawn again (views/render.js: once a frame, however many came).
 import { idGt } from '../lib/ids.js';
 import {
-  openCid, myId, lastSeq, head, firstReady, conversation, hasConversation, ingestMessage,
+  openCid, myId, lastSeq, seqStored, head, firstReady, conversation, hasConversation, ingestMessage,
   confirmMessage, failMessage, removeOutgoing, setLastMessage, countUnread, recordReadUpto,
   updateGroup, setMark, setPresence, setTyping, recordSeq, rewindSeq, setHead, advanceHead,
   setAckedSeq, setSocketReady, setFirstReady, forgetReadSent,
@@ -15,10 +15,9 @@ import { loadContacts } from './users.js';
 import { scheduleConvRefresh } from './conversations.js';
 import { dropConversation } from '../router.js';
 import { setBanner, showError } from '../views/alerts.js';
-import { renderConvList } from '../views/list.js';
-import { renderChatHead, renderMessages } from '../views/chat.js';
+import { redrawList, redrawConv, redrawUser, redrawChat } from '../views/render.js';
 import { refreshGroupInfo } from '../views/group-info.js';
-import { renderTyping, stopTyping } from '../features/typing.js';
+import { stopTyping } from '../features/typing.js';
 import { notify } from '../features/notifications.js';
 
 // Refusals of a `send` that retrying cannot fix (§8): the message is marked failed.
@@ -32,30 +31,29 @@ export function onFrame(f) {
       removeOutgoing(f.client_msg_id);
       confirmMessage(f.conversation_id, f.client_msg_id, f.message_id, f.ts);
       if (!hasConversation(f.conversation_id)) scheduleConvRefresh();
-      renderConvList();
-      if (openCid === f.conversation_id) renderMessages();
+      redrawConv(f.conversation_id);
+      if (openCid === f.conversation_id) redrawChat('messages');
       break;
     }
     case 'receipt': {
       if (f.user_id === myId()) { if (f.status === 'read') applyReadState(f.conversation_id, f.message_id); break; }
       if (setMark(f.conversation_id, f.user_id, f.status, f.message_id)) {
-        renderConvList();
-        if (openCid === f.conversation_id) renderMessages();
+        redrawConv(f.conversation_id);
+        if (openCid === f.conversation_id) redrawChat('messages');
       }
       break;
     }
     case 'read_state': applyReadState(f.conversation_id, f.message_id); break;
     case 'presence': {
       setPresence(f.user_id, f.status, f.last_active_at);
-      renderConvList();
-      if (openCid) renderChatHead();
+      redrawUser(f.user_id);
       break;
     }
     case 'typing': {
       if (f.user_id === myId()) break;
       setTyping(f.conversation_id, f.user_id, Date.now() + 5000);
-      if (openCid === f.conversation_id) renderTyping();
-      setTimeout(renderTyping, 5100);
+      if (openCid === f.conversation_id) redrawChat('typing');
+      setTimeout(() => redrawChat('typing'), 5100);
       break;
     }
     case 'error': {
@@ -64,8 +62,8 @@ export function onFrame(f) {
           removeOutgoing(f.client_msg_id);
           failMessage(f.client_msg_id);
           showError(`Message not sent: ${f.message}`);
-          if (openCid) renderMessages();
-          renderConvList();
+          redrawChat('messages');
+          redrawList();
         } else {
           resendLater(f.client_msg_id, f.retry_after_ms);
         }
@@ -83,8 +81,8 @@ export function onFrame(f) {
         if (f.members) details.members = f.members;
         if ('owner_id' in f) details.owner_id = f.owner_id;
         updateGroup(cid, details);
-        renderConvList();
-        if (openCid === cid) { renderChatHead(); renderMessages(); refreshGroupInfo(); }
+        redrawConv(cid);
+        if (openCid === cid) { redrawChat('head', 'messages'); refreshGroupInfo(); }
       }
       scheduleConvRefresh();
       break;
@@ -98,10 +96,12 @@ function onReady(f) {
   setBanner('');
   setHead(f.head);
   setAckedSeq(0);
-  if (f.head < lastSeq) { rewindSeq(f.head); scheduleConvRefresh(); }
+  // behind us (the server's data was restored), or a fresh device that asked for no
+  // backlog: from the head on; the list again, for what came since it was loaded
+  if (f.head < lastSeq || !seqStored()) { rewindSeq(f.head); scheduleConvRefresh(); }
   startHeartbeat();
   flushOutbox();
-  loadContacts().then(() => { renderConvList(); if (openCid) renderChatHead(); }).catch(() => {});
+  loadContacts().then(() => { redrawList(); redrawChat('head'); }).catch(() => {});
   if (!firstReady) scheduleConvRefresh(); // a reconnect: the list may have moved on
   setFirstReady(false);
   forgetReadSent();
@@ -129,8 +129,8 @@ function onMessage(f) {
   if (f.sender_id !== myId()) stopTyping(cid, f.sender_id);
   recordSeq(f.seq);
   if (isNew && newer && f.sender_id !== myId() && f.seq > head) notify(c, f);
-  renderConvList();
-  if (openCid === cid) { renderMessages(); maybeSendRead(); }
+  redrawConv(cid);
+  if (openCid === cid) { redrawChat('messages'); maybeSendRead(); }
   scheduleAck();
   advanceHead(f.seq);
 }
@@ -138,6 +138,8 @@ function onMessage(f) {
 // This user read `cid` up to `mid`, here or on another device.
 function applyReadState(cid, mid) {
   if (!hasConversation(cid)) return;
-  if (!recordReadUpto(cid, mid)) scheduleConvRefresh();
-  renderConvList();
+  // newer messages may be unread: the server's count says, unless the chat is on screen
+  // (its newest is read next; a burst in the open chat asks for no list per message)
+  if (!recordReadUpto(cid, mid) && !isViewing(cid)) scheduleConvRefresh();
+  redrawConv(cid);
 }

@@ -5,9 +5,9 @@
 // attachment objects (the pending bubble shows them, after a reload too) and the frame
 // names their media ids, so a resend carries the same files under the same key.
 import { newClientId } from '../lib/ids.js';
-import { openCid, myId, socketReady, outbox, queueOutgoing, addPendingMessage, setLastMessage } from '../state.js';
+import { myId, socketReady, outbox, queueOutgoing, addPendingMessage, setLastMessage } from '../state.js';
 import { wsSend } from './socket.js';
-import { renderMessages } from '../views/chat.js';
+import { redrawChat } from '../views/render.js';
 
 function sendFrame(item) {
   const f = { type: 'send', client_msg_id: item.client_msg_id, conversation_id: item.conversation_id, body: item.body };
@@ -38,7 +38,7 @@ export function flushOutbox() {
     addPendingMessage(item);
     wsSend(sendFrame(item));
   }
-  if (openCid) renderMessages();
+  redrawChat('messages');
 }
 
 // A passing refusal (`unavailable`, `internal`, `rate_limited`): try once more in a while,

@@ -4,18 +4,19 @@
 // received go to net/frames.js.
 import { createTimer } from '../lib/timer.js';
 import {
-  auth, lastSeq, socket, socketReady, stopped, attempt, heartbeatInterval, lastFrameAt,
-  skipDiscovery, connecting, openCid, setSocket, setStopped, nextAttempt, resetAttempts, noteFrame,
+  auth, lastSeq, seqStored, socket, socketReady, stopped, attempt, heartbeatInterval, lastFrameAt,
+  skipDiscovery, connecting, setSocket, setStopped, nextAttempt, resetAttempts, noteFrame,
   setSkipDiscovery, setConnecting, forgetLive,
 } from '../state.js';
 import { onFrame } from './frames.js';
 import { forceLogout } from '../session.js';
 import { setBanner } from '../views/alerts.js';
-import { renderConvList } from '../views/list.js';
-import { renderChatHead } from '../views/chat.js';
-import { renderTyping } from '../features/typing.js';
+import { redrawList, redrawChat } from '../views/render.js';
 
 const reconnectTimer = createTimer();
+// `since` for a device with no stored position: no backlog (docs/protocol.md §6.2); the
+// list, unread counts and last messages come over REST, a chat's history when it opens.
+const NO_BACKLOG = Number.MAX_SAFE_INTEGER;
 const heartbeat = createTimer();
 
 // Send a frame if the socket is up and `ready`; false when it could not be sent.
@@ -69,7 +70,7 @@ async function connect() {
   setSocket(sock);
   let sawReady = false;
   const token = auth.token;
-  sock.onopen = () => { if (sock === socket) sock.send(JSON.stringify({ type: 'hello', token, since: lastSeq })); };
+  sock.onopen = () => { if (sock === socket) sock.send(JSON.stringify({ type: 'hello', token, since: lastSeq || (seqStored() ? 0 : NO_BACKLOG) })); };
   sock.onmessage = (ev) => {
     if (sock !== socket) return;
     noteFrame();
@@ -144,9 +145,8 @@ function dropSocket() {
 // Presence and typing stop showing with the socket (what is not heard is not known).
 function lostLive() {
   forgetLive();
-  renderConvList();
-  if (openCid) renderChatHead();
-  renderTyping();
+  redrawList();
+  redrawChat('head', 'typing');
 }
 
 // Logged out (here or in another tab): close the socket, and do not reconnect.

@@ -1,26 +1,28 @@
-// REST about people: profiles (fetched once, on first sight), contacts and presence, and
-// this user's own profile and settings. Answers go into state through its mutators.
+// REST about people: profiles (fetched once, on first sight, in batches), contacts and
+// presence, and this user's own profile and settings. Answers go into state through its
+// mutators.
 import { api } from './rest.js';
+import { createBatch } from '../lib/batch.js';
 import {
-  openCid, hasUser, userById, userRequest, setUserRequest, forgetUserRequest, rememberUser,
+  userById, userRequest, setUserRequest, forgetUserRequest, rememberUser,
   setPresence, updateMe, setMySettings,
 } from '../state.js';
-import { renderConvList } from '../views/list.js';
-import { renderChatHead, renderMessages } from '../views/chat.js';
-import { renderTyping } from '../features/typing.js';
+import { redrawUser } from '../views/render.js';
 
-// The profile of `uid`: at most one request each; what shows the name is drawn again.
+// The profiles asked for in one tick, 100 a request (GET /users/batch); where each shows
+// is drawn again (at the next frame, once for them all).
+const lookUp = createBatch(async (uids) => {
+  const d = await api('GET', `/users/batch?ids=${uids.join(',')}`);
+  const found = new Map();
+  for (const u of d.users) { rememberUser(u.user_id, u); found.set(u.user_id, u); redrawUser(u.user_id); }
+  return found;
+}, 100);
+
+// The profile of `uid` (null when there is none or it could not be fetched): at most one
+// request each.
 export function getUser(uid) {
-  if (hasUser(uid)) return Promise.resolve(userById(uid));
-  if (!userRequest(uid)) {
-    const p = api('GET', `/users/${uid}`).then((u) => {
-      rememberUser(uid, u);
-      renderConvList();
-      if (openCid) { renderChatHead(); renderMessages(); renderTyping(); }
-      return u;
-    }).catch(() => { forgetUserRequest(uid); return null; });
-    setUserRequest(uid, p);
-  }
+  if (userById(uid)) return Promise.resolve(userById(uid));
+  if (!userRequest(uid)) setUserRequest(uid, lookUp(uid).then((u) => { if (!u) forgetUserRequest(uid); return u; }));
   return userRequest(uid);
 }
 

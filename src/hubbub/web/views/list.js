@@ -6,10 +6,11 @@ import { me, myId, openCid, socketReady, conversations, hasConversation, presenc
 import { goChat } from '../router.js';
 import { convTitle, previewParts, previewText } from './names.js';
 import { statusOf, STATUS_ICONS } from './status.js';
+import { redrawList, redrawConv } from './render.js';
 
 export function renderMe() {
   $('me-name').textContent = me.display_name;
-  $('me-username').textContent = `@${me.username}`;
+  $('me-username').textContent = me.username ? `@${me.username}` : '';
   setAvatar($('me-avatar'), me.user_id, me.display_name);
 }
 
@@ -17,7 +18,18 @@ function activity(c) {
   return Math.max((c.last_message && c.last_message.ts) || 0, c.localTs || 0);
 }
 
-export function renderConvList() {
+// Every row again (at the next frame): for changes that may touch any of them.
+export function renderConvList() { redrawList(); }
+
+// A conversation shows `uid`: its peer, or the writer of its last message.
+const showsUser = (c, uids) => (c.kind === 'direct' ? uids.has(c.peer_id) : !!c.last_message && uids.has(c.last_message.sender_id));
+
+// Draw the list (views/render.js calls this once a frame): rows in activity order, moved
+// only when out of place; only the rows in `cids` (null: all) and those showing one of
+// `uids` are updated, and a row whose content is unchanged is not touched.
+// A long list is built over several frames (the top first), so no frame is long.
+const NEW_ROWS_PER_FRAME = 60;
+export function drawConvList(cids, uids) {
   const list = $('conv-list');
   if (!list || !me) return;
   const arr = conversations().sort((a, b) => activity(b) - activity(a) || (idGt(a.conversation_id, b.conversation_id) ? -1 : 1));
@@ -25,20 +37,25 @@ export function renderConvList() {
   const items = keyedChildren(list);
   const els = [];
   let totalUnread = 0;
+  let built = 0;
   for (const c of arr) {
     const cid = c.conversation_id;
     let li = items.get(cid);
+    totalUnread += c.unread_count || 0;
+    if (!li && built === NEW_ROWS_PER_FRAME) continue;
     if (!li) {
+      built += 1;
       li = buildConvItem(cid);
       items.set(cid, li);
-    }
-    updateConvItem(li, c);
-    totalUnread += c.unread_count || 0;
+      updateConvItem(li, c);
+    } else if (!cids || cids.has(cid) || (uids && showsUser(c, uids))) updateConvItem(li, c);
     els.push(li);
   }
   syncChildren(list, els);
-  for (const k of [...items.keys()]) if (!hasConversation(k)) items.delete(k);
-  document.title = totalUnread ? `(${totalUnread}) Hubbub` : 'Hubbub';
+  if (els.length < arr.length) redrawConv(null); // the rest at the next frame
+  if (items.size > arr.length) for (const k of [...items.keys()]) if (!hasConversation(k)) items.delete(k);
+  const title = totalUnread ? `(${totalUnread}) Hubbub` : 'Hubbub';
+  if (document.title !== title) document.title = title;
 }
 
 function buildConvItem(cid) {
@@ -70,27 +87,33 @@ function updateConvItem(li, c) {
   const p = li._parts;
   const title = convTitle(c);
   const unread = c.unread_count || 0;
+  const time = fmtShort(c.last_message ? c.last_message.ts : c.localTs);
+  const [who, text] = previewParts(c);
+  const isMuted = mutedUntil(c.conversation_id) !== null;
+  const current = c.conversation_id === openCid;
+  const online = socketReady && c.kind === 'direct' && c.peer_id !== myId() && presenceOf(c.peer_id) && presenceOf(c.peer_id).status === 'online';
+  const lm = c.last_message;
+  const st = lm && lm.sender_id === myId() ? statusOf(c, lm) : '';
+  // what the row shows: when none of it changed, the row is not touched
+  const shown = [title, unread, time, who, text, isMuted, current, online, st].join('\u0000');
+  if (li._shown === shown) return;
+  li._shown = shown;
   p.title.textContent = title;
   setAvatar(p.avatar, c.kind === 'group' ? c.conversation_id : c.peer_id, title);
-  p.time.textContent = fmtShort(c.last_message ? c.last_message.ts : c.localTs);
+  p.time.textContent = time;
   // who wrote is isolated (<bdi>): the line's direction is the message's own
-  const [who, text] = previewParts(c);
   p.prev.replaceChildren(...(who ? [h('bdi', {}, who), ': '] : []), text);
   p.badge.textContent = unread ? String(unread) : '';
   p.badge.hidden = !unread;
-  const isMuted = mutedUntil(c.conversation_id) !== null;
   p.muted.hidden = !isMuted;
   li.classList.toggle('muted-conv', isMuted);
   p.a.setAttribute('aria-label', `${title}${isMuted ? ', muted' : ''}${unread ? `, ${unread} unread` : ''}`);
   p.a.title = previewText(c);
-  if (c.conversation_id === openCid) p.a.setAttribute('aria-current', 'true'); else p.a.removeAttribute('aria-current');
+  if (current) p.a.setAttribute('aria-current', 'true'); else p.a.removeAttribute('aria-current');
   li.classList.toggle('unread', unread > 0);
-  const online = socketReady && c.kind === 'direct' && c.peer_id !== myId() && presenceOf(c.peer_id) && presenceOf(c.peer_id).status === 'online';
   p.dot.hidden = !online;
   p.mark.replaceChildren();
-  const lm = c.last_message;
-  if (lm && lm.sender_id === myId()) {
-    const st = statusOf(c, lm);
+  if (st) {
     p.mark.className = `pmark st-${st}`;
     p.mark.append(STATUS_ICONS[st]());
   }
