@@ -19,6 +19,7 @@ import { showDraft } from './composer.js';
 import { closeGroupInfo } from './group-info.js';
 import { renderMute, closeMuteMenu } from './mute.js';
 import { buildAttachments } from './attachments.js';
+import { fillBody } from './message-body.js';
 import { closeViewer } from './viewer.js';
 
 export function wireChat() {
@@ -150,7 +151,7 @@ function buildMsg(c, m) {
   // dir=auto: Arabic or Hebrew lays out right to left, whatever the page's direction
   const sender = h('span', { class: 'sender', dir: 'auto' });
   const body = h('p', { class: 'body', dir: 'auto' });
-  body.textContent = m.body;
+  fillBody(body, m.body);
   body.hidden = !m.body; // a message of attachments alone
   const time = h('time', { class: 'time' });
   const meta = h('span', { class: 'meta' }, time);
