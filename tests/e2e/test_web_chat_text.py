@@ -116,3 +116,30 @@ def test_the_longest_message_renders(browser: Browser, web_server: ServerProcess
     assert bubble.locator("strong").count() > 1000
     assert bubble.locator("i").count() == 0
     bob.context.close()
+
+
+def test_a_long_message_folds_with_read_more(browser: Browser, web_server: ServerProcess) -> None:
+    long_text = "start " + "lorem ipsum dolor sit amet " * 185 + "the end"  # ~5,000 characters
+    many_lines = "\n".join(f"line {i}" for i in range(1, 21))
+    bob, _ = chat_with_sara(browser, web_server.url, "short one", long_text, many_lines)
+    long_msg = message(bob, "start lorem")
+    expect(long_msg).to_have_count(1, timeout=T)
+    box = long_msg.bounding_box()
+    assert box and box["height"] < 360, box  # folded: a dozen lines, not a 1,352 px bubble
+    more = long_msg.get_by_role("button", name="Read more")
+    expect(more).to_have_attribute("aria-expanded", "false")
+    expect(message(bob, "short one").get_by_role("button")).to_have_count(0)
+    # the keyboard reaches it and unfolds the text in place
+    more.focus()
+    bob.keyboard.press("Enter")
+    less = long_msg.get_by_role("button", name="Show less")
+    expect(less).to_be_focused()
+    expect(less).to_have_attribute("aria-expanded", "true")
+    opened = long_msg.bounding_box()
+    assert opened and opened["height"] > 2 * box["height"], (box, opened)
+    expect(long_msg.get_by_text("the end")).to_be_visible()
+    bob.keyboard.press("Space")
+    expect(long_msg.get_by_role("button", name="Read more")).to_be_focused()
+    # twenty short lines fold too
+    expect(message(bob, "line 20").get_by_role("button", name="Read more")).to_be_visible()
+    bob.context.close()

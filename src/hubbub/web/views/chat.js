@@ -151,7 +151,7 @@ function buildMsg(c, m) {
   // dir=auto: Arabic or Hebrew lays out right to left, whatever the page's direction
   const sender = h('span', { class: 'sender', dir: 'auto' });
   const body = h('p', { class: 'body', dir: 'auto' });
-  fillBody(body, m.body);
+  const more = fillBody(body, m.body); // [the Read more button] of a long one
   body.hidden = !m.body; // a message of attachments alone
   const time = h('time', { class: 'time' });
   const meta = h('span', { class: 'meta' }, time);
@@ -163,8 +163,8 @@ function buildMsg(c, m) {
   // the attachments, then the caption under them
   if (m.attachments && m.attachments.length) {
     li.classList.add('has-atts');
-    li.append(sender, buildAttachments(m.attachments), body, meta);
-  } else li.append(sender, body, meta);
+    li.append(sender, buildAttachments(m.attachments), body, ...more, meta);
+  } else li.append(sender, body, ...more, meta);
   li._parts = { sender, body, time, status };
   return li;
 }
