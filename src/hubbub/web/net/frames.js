@@ -20,6 +20,7 @@ import { renderChatHead, renderMessages } from '../views/chat.js';
 import { refreshGroupInfo } from '../views/group-info.js';
 import { renderTyping, stopTyping } from '../features/typing.js';
 import { notify } from '../features/notifications.js';
+import { noteGroupFrame } from '../views/group-events.js';
 
 // Refusals of a `send` that retrying cannot fix (§8): the message is marked failed.
 const FINAL_ERRORS = new Set(['bad_request', 'too_large', 'not_found', 'forbidden', 'group_full']);
@@ -76,6 +77,7 @@ export function onFrame(f) {
     }
     case 'group': {
       const cid = f.conversation_id || f.group_id;
+      noteGroupFrame(cid, f); // "Ann added Ben" in the chat
       if (Array.isArray(f.members) && !f.members.includes(myId())) { dropConversation(cid); break; }
       if (hasConversation(cid)) {
         const details = {};

@@ -20,6 +20,9 @@ import { closeGroupInfo } from './group-info.js';
 import { renderMute, closeMuteMenu } from './mute.js';
 import { buildAttachments } from './attachments.js';
 import { fillBody } from './message-body.js';
+import { withSeparators, scrollToUnread, noteUnreadOnOpen, wireJump, renderJump } from './separators.js';
+import { observeGroup } from './group-events.js';
+import { renderDeparted } from './departed.js';
 import { closeViewer } from './viewer.js';
 
 export function wireChat() {
@@ -27,6 +30,7 @@ export function wireChat() {
   $('scroller').addEventListener('scroll', () => {
     if ($('scroller').scrollTop < 120) loadOlder(openCid);
   }, { passive: true });
+  wireJump();
 }
 
 export function openChat(cid) {
@@ -38,6 +42,7 @@ export function openChat(cid) {
   $('chat-view').hidden = false;
   if (changed) {
     closeViewer();
+    noteUnreadOnOpen(c); // the chat opens at its first unread message
     releaseMediaUrls(); // the media of the chat left (its bubbles go too)
     resetKeyed($('messages'));
     $('messages').replaceChildren();
@@ -47,7 +52,7 @@ export function openChat(cid) {
     setLastTypingSent(0);
   }
   renderChatHead();
-  renderMessages({ toBottom: true });
+  renderMessages({ toBottom: changed }); // the same chat again (the URL follows): it stays where it is
   renderTyping();
   renderConvList();
   if (changed) {
@@ -106,6 +111,8 @@ export function renderChatHead() {
       sub.hidden = !!p;
     }
   }
+  renderDeparted(c);
+  observeGroup(c);
 }
 
 function sortedMessages(cid) {
@@ -139,10 +146,11 @@ export function renderMessages({ toBottom = false } = {}) {
     prevSender = m.sender_id;
     els.push(li);
   }
-  syncChildren(list, els);
+  syncChildren(list, withSeparators(list, cid, arr, els)); // dates, unread line, group events
   const note = $('history-note');
   note.textContent = chat.loading ? 'Loading older messages…' : chat.reachedStart ? (arr.length ? 'This is the start of the conversation.' : 'No messages yet. Say hello!') : '';
-  if (toBottom || nearBottom) sc.scrollTop = sc.scrollHeight;
+  if (!scrollToUnread(sc) && (toBottom || nearBottom)) sc.scrollTop = sc.scrollHeight;
+  renderJump();
 }
 
 function buildMsg(c, m) {
