@@ -128,7 +128,7 @@ def test_a_long_message_folds_with_read_more(browser: Browser, web_server: Serve
     assert box and box["height"] < 360, box  # folded: a dozen lines, not a 1,352 px bubble
     more = long_msg.get_by_role("button", name="Read more")
     expect(more).to_have_attribute("aria-expanded", "false")
-    expect(message(bob, "short one").get_by_role("button")).to_have_count(0)
+    expect(message(bob, "short one").get_by_role("button", name="Read more")).to_have_count(0)
     # the keyboard reaches it and unfolds the text in place
     more.focus()
     bob.keyboard.press("Enter")

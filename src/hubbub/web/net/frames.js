@@ -21,6 +21,7 @@ import { refreshGroupInfo } from '../views/group-info.js';
 import { renderTyping, stopTyping } from '../features/typing.js';
 import { notify } from '../features/notifications.js';
 import { noteGroupFrame } from '../views/group-events.js';
+import { noteReceipt } from '../views/message-menu.js';
 
 // Refusals of a `send` that retrying cannot fix (§8): the message is marked failed.
 const FINAL_ERRORS = new Set(['bad_request', 'too_large', 'not_found', 'forbidden', 'group_full']);
@@ -39,6 +40,7 @@ export function onFrame(f) {
     }
     case 'receipt': {
       if (f.user_id === myId()) { if (f.status === 'read') applyReadState(f.conversation_id, f.message_id); break; }
+      noteReceipt(f); // its time, for a message's Info
       if (setMark(f.conversation_id, f.user_id, f.status, f.message_id)) {
         renderConvList();
         if (openCid === f.conversation_id) renderMessages();

@@ -23,6 +23,8 @@ import { fillBody } from './message-body.js';
 import { withSeparators, scrollToUnread, noteUnreadOnOpen, wireJump, renderJump } from './separators.js';
 import { observeGroup } from './group-events.js';
 import { renderDeparted } from './departed.js';
+import { wireMessageMenu, addMenuButton } from './message-menu.js';
+import { wireChatSearch, closeChatSearch } from './chat-search.js';
 import { closeViewer } from './viewer.js';
 
 export function wireChat() {
@@ -31,6 +33,8 @@ export function wireChat() {
     if ($('scroller').scrollTop < 120) loadOlder(openCid);
   }, { passive: true });
   wireJump();
+  wireMessageMenu();
+  wireChatSearch();
 }
 
 export function openChat(cid) {
@@ -43,6 +47,7 @@ export function openChat(cid) {
   if (changed) {
     closeViewer();
     noteUnreadOnOpen(c); // the chat opens at its first unread message
+    closeChatSearch(false);
     releaseMediaUrls(); // the media of the chat left (its bubbles go too)
     resetKeyed($('messages'));
     $('messages').replaceChildren();
@@ -173,6 +178,7 @@ function buildMsg(c, m) {
     li.classList.add('has-atts');
     li.append(sender, buildAttachments(m.attachments), body, ...more, meta);
   } else li.append(sender, body, ...more, meta);
+  addMenuButton(li, m); // Copy, Info
   li._parts = { sender, body, time, status };
   return li;
 }
