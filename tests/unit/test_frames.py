@@ -21,6 +21,7 @@ from hubbub.core.frames import (
     decode_client_frame,
     encode,
     error_frame,
+    group_frame,
     message_frame,
     parse_id,
     presence_frame,
@@ -302,3 +303,12 @@ def test_other_server_frames_use_string_ids() -> None:
     }
     assert json.loads(presence_frame(4, True, 1))["status"] == "online"
     assert json.loads(PONG_FRAME) == {"type": "pong"}
+    assert json.loads(group_frame(5, "g", 6, (6, 7), actor_id=6)) == {
+        "type": "group",
+        "group_id": "5",
+        "conversation_id": "5",
+        "name": "g",
+        "owner_id": "6",
+        "members": ["6", "7"],
+        "actor_id": "6",
+    }

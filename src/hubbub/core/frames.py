@@ -212,10 +212,15 @@ def read_state_frame(conversation_id: int, message_id: int, ts: int) -> bytes:
 
 
 def group_frame(
-    group_id: int, name: str | None, owner_id: int | None, member_ids: tuple[int, ...]
+    group_id: int,
+    name: str | None,
+    owner_id: int | None,
+    member_ids: tuple[int, ...],
+    actor_id: int | None = None,
 ) -> bytes:
     """To every member (and a just-removed one) when a group is made or its members change
-    (an addition to protocol v1): clients refresh their conversation list from it."""
+    (an addition to protocol v1): clients refresh their conversation list from it, and say
+    who did it (`actor_id`: "Ann added Ben", "Ben left", "Ann removed Cat")."""
     return encode(
         {
             "type": "group",
@@ -224,6 +229,7 @@ def group_frame(
             "name": name,
             "owner_id": str(owner_id) if owner_id is not None else None,
             "members": [str(m) for m in member_ids],
+            "actor_id": str(actor_id) if actor_id is not None else None,
         }
     )
 

@@ -31,7 +31,7 @@ class Groups:
         members = founding_members(owner_id, member_ids, self.limits.max_group_members)
         await self.throttle.everywhere(self.throttle.rules.groups_per_user, f"u{owner_id}")
         group = await self.store.create_group(owner_id, name, members)
-        self._announce(group)
+        self._announce(group, owner_id)
         return group
 
     async def get(self, user_id: int, group_id: int) -> Conversation:
@@ -46,17 +46,17 @@ class Groups:
         group = await self.store.add_member(
             group_id, actor_id, user_id, self.limits.max_group_members
         )
-        self._announce(group)
+        self._announce(group, actor_id)
         return group
 
     async def remove_member(self, actor_id: int, group_id: int, user_id: int) -> Conversation:
         group = await self.store.remove_member(group_id, actor_id, user_id)
-        self._announce(group, also=user_id)  # the removed member learns it too
+        self._announce(group, actor_id, also=user_id)  # the removed member learns it too
         return group
 
-    def _announce(self, group: Conversation, also: int | None = None) -> None:
+    def _announce(self, group: Conversation, actor_id: int, also: int | None = None) -> None:
         frame = frames.group_frame(
-            group.conversation_id, group.name, group.owner_id, group.member_ids
+            group.conversation_id, group.name, group.owner_id, group.member_ids, actor_id
         )
         for member in {*group.member_ids, *([also] if also is not None else [])}:
             self.bus.publish(member, frame)

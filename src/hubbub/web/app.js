@@ -11,8 +11,11 @@
 //   views/       draw from state: list.js (sidebar), chat.js (open chat), composer.js,
 //                tray.js (files to send), attachments.js (a bubble's media), viewer.js,
 //                panels.js, group-info.js, mute.js, auth.js, alerts.js; names.js, status.js
+//                inside a chat (issue 13): message-body.js (markup, Read more), separators.js
+//                (dates, unread, Jump to latest), group-events.js, departed.js, message-menu.js,
+//                chat-search.js; their CSS is messages.css
 //   features/    notifications.js (the switch, push, the tab's own), typing.js
-//   lib/         helpers without state: dom.js, ids.js, format.js, storage.js, timer.js, base64.js,
+//   lib/         helpers without state: dom.js, ids.js, format.js, storage.js, timer.js, base64.js, markup.js, days.js,
 //                media.js (an attachment's kind, box and label)
 //   sw.js        the service worker (app shell cache, push notifications; rules in sw-push.js)
 //

@@ -2,7 +2,8 @@
 import { me, openCid, navigatedIn, hasConversation, noteNavigatedIn, removeConversation } from './state.js';
 import { showError } from './views/alerts.js';
 import { renderConvList } from './views/list.js';
-import { openChat, closeChat } from './views/chat.js';
+import { openChat, closeChat, renderChatHead, renderMessages } from './views/chat.js';
+import { keepDeparted } from './views/departed.js';
 
 export function goChat(cid) {
   noteNavigatedIn();
@@ -33,6 +34,11 @@ export function leaveChatForNew() {
 
 // A conversation we are no longer in (left, removed, or gone from the server's list).
 export function dropConversation(cid, quiet) {
+  if (keepDeparted(cid)) { // a group: kept read only (views/departed.js)
+    if (openCid === cid) { renderChatHead(); renderMessages(); }
+    renderConvList();
+    return;
+  }
   removeConversation(cid);
   if (openCid === cid) {
     if (!quiet) showError('You are no longer in that group.');

@@ -116,6 +116,7 @@ export async function refreshGroup(cid) {
 export async function addGroupMember(c, username) {
   const u = await findUser(username);
   await api('POST', `/groups/${c.group_id}/members`, { user_id: u.user_id });
+  return u;
 }
 export function removeGroupMember(c, uid) { return api('DELETE', `/groups/${c.group_id || c.conversation_id}/members/${uid}`); }
 export function leaveGroup(c) { return api('DELETE', `/groups/${c.group_id}/members/${myId()}`); }

@@ -19,6 +19,8 @@ import { redrawList, redrawConv, redrawUser, redrawChat } from '../views/render.
 import { refreshGroupInfo } from '../views/group-info.js';
 import { stopTyping } from '../features/typing.js';
 import { notify } from '../features/notifications.js';
+import { noteGroupFrame } from '../views/group-events.js';
+import { noteReceipt } from '../views/message-menu.js';
 
 // Refusals of a `send` that retrying cannot fix (§8): the message is marked failed.
 const FINAL_ERRORS = new Set(['bad_request', 'too_large', 'not_found', 'forbidden', 'group_full']);
@@ -37,6 +39,7 @@ export function onFrame(f) {
     }
     case 'receipt': {
       if (f.user_id === myId()) { if (f.status === 'read') applyReadState(f.conversation_id, f.message_id); break; }
+      noteReceipt(f); // its time, for a message's Info
       if (setMark(f.conversation_id, f.user_id, f.status, f.message_id)) {
         redrawConv(f.conversation_id);
         if (openCid === f.conversation_id) redrawChat('messages');
@@ -74,6 +77,7 @@ export function onFrame(f) {
     }
     case 'group': {
       const cid = f.conversation_id || f.group_id;
+      noteGroupFrame(cid, f); // "Ann added Ben" in the chat
       if (Array.isArray(f.members) && !f.members.includes(myId())) { dropConversation(cid); break; }
       if (hasConversation(cid)) {
         const details = {};

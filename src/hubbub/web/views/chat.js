@@ -19,6 +19,12 @@ import { showDraft } from './composer.js';
 import { closeGroupInfo } from './group-info.js';
 import { renderMute, closeMuteMenu } from './mute.js';
 import { buildAttachments } from './attachments.js';
+import { fillBody } from './message-body.js';
+import { withSeparators, scrollToUnread, noteUnreadOnOpen, wireJump, renderJump } from './separators.js';
+import { observeGroup } from './group-events.js';
+import { renderDeparted } from './departed.js';
+import { wireMessageMenu, addMenuButton } from './message-menu.js';
+import { wireChatSearch, closeChatSearch } from './chat-search.js';
 import { closeViewer } from './viewer.js';
 
 export function wireChat() {
@@ -26,6 +32,9 @@ export function wireChat() {
   $('scroller').addEventListener('scroll', () => {
     if ($('scroller').scrollTop < 120) loadOlder(openCid);
   }, { passive: true });
+  wireJump();
+  wireMessageMenu();
+  wireChatSearch();
 }
 
 export function openChat(cid) {
@@ -37,6 +46,8 @@ export function openChat(cid) {
   $('chat-view').hidden = false;
   if (changed) {
     closeViewer();
+    noteUnreadOnOpen(c); // the chat opens at its first unread message
+    closeChatSearch(false);
     releaseMediaUrls(); // the media of the chat left (its bubbles go too)
     resetKeyed($('messages'));
     $('messages').replaceChildren();
@@ -46,7 +57,7 @@ export function openChat(cid) {
     setLastTypingSent(0);
   }
   renderChatHead();
-  renderMessages({ toBottom: true });
+  renderMessages({ toBottom: changed }); // the same chat again (the URL follows): it stays where it is
   renderTyping();
   renderConvList();
   if (changed) {
@@ -105,6 +116,8 @@ export function renderChatHead() {
       sub.hidden = !!p;
     }
   }
+  renderDeparted(c);
+  observeGroup(c);
 }
 
 function sortedMessages(cid) {
@@ -138,10 +151,11 @@ export function renderMessages({ toBottom = false } = {}) {
     prevSender = m.sender_id;
     els.push(li);
   }
-  syncChildren(list, els);
+  syncChildren(list, withSeparators(list, cid, arr, els)); // dates, unread line, group events
   const note = $('history-note');
   note.textContent = chat.loading ? 'Loading older messages…' : chat.reachedStart ? (arr.length ? 'This is the start of the conversation.' : 'No messages yet. Say hello!') : '';
-  if (toBottom || nearBottom) sc.scrollTop = sc.scrollHeight;
+  if (!scrollToUnread(sc) && (toBottom || nearBottom)) sc.scrollTop = sc.scrollHeight;
+  renderJump();
 }
 
 function buildMsg(c, m) {
@@ -150,7 +164,7 @@ function buildMsg(c, m) {
   // dir=auto: Arabic or Hebrew lays out right to left, whatever the page's direction
   const sender = h('span', { class: 'sender', dir: 'auto' });
   const body = h('p', { class: 'body', dir: 'auto' });
-  body.textContent = m.body;
+  const more = fillBody(body, m.body); // [the Read more button] of a long one
   body.hidden = !m.body; // a message of attachments alone
   const time = h('time', { class: 'time' });
   const meta = h('span', { class: 'meta' }, time);
@@ -162,8 +176,9 @@ function buildMsg(c, m) {
   // the attachments, then the caption under them
   if (m.attachments && m.attachments.length) {
     li.classList.add('has-atts');
-    li.append(sender, buildAttachments(m.attachments), body, meta);
-  } else li.append(sender, body, meta);
+    li.append(sender, buildAttachments(m.attachments), body, ...more, meta);
+  } else li.append(sender, body, ...more, meta);
+  addMenuButton(li, m); // Copy, Info
   li._parts = { sender, body, time, status };
   return li;
 }

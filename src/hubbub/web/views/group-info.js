@@ -7,6 +7,7 @@ import { dropConversation } from '../router.js';
 import { nameOf, usernameOf } from './names.js';
 import { showError, clearError } from './alerts.js';
 import { askConfirm } from './confirm.js';
+import { noteOwnAction } from './group-events.js';
 
 export function wireGroupInfo() {
   $('btn-groupinfo').addEventListener('click', () => {
@@ -19,7 +20,7 @@ export function wireGroupInfo() {
     const name = $('gi-add-input').value.trim().replace(/^@/, '');
     if (!c || !name) return;
     try {
-      await addGroupMember(c, name);
+      noteOwnAction(c.conversation_id, (await addGroupMember(c, name)).user_id);
       $('gi-add-input').value = '';
       clearError();
       await refreshGroup(c.conversation_id);
@@ -36,6 +37,7 @@ export function wireGroupInfo() {
     });
     if (!sure) return;
     try {
+      noteOwnAction(c.conversation_id, myId());
       await leaveGroup(c);
       dropConversation(c.conversation_id);
       clearError();
@@ -84,6 +86,7 @@ function renderGroupInfo() {
         type: 'button', class: 'ghost danger-text',
         onclick: async () => {
           try {
+            noteOwnAction(c.conversation_id, uid);
             await removeGroupMember(c, uid);
             clearError();
             await refreshGroup(c.conversation_id);
