@@ -2,7 +2,7 @@
 // user scrolls up), and opening / closing it.
 import { $, h, setAvatar, syncChildren, keyedChildren, resetKeyed } from '../lib/dom.js';
 import { idGt } from '../lib/ids.js';
-import { fmtTime, relTime, colorFor } from '../lib/format.js';
+import { fmtTime, relTime, nameColorFor } from '../lib/format.js';
 import {
   myId, openCid, socketReady, conversation, chatOf, msgKey, presenceOf, setOpenConversation,
   setChatLoading, setLastTypingSent, releaseMediaUrls,
@@ -173,7 +173,7 @@ function updateMsg(li, c, m, grouped) {
   const own = m.sender_id === myId();
   const showSender = c && c.kind === 'group' && !own && !grouped;
   p.sender.hidden = !showSender;
-  if (showSender) { p.sender.textContent = nameOf(m.sender_id); p.sender.style.color = colorFor(m.sender_id); }
+  if (showSender) { p.sender.textContent = nameOf(m.sender_id); p.sender.style.color = nameColorFor(m.sender_id); }
   li.classList.toggle('grouped', grouped);
   const ts = m.ts || m.localTs;
   p.time.textContent = fmtTime(ts);
