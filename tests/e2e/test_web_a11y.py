@@ -225,3 +225,52 @@ def test_every_avatar_and_sender_colour_has_4_5_to_1(
             poor.add(f"name {name} on {bubble}: {contrast(name, bubble):.2f}")
     assert not poor, "\n".join(sorted(poor))
     context.close()
+
+
+# every control a finger or a keyboard reaches, drawn, with its size; a link inside a
+# message's text is inline (WCAG 2.5.5 exempts those)
+SMALL_TARGETS = """() => [...document.querySelectorAll(
+    'button, a[href], input:not([type=file]), select, textarea, [role=tab], [role=switch]')]
+  .filter((el) => el.getClientRects().length && !el.closest('.msg .body'))
+  .map((el) => { const r = el.getBoundingClientRect();
+    const name = el.id || el.getAttribute('aria-label') || el.textContent.trim().slice(0, 30);
+    return [name || el.tagName, Math.round(r.width), Math.round(r.height)]; })
+  .filter(([, w, h]) => w < 44 || h < 44)"""
+
+
+def test_every_tap_target_on_a_phone_is_44_px(browser: Browser, web_server: ServerProcess) -> None:
+    small: list[str] = []
+
+    def measure(page: Page, screen: str) -> None:
+        small.extend(f"{screen}: {n} {w}x{h}" for n, w, h in page.evaluate(SMALL_TARGETS))
+
+    context = browser.new_context(**LOOKS["light-phone"])
+    page = context.new_page()
+    page.goto(web_server.url)
+    expect(page.get_by_role("tab", name="Log in")).to_be_visible(timeout=T)
+    measure(page, "log in")
+    page.get_by_role("tab", name="Sign up").click()
+    measure(page, "sign up")
+    context.close()
+    scene = Scene(browser, web_server.url, **LOOKS["light-phone"])
+    walk(scene, lambda screen: measure(scene.page, screen))
+    assert not small, "\n".join(small)
+    scene.page.context.close()
+
+
+def test_every_screen_has_one_h1(browser: Browser, web_server: ServerProcess) -> None:
+    context = browser.new_context(**LOOKS["dark-desktop"])
+    page = context.new_page()
+    page.goto(web_server.url)
+    h1 = page.get_by_role("heading", level=1)
+    expect(h1).to_have_count(1, timeout=T)
+    page.get_by_role("tab", name="Sign up").click()
+    expect(h1).to_have_count(1)
+    context.close()
+    scene = Scene(browser, web_server.url, **LOOKS["dark-desktop"])
+    counts: dict[str, int] = {}
+    h1 = scene.page.get_by_role("heading", level=1)
+    walk(scene, lambda screen: counts.update({screen: h1.count()}))
+    assert counts == dict.fromkeys(counts, 1), counts
+    assert len(counts) == 8
+    scene.page.context.close()
