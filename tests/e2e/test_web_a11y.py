@@ -274,3 +274,24 @@ def test_every_screen_has_one_h1(browser: Browser, web_server: ServerProcess) ->
     assert counts == dict.fromkeys(counts, 1), counts
     assert len(counts) == 8
     scene.page.context.close()
+
+
+def test_conversation_rows_are_named_with_their_preview_and_time(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    scene = Scene(browser, web_server.url, **DESKTOP)
+    page = scene.page
+    for title, unread, preview in (
+        ("Bob Builder", 1, "hello from bob"),
+        ("Team", 2, "Bob Builder: bob here"),
+    ):
+        row = conversation(page, title)
+        time = row.locator(".conv-time").text_content()
+        assert time and re.search(r"\d:\d\d", time), time
+        expect(row).to_have_accessible_name(f"{title}, {unread} unread, {preview}, {time}")
+    # what I wrote myself says so
+    scene.open("Bob Builder")
+    send(page, "on my way")
+    row = conversation(page, "Bob Builder")
+    expect(row).to_have_accessible_name(re.compile(r"^Bob Builder, You: on my way, \d"), timeout=T)
+    page.context.close()

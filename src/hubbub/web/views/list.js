@@ -81,8 +81,11 @@ function updateConvItem(li, c) {
   const isMuted = mutedUntil(c.conversation_id) !== null;
   p.muted.hidden = !isMuted;
   li.classList.toggle('muted-conv', isMuted);
-  p.a.setAttribute('aria-label', `${title}${isMuted ? ', muted' : ''}${unread ? `, ${unread} unread` : ''}`);
-  p.a.title = previewText(c);
+  // named as it is seen: who, its state, the last message and when ("Bob, 2 unread, hi, 10:07")
+  const preview = previewText(c);
+  const when = p.time.textContent;
+  p.a.setAttribute('aria-label', `${title}${isMuted ? ', muted' : ''}${unread ? `, ${unread} unread` : ''}, ${preview}${when ? `, ${when}` : ''}`);
+  p.a.title = preview;
   if (c.conversation_id === openCid) p.a.setAttribute('aria-current', 'true'); else p.a.removeAttribute('aria-current');
   li.classList.toggle('unread', unread > 0);
   const online = socketReady && c.kind === 'direct' && c.peer_id !== myId() && presenceOf(c.peer_id) && presenceOf(c.peer_id).status === 'online';
