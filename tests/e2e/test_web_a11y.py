@@ -295,3 +295,45 @@ def test_conversation_rows_are_named_with_their_preview_and_time(
     row = conversation(page, "Bob Builder")
     expect(row).to_have_accessible_name(re.compile(r"^Bob Builder, You: on my way, \d"), timeout=T)
     page.context.close()
+
+
+def test_the_message_log_is_live_and_its_messages_reachable_by_keys(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    scene = Scene(browser, web_server.url, **DESKTOP)
+    page = scene.page
+    scene.open("Bob Builder")
+    log = page.get_by_role("log", name="Bob Builder")
+    expect(log).to_have_attribute("aria-live", "polite")
+    in_log = log.get_by_role("list", name="Messages").get_by_role("listitem")
+    expect(in_log).to_have_count(1, timeout=T)
+    # a message that comes in lands in the live region, named as a screen reader says it
+    scene.bob.post(scene.direct, "are you there?")
+    expect(in_log.nth(1)).to_have_accessible_name(
+        re.compile(r"^Bob Builder: are you there\?, \d{1,2}:\d\d"), timeout=T
+    )
+    send(page, "yes I am")
+    expect(in_log.nth(2)).to_have_accessible_name(
+        re.compile(r"^You: yes I am, \d{1,2}:\d\d( [AP]M)?, (sent|delivered)$"), timeout=T
+    )
+    # the log is one Tab stop, the newest message; arrows move through the messages
+    page.get_by_label("Message", exact=True).focus()
+    page.keyboard.press("Shift+Tab")  # the attach button
+    page.keyboard.press("Shift+Tab")
+    expect(in_log.nth(2)).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    expect(in_log.nth(1)).to_be_focused()
+    page.keyboard.press("Home")
+    expect(in_log.nth(0)).to_be_focused()
+    expect(in_log.nth(0)).to_have_attribute("tabindex", "0")
+    expect(log.locator("li[tabindex='0']")).to_have_count(1)
+    page.keyboard.press("ArrowUp")  # the first stays
+    expect(in_log.nth(0)).to_be_focused()
+    page.keyboard.press("End")
+    expect(in_log.nth(2)).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Tab")  # out of the log at once: it holds one stop
+    expect(page.get_by_role("button", name="Attach a file")).to_be_focused()
+    page.keyboard.press("Shift+Tab")  # and back to the message that was current
+    expect(in_log.nth(1)).to_be_focused()
+    page.context.close()

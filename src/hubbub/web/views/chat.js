@@ -20,9 +20,11 @@ import { closeGroupInfo } from './group-info.js';
 import { renderMute, closeMuteMenu } from './mute.js';
 import { buildAttachments } from './attachments.js';
 import { closeViewer } from './viewer.js';
+import { messageLabel, syncTabStop, wireMessageKeys, hush } from './msg-access.js';
 
 export function wireChat() {
   $('btn-back').addEventListener('click', goBack);
+  wireMessageKeys();
   $('scroller').addEventListener('scroll', () => {
     if ($('scroller').scrollTop < 120) loadOlder(openCid);
   }, { passive: true });
@@ -40,6 +42,7 @@ export function openChat(cid) {
     releaseMediaUrls(); // the media of the chat left (its bubbles go too)
     resetKeyed($('messages'));
     $('messages').replaceChildren();
+    hush($('scroller'));
     showDraft(cid);
     closeGroupInfo(false);
     closeMuteMenu(false);
@@ -139,6 +142,7 @@ export function renderMessages({ toBottom = false } = {}) {
     els.push(li);
   }
   syncChildren(list, els);
+  syncTabStop(list);
   const note = $('history-note');
   note.textContent = chat.loading ? 'Loading older messages…' : chat.reachedStart ? (arr.length ? 'This is the start of the conversation.' : 'No messages yet. Say hello!') : '';
   if (toBottom || nearBottom) sc.scrollTop = sc.scrollHeight;
@@ -179,6 +183,7 @@ function updateMsg(li, c, m, grouped) {
   p.time.textContent = fmtTime(ts);
   if (ts) p.time.dateTime = new Date(ts).toISOString();
   if (m.message_id) li.dataset.messageId = m.message_id;
+  li.setAttribute('aria-label', messageLabel(c, m));
   if (p.status) {
     const st = statusOf(c, m);
     if (p.status.dataset.status !== st) {
@@ -204,6 +209,7 @@ export async function loadOlder(cid, initial = false) {
   const prevTop = sc ? sc.scrollTop : 0;
   if (!(await fetchOlderPage(cid, initial))) return;
   if (openCid !== cid) return;
+  if (sc) hush(sc);
   renderMessages({ toBottom: initial });
   if (!initial && sc) sc.scrollTop = sc.scrollHeight - prevH + prevTop;
   maybeSendRead();
