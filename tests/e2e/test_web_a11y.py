@@ -337,3 +337,74 @@ def test_the_message_log_is_live_and_its_messages_reachable_by_keys(
     page.keyboard.press("Shift+Tab")  # and back to the message that was current
     expect(in_log.nth(1)).to_be_focused()
     page.context.close()
+
+
+def focused(page: Page) -> str:
+    """What has focus, for assertion messages: never 'BODY'."""
+    return str(page.evaluate("(e => e.id || e.outerHTML.slice(0, 80))(document.activeElement)"))
+
+
+def test_focus_never_falls_to_the_page_body(browser: Browser, web_server: ServerProcess) -> None:
+    scene = Scene(browser, web_server.url, **DESKTOP)
+    page = scene.page
+    rows = page.locator("#conv-list a.conv")
+    # logging in: the newest conversation has focus
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("dialog").get_by_role("button", name="Log out").click()
+    page.get_by_label("Username", exact=True).fill(scene.username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(rows.first).to_be_focused(timeout=T)
+    expect(rows.first).to_have_accessible_name(re.compile("^Team"))
+    # removing members (I own this group): the next member's button, then the field
+    me = Rest.of(page, scene.url)  # logging out ended the first session's token
+    owned = me.call(
+        "POST", "/groups", {"name": "Mine", "members": [scene.bob.user_id, scene.carol.user_id]}
+    )
+    expect(conversation(page, "Mine")).to_have_count(1, timeout=T)
+    scene.open("Mine")
+    page.get_by_role("button", name="Group info").click()
+    page.get_by_role("button", name=f"Remove {scene.bob.username}").click()
+    expect(page.locator("#gi-members li")).to_have_count(2, timeout=T)
+    expect(page.get_by_role("button", name=f"Remove {scene.carol.username}")).to_be_focused()
+    page.get_by_role("button", name=f"Remove {scene.carol.username}").click()
+    expect(page.locator("#gi-members li")).to_have_count(1, timeout=T)
+    expect(page.get_by_label("Add member (username)")).to_be_focused()
+    assert owned["conversation_id"]
+    # leaving a group: a conversation row
+    scene.open("Team")
+    page.get_by_role("button", name="Group info").click()
+    page.get_by_role("button", name="Leave group").click()
+    page.get_by_role("dialog").get_by_role("button", name="Leave group").click()
+    expect(conversation(page, "Team")).to_have_count(0, timeout=T)
+    expect(page.locator("#conv-list a.conv:focus")).to_have_count(1, timeout=T)
+    # being removed while typing: a conversation row
+    club = scene.bob.call("POST", "/groups", {"name": "Club", "members": [scene.me.user_id]})
+    expect(conversation(page, "Club")).to_have_count(1, timeout=T)
+    scene.open("Club")
+    page.get_by_label("Message", exact=True).fill("half a thou")
+    scene.bob.call("DELETE", f"/groups/{club['group_id']}/members/{scene.me.user_id}")
+    expect(conversation(page, "Club")).to_have_count(0, timeout=T)
+    expect(page.locator("#conv-list a.conv:focus")).to_have_count(1, timeout=T)
+    assert "conv" in focused(page), focused(page)
+    page.context.close()
+
+
+def test_on_a_phone_focus_follows_the_pane_and_group_info_covers_it(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    scene = Scene(browser, web_server.url, **PHONE)
+    page = scene.page
+    conversation(page, "Team").click()
+    # the row is hidden with the list: the chat's name has focus, and Back returns to the row
+    expect(page.get_by_role("heading", name="Team")).to_be_focused(timeout=T)
+    page.get_by_role("button", name="Group info").click()
+    panel = page.get_by_role("complementary", name="Group info")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box is not None
+    assert (box["x"], box["width"]) == (0, 390), box  # no sliver of the chat beside it
+    page.get_by_role("button", name="Hide details").click()
+    page.get_by_role("button", name="Back to conversation list").click()
+    expect(conversation(page, "Team")).to_be_focused(timeout=T)
+    page.context.close()

@@ -21,6 +21,7 @@ import { renderMute, closeMuteMenu } from './mute.js';
 import { buildAttachments } from './attachments.js';
 import { closeViewer } from './viewer.js';
 import { messageLabel, syncTabStop, wireMessageKeys, hush } from './msg-access.js';
+import { rescueFocus, listFocusTarget } from './focus.js';
 
 export function wireChat() {
   $('btn-back').addEventListener('click', goBack);
@@ -62,11 +63,13 @@ export function openChat(cid) {
     }
     if (c.kind === 'group') refreshGroup(cid).catch(() => {});
     if (!window.matchMedia('(max-width: 720px)').matches) $('msg-input').focus();
+    else rescueFocus($('chat-name')); // the row clicked is hidden now: the chat's name, not <body>
   }
   maybeSendRead();
 }
 
 export function closeChat() {
+  const left = openCid;
   setOpenConversation(null);
   if (!$('app')) return;
   $('app').classList.remove('chat-open');
@@ -78,6 +81,7 @@ export function closeChat() {
   resetKeyed($('messages')); // its bubbles would show revoked URLs: drawn anew next time
   $('messages').replaceChildren();
   renderConvList();
+  rescueFocus(listFocusTarget(left)); // after a login, a Back, leaving or losing a group
 }
 
 export function renderChatHead() {
