@@ -10,7 +10,8 @@
 //                push.js (Web Push subscription, mute), media.js (uploads; media as blob: URLs)
 //   views/       draw from state: list.js (sidebar), chat.js (open chat), composer.js,
 //                tray.js (files to send), attachments.js (a bubble's media), viewer.js,
-//                panels.js, group-info.js, mute.js, auth.js, alerts.js; names.js, status.js
+//                panels.js, group-info.js, mute.js, auth.js, alerts.js; names.js, status.js;
+//                msg-access.js (messages by keys and screen reader), focus.js (never <body>)
 //   features/    notifications.js (the switch, push, the tab's own), typing.js
 //   lib/         helpers without state: dom.js, ids.js, format.js, storage.js, timer.js, base64.js,
 //                media.js (an attachment's kind, box and label)
