@@ -51,9 +51,10 @@ def message(page: Page, text: str) -> Any:
 
 
 def conversation(page: Page, title: str) -> Any:
-    """A conversation link: its accessible name is the chat's title (", N unread")."""
+    """A conversation link: its accessible name starts with the chat's title (then ", N
+    unread", the preview and the time), so a title a preview mentions is not matched."""
     return page.get_by_role("list", name="Conversations").get_by_role(
-        "link", name=re.compile(re.escape(title))
+        "link", name=re.compile(f"^{re.escape(title)}(,|$)")
     )
 
 
