@@ -28,6 +28,7 @@ import { wireChatSearch, closeChatSearch } from './chat-search.js';
 import { closeViewer } from './viewer.js';
 import { messageLabel, syncTabStop, wireMessageKeys, hush } from './msg-access.js';
 import { rescueFocus, listFocusTarget } from './focus.js';
+import { afterDraw } from './render.js';
 
 export function wireChat() {
   $('btn-back').addEventListener('click', goBack);
@@ -92,7 +93,8 @@ export function closeChat() {
   resetKeyed($('messages')); // its bubbles would show revoked URLs: drawn anew next time
   $('messages').replaceChildren();
   renderConvList();
-  rescueFocus(listFocusTarget(left)); // after a login, a Back, leaving or losing a group
+  // after a login, a Back, leaving or losing a group; once the list is drawn
+  afterDraw(() => rescueFocus(listFocusTarget(left)));
 }
 
 export function renderChatHead() {

@@ -50,6 +50,9 @@ const MOVES = {
 export function wireMessageKeys() {
   const list = $('messages');
   list.addEventListener('keydown', (ev) => {
+    const opensMenu = ev.key === 'Enter' || ev.key === 'ContextMenu' || (ev.key === 'F10' && ev.shiftKey);
+    const more = opensMenu && ev.target.classList.contains('msg') && ev.target.querySelector('.msg-more');
+    if (more) { ev.preventDefault(); more.click(); return; }
     const move = MOVES[ev.key];
     // only on a message itself: a player's or a button's own keys stay theirs
     if (!move || !ev.target.classList.contains('msg') || ev.altKey || ev.ctrlKey || ev.metaKey) return;

@@ -25,7 +25,7 @@ function cached(items, key, make) {
 }
 
 function separator(items, key, label, cls) {
-  const el = cached(items, key, () => h('li', { class: `sep ${cls}`, role: 'separator' }, h('span')));
+  const el = cached(items, key, () => h('li', { class: `sep ${cls}` }, h('span')));
   if (el.firstChild.textContent !== label) { el.firstChild.textContent = label; el.setAttribute('aria-label', label); }
   return el;
 }
