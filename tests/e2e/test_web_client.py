@@ -43,7 +43,8 @@ def send(page: Page, text: str) -> None:
 
 
 def messages(page: Page) -> Any:
-    return page.get_by_role("list", name="Messages").get_by_role("listitem")
+    """The messages and group lines of the open chat (not its date and unread lines)."""
+    return page.get_by_role("list", name="Messages").locator("li:not(.sep)")
 
 
 def message(page: Page, text: str) -> Any:
