@@ -372,22 +372,25 @@ def test_focus_never_falls_to_the_page_body(browser: Browser, web_server: Server
     expect(page.locator("#gi-members li")).to_have_count(1, timeout=T)
     expect(page.get_by_label("Add member (username)")).to_be_focused()
     assert owned["conversation_id"]
-    # leaving a group: a conversation row
+    # leaving a group
     scene.open("Team")
     page.get_by_role("button", name="Group info").click()
     page.get_by_role("button", name="Leave group").click()
     page.get_by_role("dialog").get_by_role("button", name="Leave group").click()
-    expect(conversation(page, "Team")).to_have_count(0, timeout=T)
-    expect(page.locator("#conv-list a.conv:focus")).to_have_count(1, timeout=T)
-    # being removed while typing: a conversation row
+    # the chat stays, read only: the notice that replaced the Leave button has focus
+    notice = page.get_by_role("status").filter(has_text="You left this group.")
+    expect(notice).to_be_focused(timeout=T)
+    expect(conversation(page, "Team")).to_have_count(1)
+    # being removed while typing
     club = scene.bob.call("POST", "/groups", {"name": "Club", "members": [scene.me.user_id]})
     expect(conversation(page, "Club")).to_have_count(1, timeout=T)
     scene.open("Club")
     page.get_by_label("Message", exact=True).fill("half a thou")
     scene.bob.call("DELETE", f"/groups/{club['group_id']}/members/{scene.me.user_id}")
-    expect(conversation(page, "Club")).to_have_count(0, timeout=T)
-    expect(page.locator("#conv-list a.conv:focus")).to_have_count(1, timeout=T)
-    assert "conv" in focused(page), focused(page)
+    # the composer being typed in is gone: its notice takes focus
+    removed = page.get_by_role("status").filter(has_text="You were removed from this group.")
+    expect(removed).to_be_focused(timeout=T)
+    assert "chat-notice" in focused(page), focused(page)
     page.context.close()
 
 
