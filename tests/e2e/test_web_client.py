@@ -48,7 +48,9 @@ def messages(page: Page) -> Any:
 
 
 def message(page: Page, text: str) -> Any:
-    return messages(page).filter(has_text=text)
+    """A message whose text holds `text`: matched in the body alone, since the time
+    follows it ("old 2" then "01:24 PM" reads "old 201:24 PM", which holds "old 20")."""
+    return messages(page).filter(has=page.locator("p.body", has_text=text))
 
 
 def conversation(page: Page, title: str) -> Any:
