@@ -62,7 +62,7 @@ def test_date_lines_name_the_day_in_the_users_language(
     # one day, one line, above its first message (then where the unread ones start)
     expect(separators(bob)).to_have_text(["Today", "3 unread messages"])
     expect(separators(bob).first).to_have_accessible_name("Today")
-    expect(bob.locator("#messages > li").first).to_have_attribute("role", "separator")
+    expect(bob.locator("#messages > li").first.get_by_role("separator")).to_have_count(1)
     # the same messages seen a day later (the browser's clock a day ahead) were yesterday's
     later = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US").new_page()
     later.clock.install(time=datetime.now() + timedelta(days=1))

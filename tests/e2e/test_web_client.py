@@ -43,17 +43,21 @@ def send(page: Page, text: str) -> None:
 
 
 def messages(page: Page) -> Any:
-    return page.get_by_role("list", name="Messages").get_by_role("listitem")
+    """The messages and group lines of the open chat (not its date and unread lines)."""
+    return page.get_by_role("list", name="Messages").locator("li:not(.sep)")
 
 
 def message(page: Page, text: str) -> Any:
-    return messages(page).filter(has_text=text)
+    """A message whose text holds `text`: matched in the body alone, since the time
+    follows it ("old 2" then "01:24 PM" reads "old 201:24 PM", which holds "old 20")."""
+    return messages(page).filter(has=page.locator("p.body", has_text=text))
 
 
 def conversation(page: Page, title: str) -> Any:
-    """A conversation link: its accessible name is the chat's title (", N unread")."""
+    """A conversation link: its accessible name starts with the chat's title (then ", N
+    unread", the preview and the time), so a title a preview mentions is not matched."""
     return page.get_by_role("list", name="Conversations").get_by_role(
-        "link", name=re.compile(re.escape(title))
+        "link", name=re.compile(f"^{re.escape(title)}(,|$)")
     )
 
 

@@ -144,14 +144,19 @@ def cluster(
         assert "Traceback" not in node.log(), node.log()[-3000:]
 
 
+@pytest.mark.timeout(600)
 def test_conformance_kit_passes_through_nginx(
     cluster: tuple[Balancer, list[ServerProcess]],
 ) -> None:
     if not KIT.is_dir():
         pytest.skip(f"no conformance kit at {KIT}")
     balancer, nodes = cluster
+    # Every kit case but the group limit, which signs up and logs in 101 users (202
+    # argon2 hashes, ~60 s here) to test a REST rule that a balancer cannot change; the
+    # direct kit run in scripts/test covers it.
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k",
+         "not test_group_member_limit", "."],
         cwd=KIT,
         env={**os.environ, "HUBBUB_URL": balancer.url},
         capture_output=True,

@@ -4,14 +4,23 @@ missing field is bad_request before any service runs; unknown fields are ignored
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import msgspec
 import pytest
 
 from hubbub.api.http import decode_body
-from hubbub.api.schemas import LogIn, NewGroup, NewMessage, RetentionSetting, SignUp
+from hubbub.api.schemas import (
+    NOT_BLANK,
+    LogIn,
+    NewGroup,
+    NewMessage,
+    RetentionSetting,
+    SignUp,
+)
 from hubbub.core.errors import HubbubError
+from hubbub.core.limits import check_text
 
 
 def decode(struct: type, body: Any) -> Any:
@@ -57,3 +66,19 @@ def test_unknown_fields_are_ignored_and_defaults_apply() -> None:
     group = decode(NewGroup, {"name": "g", "future_field": 1})
     assert group.name == "g" and group.members == []
     assert decode(SignUp, {"username": "abc", "password": "x" * 8}).display_name is None
+
+
+BLANK_OR_NOT = [chr(c) for c in range(0x3001) if chr(c).isspace()] + ["\ufeff", "\u200b", "a"]
+
+
+@pytest.mark.parametrize("ch", BLANK_OR_NOT, ids=lambda c: f"U+{ord(c):04X}")
+def test_the_documented_not_blank_pattern_is_the_servers_rule(ch: str) -> None:
+    """The OpenAPI pattern for names says exactly what core.limits.check_text refuses, so a
+    client (or a fuzzer) that follows the document is never refused by the server."""
+    for text in (ch, ch * 3, f"{ch}x{ch}"):
+        server_accepts = True
+        try:
+            check_text(text, "name", 64)
+        except HubbubError:
+            server_accepts = False
+        assert bool(re.fullmatch(NOT_BLANK, text)) == server_accepts, repr(text)

@@ -49,12 +49,19 @@ Username = Annotated[
     ),
 ]
 NO_NUL = "^[^\\u0000]*$"  # U+0000 is refused everywhere (storage engines cannot hold it)
+# What Python's str.isspace() calls blank (core.limits refuses text that is only that):
+# ECMA-262's \s differs (it has U+FEFF, lacks U+001C..U+001F), so the class is spelled out.
+BLANKS = (
+    "\\t\\n\\u000b\\u000c\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+NOT_BLANK = f"^[^\\u0000]*[^\\u0000{BLANKS}][^\\u0000]*$"  # and no U+0000
 Password = Annotated[str, Meta(extra_json_schema={"minLength": 8, "maxLength": 1024})]
 DisplayName = Annotated[
     str,
     Meta(
         description="1..64 characters, not only spaces",
-        extra_json_schema={"minLength": 1, "maxLength": 64, "pattern": NO_NUL},
+        extra_json_schema={"minLength": 1, "maxLength": 64, "pattern": NOT_BLANK},
     ),
 ]
 Millis = Annotated[int, Meta(description="Milliseconds since the Unix epoch")]
@@ -74,7 +81,9 @@ class LogIn(Struct):
     username: str
     password: str
     device_name: (
-        Annotated[str, Meta(extra_json_schema={"minLength": 1, "maxLength": 64, "pattern": NO_NUL})]
+        Annotated[
+            str, Meta(extra_json_schema={"minLength": 1, "maxLength": 64, "pattern": NOT_BLANK})
+        ]
         | None
     ) = None
 
@@ -108,7 +117,7 @@ class RetentionSetting(Struct):
 
 class NewGroup(Struct):
     name: Annotated[
-        str, Meta(extra_json_schema={"minLength": 1, "maxLength": 128, "pattern": NO_NUL})
+        str, Meta(extra_json_schema={"minLength": 1, "maxLength": 128, "pattern": NOT_BLANK})
     ]
     members: list[Id] = []
 

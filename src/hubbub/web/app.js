@@ -10,7 +10,8 @@
 //                push.js (Web Push subscription, mute), media.js (uploads; media as blob: URLs)
 //   views/       draw from state: list.js (sidebar), chat.js (open chat), composer.js,
 //                tray.js (files to send), attachments.js (a bubble's media), viewer.js,
-//                panels.js, group-info.js, mute.js, auth.js, alerts.js; names.js, status.js
+//                panels.js, group-info.js, mute.js, auth.js, alerts.js; names.js, status.js;
+//                msg-access.js (messages by keys and screen reader), focus.js (never <body>)
 //                inside a chat (issue 13): message-body.js (markup, Read more), separators.js
 //                (dates, unread, Jump to latest), group-events.js, departed.js, message-menu.js,
 //                chat-search.js; their CSS is messages.css

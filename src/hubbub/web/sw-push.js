@@ -12,10 +12,12 @@ const pushCount = (v) => (Number.isInteger(v) && v >= 0 ? v : null);
 
 // The page's avatar rules (lib/format.js colorFor and initials), repeated here because a
 // classic worker script cannot import the page's modules; a browser test checks they agree.
+const PUSH_PALETTE = ['#cf3f3f', '#ab602b', '#896f22', '#4f7e20', '#218349', '#207e77',
+  '#297aa3', '#3f6fcf', '#835ad6', '#b539ce', '#ca3297', '#ce3b60'];
 function pushColor(id) {
   let x = 0;
   for (const ch of String(id)) x = (x * 31 + ch.charCodeAt(0)) >>> 0;
-  return `hsl(${x % 360} 55% 42%)`;
+  return PUSH_PALETTE[x % PUSH_PALETTE.length];
 }
 // Graphemes, not code points: a family emoji (three people joined by ZWJ) or a flag (two
 // regional letters) is one character to a person, and half of one is a broken glyph.

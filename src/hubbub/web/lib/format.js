@@ -27,11 +27,23 @@ export function relTime(ms) {
   if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
   return `on ${fmtTime(ms)}`;
 }
-export function colorFor(id) {
+// A person's (or a group's) colour: one of twelve hues, the same for its avatar and, in a
+// group, its name. The palette is picked for contrast (WCAG AA asks 4.5:1 for text): each
+// is the lightest colour of its hue (HSL, 60% saturation) with 4.7:1 or more between it
+// and white, so white initials on it read in both themes (an avatar is its own
+// background), and as a name on the light theme's white bubble it reads too. The dark
+// theme's bubble (#202c33) needs lighter names: access.css sets --name-N, a tint of the
+// same hue with 4.8:1 or more there. Red, orange, olive, green, emerald, teal, cyan, blue,
+// violet, purple, magenta, rose. (sw-push.js repeats the list for notification icons.)
+export const PALETTE = ['#cf3f3f', '#ab602b', '#896f22', '#4f7e20', '#218349', '#207e77',
+  '#297aa3', '#3f6fcf', '#835ad6', '#b539ce', '#ca3297', '#ce3b60'];
+function hueOf(id) {
   let x = 0;
   for (const ch of String(id)) x = (x * 31 + ch.charCodeAt(0)) >>> 0;
-  return `hsl(${x % 360} 55% 42%)`;
+  return x % PALETTE.length;
 }
+export const colorFor = (id) => PALETTE[hueOf(id)];
+export const nameColorFor = (id) => `var(--name-${hueOf(id)}, ${colorFor(id)})`;
 // Graphemes, not code points: a family emoji (three people joined by ZWJ) or a flag (two
 // regional letters) is one character to a person, and half of one is a broken glyph.
 const GRAPHEMES = typeof Intl !== 'undefined' && Intl.Segmenter

@@ -2,7 +2,7 @@
 // user scrolls up), and opening / closing it.
 import { $, h, setAvatar, syncChildren, keyedChildren, resetKeyed } from '../lib/dom.js';
 import { idGt } from '../lib/ids.js';
-import { fmtTime, relTime, colorFor } from '../lib/format.js';
+import { fmtTime, relTime, nameColorFor } from '../lib/format.js';
 import {
   myId, openCid, socketReady, conversation, chatOf, msgKey, presenceOf, setOpenConversation,
   setChatLoading, setLastTypingSent, releaseMediaUrls,
@@ -26,9 +26,13 @@ import { renderDeparted } from './departed.js';
 import { wireMessageMenu, addMenuButton } from './message-menu.js';
 import { wireChatSearch, closeChatSearch } from './chat-search.js';
 import { closeViewer } from './viewer.js';
+import { messageLabel, syncTabStop, wireMessageKeys, hush } from './msg-access.js';
+import { rescueFocus, listFocusTarget } from './focus.js';
+import { afterDraw } from './render.js';
 
 export function wireChat() {
   $('btn-back').addEventListener('click', goBack);
+  wireMessageKeys();
   $('scroller').addEventListener('scroll', () => {
     if ($('scroller').scrollTop < 120) loadOlder(openCid);
   }, { passive: true });
@@ -51,6 +55,7 @@ export function openChat(cid) {
     releaseMediaUrls(); // the media of the chat left (its bubbles go too)
     resetKeyed($('messages'));
     $('messages').replaceChildren();
+    hush($('scroller'));
     showDraft(cid);
     closeGroupInfo(false);
     closeMuteMenu(false);
@@ -70,11 +75,13 @@ export function openChat(cid) {
     }
     if (c.kind === 'group') refreshGroup(cid).catch(() => {});
     if (!window.matchMedia('(max-width: 720px)').matches) $('msg-input').focus();
+    else rescueFocus($('chat-name')); // the row clicked is hidden now: the chat's name, not <body>
   }
   maybeSendRead();
 }
 
 export function closeChat() {
+  const left = openCid;
   setOpenConversation(null);
   if (!$('app')) return;
   $('app').classList.remove('chat-open');
@@ -86,6 +93,8 @@ export function closeChat() {
   resetKeyed($('messages')); // its bubbles would show revoked URLs: drawn anew next time
   $('messages').replaceChildren();
   renderConvList();
+  // after a login, a Back, leaving or losing a group; once the list is drawn
+  afterDraw(() => rescueFocus(listFocusTarget(left)));
 }
 
 export function renderChatHead() {
@@ -152,6 +161,7 @@ export function renderMessages({ toBottom = false } = {}) {
     els.push(li);
   }
   syncChildren(list, withSeparators(list, cid, arr, els)); // dates, unread line, group events
+  syncTabStop(list);
   const note = $('history-note');
   note.textContent = chat.loading ? 'Loading older messages…' : chat.reachedStart ? (arr.length ? 'This is the start of the conversation.' : 'No messages yet. Say hello!') : '';
   if (!scrollToUnread(sc) && (toBottom || nearBottom)) sc.scrollTop = sc.scrollHeight;
@@ -188,12 +198,13 @@ function updateMsg(li, c, m, grouped) {
   const own = m.sender_id === myId();
   const showSender = c && c.kind === 'group' && !own && !grouped;
   p.sender.hidden = !showSender;
-  if (showSender) { p.sender.textContent = nameOf(m.sender_id); p.sender.style.color = colorFor(m.sender_id); }
+  if (showSender) { p.sender.textContent = nameOf(m.sender_id); p.sender.style.color = nameColorFor(m.sender_id); }
   li.classList.toggle('grouped', grouped);
   const ts = m.ts || m.localTs;
   p.time.textContent = fmtTime(ts);
   if (ts) p.time.dateTime = new Date(ts).toISOString();
   if (m.message_id) li.dataset.messageId = m.message_id;
+  li.setAttribute('aria-label', messageLabel(c, m));
   if (p.status) {
     const st = statusOf(c, m);
     if (p.status.dataset.status !== st) {
@@ -219,6 +230,7 @@ export async function loadOlder(cid, initial = false) {
   const prevTop = sc ? sc.scrollTop : 0;
   if (!(await fetchOlderPage(cid, initial))) return;
   if (openCid !== cid) return;
+  if (sc) hush(sc);
   renderMessages({ toBottom: initial });
   if (!initial && sc) sc.scrollTop = sc.scrollHeight - prevH + prevTop;
   maybeSendRead();

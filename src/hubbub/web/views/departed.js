@@ -6,6 +6,7 @@
 import { $, h } from '../lib/dom.js';
 import { myId, conversation, upsertConversation, updateGroup } from '../state.js';
 import { noteDeparture } from './group-events.js';
+import { rescueFocus } from './focus.js';
 
 // `cid` is a group we are out of: kept, marked. False for what is not a group.
 export function keepDeparted(cid) {
@@ -21,7 +22,7 @@ export function keepDeparted(cid) {
 function notice() {
   let el = $('chat-notice');
   if (!el) {
-    el = h('p', { id: 'chat-notice', class: 'chat-notice', role: 'status', hidden: true });
+    el = h('p', { id: 'chat-notice', class: 'chat-notice', role: 'status', tabindex: '-1', hidden: true });
     $('composer').before(el);
   }
   return el;
@@ -37,4 +38,7 @@ export function renderDeparted(c) {
   $('tray').hidden = how ? true : $('tray').hidden;
   $('gi-add').hidden = !!how;
   $('gi-leave').hidden = !!how;
+  // What had focus (the composer being typed in, the Leave button) may just have been
+  // hidden: the notice that says why takes it, so a keyboard user stays in the chat.
+  if (how) rescueFocus(el);
 }

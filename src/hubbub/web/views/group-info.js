@@ -96,5 +96,13 @@ function renderGroupInfo() {
     }
     return li;
   });
-  $('gi-members').replaceChildren(...items);
+  // drawn anew, the list keeps focus where it was: on the button at the same place, the
+  // next member's when that member was removed, else the Add member field
+  const list = $('gi-members');
+  const had = [...list.querySelectorAll('button')].indexOf(document.activeElement);
+  list.replaceChildren(...items);
+  if (had >= 0) {
+    const buttons = list.querySelectorAll('button');
+    (buttons[Math.min(had, buttons.length - 1)] || $('gi-add-input')).focus();
+  }
 }

@@ -107,8 +107,10 @@ function updateConvItem(li, c) {
   p.badge.hidden = !unread;
   p.muted.hidden = !isMuted;
   li.classList.toggle('muted-conv', isMuted);
-  p.a.setAttribute('aria-label', `${title}${isMuted ? ', muted' : ''}${unread ? `, ${unread} unread` : ''}`);
-  p.a.title = previewText(c);
+  // named as it is seen: who, its state, the last message and when ("Bob, 2 unread, hi, 10:07")
+  const preview = previewText(c);
+  p.a.setAttribute('aria-label', `${title}${isMuted ? ', muted' : ''}${unread ? `, ${unread} unread` : ''}, ${preview}${time ? `, ${time}` : ''}`);
+  p.a.title = preview;
   if (current) p.a.setAttribute('aria-current', 'true'); else p.a.removeAttribute('aria-current');
   li.classList.toggle('unread', unread > 0);
   p.dot.hidden = !online;

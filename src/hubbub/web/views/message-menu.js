@@ -38,7 +38,9 @@ function timeOf(cid, uid, status, mid) {
 export function addMenuButton(li, m) {
   li._msg = m;
   li.append(h('button', {
-    type: 'button', class: 'msg-more', 'aria-label': 'Message options', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+    // not a Tab stop of its own: the log is one stop (msg-access.js), and Enter, the
+    // context-menu key or Shift+F10 on a message opens this menu
+    type: 'button', class: 'msg-more', tabindex: '-1', 'aria-label': 'Message options', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
     onclick: (ev) => openMenu(li, ev.currentTarget, null),
   }, h('span', { 'aria-hidden': 'true' }, '⌄')));
 }

@@ -15,12 +15,16 @@ export const redrawConv = (cid) => frame.mark('conv', cid); // one row, and its 
 export const redrawUser = (uid) => frame.mark('user', uid); // wherever uid's name or presence shows
 // the open chat's 'head', 'messages' or 'typing'
 export const redrawChat = (...parts) => { for (const p of parts) frame.mark(p); };
+// fn runs after the next draw: what it looks for (a row to focus) is on the page by then
+export const afterDraw = (fn) => frame.mark('after', fn);
 
 function draw(d) {
   const users = d.get('user');
   if (d.has('list') || d.has('conv') || users) drawConvList(d.has('list') ? null : d.get('conv') || new Set(), users);
-  if (!openCid) return;
-  if (users || d.has('head')) renderChatHead();
-  if (users || d.has('messages')) renderMessages();
-  if (users || d.has('typing')) renderTyping();
+  if (openCid) {
+    if (users || d.has('head')) renderChatHead();
+    if (users || d.has('messages')) renderMessages();
+    if (users || d.has('typing')) renderTyping();
+  }
+  for (const fn of d.get('after') || []) fn();
 }

@@ -25,8 +25,10 @@ function cached(items, key, make) {
 }
 
 function separator(items, key, label, cls) {
-  const el = cached(items, key, () => h('li', { class: `sep ${cls}`, role: 'separator' }, h('span')));
-  if (el.firstChild.textContent !== label) { el.firstChild.textContent = label; el.setAttribute('aria-label', label); }
+  // a list item (the list holds only items: axe's `list` rule) holding a named separator
+  const el = cached(items, key, () => h('li', { class: `sep ${cls}` }, h('span', { role: 'separator' })));
+  const line = el.firstChild;
+  if (line.textContent !== label) { line.textContent = label; line.setAttribute('aria-label', label); }
   return el;
 }
 
