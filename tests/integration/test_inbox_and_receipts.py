@@ -181,3 +181,36 @@ def test_conversation_list_carries_the_receipt_watermarks(server: ServerProcess)
         await wb.close()
 
     run(body())
+
+
+def test_a_burst_of_acks_ends_at_the_last_one_and_a_bad_one_fails_alone(
+    server: ServerProcess,
+) -> None:
+    """Acks that come while the device's last ack is with the store fold into one (the
+    gateway's _ack): the sender's watermark still reaches the last message and only moves
+    forward, and an ack past the head in the middle of the burst gets its own error."""
+
+    async def body() -> None:
+        a, b = await new_user(server.url), await new_user(server.url)
+        wa, wb = await a.connect(), await b.connect()
+        sent = [await wa.send_message(f"b{i}", to=b.user_id) for i in range(40)]
+        got = await messages_of(wb, 40)
+        for m in got[:20]:
+            await wb.ack(m["seq"])  # one after another, without waiting
+        await wb.ack(10_000)
+        for m in got[20:]:
+            await wb.ack(m["seq"])
+        error = await wb.expect("error")
+        assert error["code"] == "bad_request" and "past the inbox head" in error["message"]
+        order = {s["message_id"]: i for i, s in enumerate(sent)}
+        heard: list[int] = []
+        while not heard or heard[-1] != len(sent) - 1:
+            rc = await wa.expect("receipt", status="delivered")
+            heard.append(order[rc["message_id"]])
+        assert heard == sorted(set(heard)), heard  # a watermark never moves back
+        (conv,) = await a.conversations()
+        assert conv["receipts"][0]["delivered_upto"] == sent[-1]["message_id"]
+        await wa.close()
+        await wb.close()
+
+    run(body())

@@ -62,6 +62,8 @@ class SessionDeps:
 class DeviceSession:
     # slots and lazily made containers: an idle session is a handful of references
     __slots__ = (
+        "_ack_next",
+        "_acking",
         "_catch_up_task",
         "_early",
         "_hello_started",
@@ -88,6 +90,8 @@ class DeviceSession:
         self._subscribed = False
         self._used_at = now_ms()  # hello authenticates, which counts as a use
         self._catch_up_task: asyncio.Task[None] | None = None
+        self._acking = False  # an ack of this device is with the store
+        self._ack_next = -1  # the highest ack that came meanwhile (-1: none)
         self._hello_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             HELLO_TIMEOUT_S, self._hello_timeout
         )
@@ -272,8 +276,7 @@ class DeviceSession:
         if isinstance(frame, Send):
             self._spawn(self._send(conn, frame, time.perf_counter()))
         elif isinstance(frame, Ack):
-            work = self.d.messaging.ack(conn.user_id, conn.device_id, frame.seq)
-            self._spawn(self._guarded(conn, work))
+            self._ack(conn, frame.seq)
         elif isinstance(frame, Read):
             self._spawn(self._guarded(conn, self._read(conn.device, frame)))
         elif isinstance(frame, Typing):
@@ -313,6 +316,33 @@ class DeviceSession:
             )
         )
         self.d.observe_send(time.perf_counter() - arrived)
+
+    def _ack(self, conn: DeviceConnection, seq: int) -> None:
+        """Acks are cumulative, so the ones that come while this device's last ack is with
+        the store fold into one next ack (the highest): a device that acks each message of
+        a burst costs a store job per commit, not one per message (the receipts are
+        watermarks: the senders learn the same). Only acks of what this connection was
+        given fold, since those are known to be valid; any other runs on its own and gets
+        its own error if it is wrong."""
+        if not 0 <= seq <= conn.last_seq:
+            work = self.d.messaging.ack(conn.user_id, conn.device_id, seq)
+            self._spawn(self._guarded(conn, work))
+        elif self._acking:
+            self._ack_next = max(self._ack_next, seq)
+        else:
+            self._acking = True
+            self._spawn(self._acks(conn, seq))
+
+    async def _acks(self, conn: DeviceConnection, seq: int) -> None:
+        try:
+            while True:
+                await self._guarded(conn, self.d.messaging.ack(conn.user_id, conn.device_id, seq))
+                folded, self._ack_next = self._ack_next, -1
+                if folded <= seq:
+                    return
+                seq = folded
+        finally:
+            self._acking = False
 
     async def _read(self, device: Device, frame: Read) -> None:
         await self.d.messaging.read(
