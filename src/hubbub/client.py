@@ -119,6 +119,12 @@ class HubbubClient:
         )
         return result
 
+    async def set_avatar(self, media_id: str | None) -> Frame:
+        """`PATCH /v1/me {avatar}`: one of your own image uploads as your profile picture
+        (None removes it). Returns your user object."""
+        result: Frame = await self.request("PATCH", "/v1/me", json={"avatar": media_id})
+        return result
+
     # -- people
     async def find_user(self, username: str) -> Frame:
         result: Frame = await self.request("GET", "/v1/users", params={"username": username})

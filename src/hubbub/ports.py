@@ -95,6 +95,15 @@ class Store(Protocol):
         group_adds: GroupAdds | None = None,
     ) -> User:
         """Change what is given (None: unchanged; retention only when set_retention)."""
+
+    async def set_avatar(self, user_id: int, media_id: int | None, since_ms: int) -> User:
+        """The user's profile picture is now that upload (None: no picture). not_found
+        unless the media is the user's own upload made no earlier than since_ms (the same
+        answer for another user's media and an unknown id); unsupported_media unless it is
+        an image (core.media.check_avatar_type). Either refusal changes nothing. While an
+        upload is a user's picture, MediaStore.visible shows it to every user and purge
+        keeps it; a former picture is under the usual rules again."""
+
     async def create_device(
         self, user_id: int, name: str, token_hash: bytes, max_devices: int
     ) -> tuple[Device, list[int]]:

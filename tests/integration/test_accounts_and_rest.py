@@ -117,6 +117,7 @@ def test_profile_and_settings(server: ServerProcess) -> None:
             "user_id": api.user_id,
             "username": api.username,  # type: ignore[attr-defined]
             "display_name": "Ada L.",
+            "avatar": None,
         }
         assert await api.request("GET", f"/v1/users/{api.user_id}") == found
         with pytest.raises(ApiError) as e:

@@ -14,7 +14,7 @@ MESSAGE_COLUMNS = (
     "m.message_id, m.conversation_id, c.kind, m.sender_id, m.body, m.client_msg_id,"
     " m.attachments"
 )
-USER_COLUMNS = "user_id, username, display_name, retention_days, group_adds"
+USER_COLUMNS = "user_id, username, display_name, retention_days, group_adds, avatar_media_id"
 DEVICE_COLUMNS = "device_id, user_id, name, created_at, last_used_at"  # Device(*row)
 
 
@@ -42,7 +42,8 @@ def folded_name(display_name: str) -> str:
 
 def user_from_row(row: Sequence[Any]) -> User:
     """USER_COLUMNS -> User"""
-    return User(int(row[0]), row[1], row[2], row[3], row[4])
+    avatar = row[5]
+    return User(int(row[0]), row[1], row[2], row[3], row[4], int(avatar) if avatar else None)
 
 
 def repeated_send(

@@ -20,14 +20,19 @@ from hubbub.api.schemas import (
     TokenOut,
     UserOut,
 )
+from hubbub.core.frames import parse_id
 from hubbub.core.model import User
 from hubbub.services.accounts import Accounts
 from hubbub.services.people import People
 from hubbub.services.push import Push
 
 
+def avatar_of(user: User) -> str | None:
+    return str(user.avatar_id) if user.avatar_id is not None else None
+
+
 def user_out(user: User) -> UserOut:
-    return UserOut(str(user.user_id), user.username, user.display_name)
+    return UserOut(str(user.user_id), user.username, user.display_name, avatar_of(user))
 
 
 class AccountsApi:
@@ -85,6 +90,7 @@ class AccountsApi:
                 user.group_adds,
                 await self.push.preview(call.user_id),
             ),
+            avatar_of(user),
         )
 
     async def update_profile(self, call: Call) -> UserOut:
@@ -93,7 +99,9 @@ class AccountsApi:
             call.user_id,
             display_name=body.display_name if isinstance(body.display_name, str) else None,
             group_adds=None if body.group_adds is UNSET else body.group_adds,
-        )  # first: it checks the display name, so a refusal stores nothing
+            set_avatar=body.avatar is not UNSET,
+            avatar_id=parse_id(body.avatar, "avatar") if isinstance(body.avatar, str) else None,
+        )  # first: it checks the name and the picture, so a refusal stores nothing
         if body.push_preview is not UNSET:
             await self.push.set_preview(call.user_id, body.push_preview)
         return user_out(user)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hubbub.api.accounts import user_out
+from hubbub.api.accounts import avatar_of, user_out
 from hubbub.api.http import Call
 from hubbub.api.schemas import ContactOut, ContactsOut, PresenceOut, Status, UserOut, UsersOut
 from hubbub.core.errors import bad_request
@@ -52,6 +52,7 @@ class PeopleApi:
                     c.user.display_name,
                     "online" if c.online else "offline",
                     c.last_active_at,
+                    avatar_of(c.user),
                 )
                 for c in await self.people.contacts(call.user_id)
             ]

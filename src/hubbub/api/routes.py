@@ -58,9 +58,10 @@ def endpoint_table(
         Endpoint("GET", "/v1/me", a.me, "The caller's profile and settings", "accounts",
                  answer=s.MeOut),
         Endpoint("PATCH", "/v1/me", a.update_profile,
-                 "Change the display name, who may add you to groups, or the push preview",
-                 "accounts",
-                 body=s.ProfileChange, answer=s.UserOut),
+                 "Change the display name, who may add you to groups, the push preview,"
+                 " or the profile picture", "accounts",
+                 body=s.ProfileChange, answer=s.UserOut,
+                 errors=("not_found", "unsupported_media")),
         Endpoint("PUT", "/v1/me/settings", a.put_settings, "History retention", "accounts",
                  body=s.RetentionSetting, answer=s.Settings),
         # people
@@ -144,7 +145,8 @@ def endpoint_table(
                  query=(Query("filename", "The file's name, to show and to download as",
                               {"type": "string", "maxLength": 1024}),)),
         Endpoint("GET", "/v1/media/{media_id}", m.download,
-                 "A file: to its uploader and to members of a conversation it was shared in",
+                 "A file: to its uploader, to members of a conversation it was shared in,"
+                 " and to every user while it is someone's profile picture",
                  "media", answer=bytes, media_type="*/*",
                  errors=("not_found",), more_statuses=(206, 304, 416)),
         Endpoint("GET", "/v1/media/{media_id}/thumbnail", m.thumbnail,

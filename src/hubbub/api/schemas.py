@@ -103,6 +103,13 @@ class ProfileChange(Struct):
             ' "sender", or "none" (only that something arrived); default "sender"'
         ),
     ] = UNSET
+    avatar: Annotated[
+        Id | UnsetType | None,
+        Meta(
+            description="The profile picture: the media id of one of your own image uploads"
+            " (JPEG, PNG, GIF or WebP) of the last 23 hours; null removes it"
+        ),
+    ] = UNSET
 
 
 class RetentionSetting(Struct):
@@ -222,6 +229,13 @@ class UserOut(Struct):
     user_id: Id
     username: str
     display_name: str
+    avatar: Annotated[
+        Id | None,
+        Meta(
+            description="The media id of the profile picture (GET /v1/media/{id}/thumbnail,"
+            " readable by every user), or null"
+        ),
+    ] = None
 
 
 class UsersOut(Struct):
@@ -266,6 +280,13 @@ class MeOut(Struct):
     display_name: str
     device_id: Id
     settings: MeSettings
+    avatar: Annotated[
+        Id | None,
+        Meta(
+            description="The media id of the profile picture (GET /v1/media/{id}/thumbnail,"
+            " readable by every user), or null"
+        ),
+    ] = None
 
 
 class PresenceOut(Struct):
@@ -280,6 +301,13 @@ class ContactOut(Struct):
     display_name: str
     status: Status
     last_active_at: Millis
+    avatar: Annotated[
+        Id | None,
+        Meta(
+            description="The media id of the profile picture (GET /v1/media/{id}/thumbnail,"
+            " readable by every user), or null"
+        ),
+    ] = None
 
 
 class ContactsOut(Struct):

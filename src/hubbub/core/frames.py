@@ -16,7 +16,7 @@ import msgspec
 
 from hubbub.core.decoding import explain
 from hubbub.core.errors import ErrorCode, HubbubError, bad_request
-from hubbub.core.model import Message
+from hubbub.core.model import Message, User
 
 
 class Hello(msgspec.Struct, tag="hello", tag_field="type"):
@@ -232,6 +232,13 @@ def group_frame(
             "actor_id": str(actor_id) if actor_id is not None else None,
         }
     )
+
+
+def profile_frame(user: User) -> bytes:
+    """To the user's own devices and to the users who have them as a contact, when the
+    display name or the profile picture changes (an addition to protocol v1): the user
+    object as REST shows it."""
+    return encode({"type": "profile", **user.public()})
 
 
 def presence_frame(user_id: int, online: bool, last_active_at: int) -> bytes:

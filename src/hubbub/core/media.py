@@ -43,6 +43,12 @@ THUMBNAIL_SIDE: Final = 320  # the longer side of a thumbnail
 UPLOAD_GRACE_MS: Final = 24 * 3600 * 1000  # an upload no message carries lives this long
 ATTACH_WITHIN_MS: Final = 23 * 3600 * 1000  # ... and may be attached only this soon after
 NOT_ATTACHABLE: Final = "no such media (attach your own uploads, within a day of uploading)"
+# a profile picture: one of the caller's own image uploads, chosen within the attach window
+# (so it never meets the purge of unshared uploads), as the bytes sniffed (not as claimed)
+AVATAR_TYPES: Final = IMAGES
+NOT_AVATAR_SOURCE: Final = (
+    "no such media (a profile picture is one of your own uploads, within a day of uploading)"
+)
 
 
 class Attachment(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -104,6 +110,12 @@ def _subtype(media_type: str) -> str:
 
 def unsupported(message: str) -> HubbubError:
     return HubbubError("unsupported_media", message)
+
+
+def check_avatar_type(content_type: str) -> None:
+    """A profile picture is an image (JPEG, PNG, GIF or WebP, as sniffed at upload)."""
+    if content_type not in AVATAR_TYPES:
+        raise unsupported("a profile picture must be a JPEG, PNG, GIF or WebP image")
 
 
 def is_inline(content_type: str) -> bool:

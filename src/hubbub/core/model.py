@@ -20,12 +20,15 @@ class User:
     display_name: str
     history_retention_days: int | None = None
     group_adds: GroupAdds = "everyone"  # who may put this user in a group
+    avatar_id: int | None = None  # the media id of the profile picture, if one is set
 
     def public(self) -> dict[str, Any]:
+        """The user object of the contract (REST and the `profile` frame)."""
         return {
             "user_id": str(self.user_id),
             "username": self.username,
             "display_name": self.display_name,
+            "avatar": str(self.avatar_id) if self.avatar_id is not None else None,
         }
 
 

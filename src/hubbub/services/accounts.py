@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from hubbub.core import frames
 from hubbub.core.clock import DAY_MS, now_ms
 from hubbub.core.errors import HubbubError, not_found
 from hubbub.core.limits import (
@@ -23,6 +24,7 @@ from hubbub.core.limits import (
     check_text,
     check_username,
 )
+from hubbub.core.media import ATTACH_WITHIN_MS
 from hubbub.core.model import Device, GroupAdds, User
 from hubbub.ports import Bus, Hasher, Store
 from hubbub.services.throttle import Throttle
@@ -154,16 +156,40 @@ class Accounts:
         self.bus.publish_close(device.device_id, CLOSE_LOGGED_OUT, "logged out")
 
     async def update_profile(
-        self, user_id: int, *, display_name: str | None, group_adds: GroupAdds | None
+        self,
+        user_id: int,
+        *,
+        display_name: str | None,
+        group_adds: GroupAdds | None,
+        set_avatar: bool = False,
+        avatar_id: int | None = None,
     ) -> User:
-        """The display name, and who may put the user in a group ("everyone", or only
-        "contacts"); None leaves a field as it is."""
+        """The display name, who may put the user in a group ("everyone", or only
+        "contacts"), and (when set_avatar) the profile picture: one of the user's own image
+        uploads of the last day, or None for none. None leaves a field as it is. Checked
+        before anything is stored, so a refusal changes nothing. A new name or picture is
+        told (a `profile` frame) to the user's own devices and to those who have the user
+        as a contact; everyone else sees it on their next look-up."""
         shown = None
         if display_name is not None:
             shown = check_text(display_name, "display_name", MAX_DISPLAY_NAME_CHARS)
-        return await self.store.update_profile(
+        before = await self.store.user_by_id(user_id)
+        if set_avatar:  # first: its refusals (not yours, not an image) come before any write
+            await self.store.set_avatar(user_id, avatar_id, now_ms() - ATTACH_WITHIN_MS)
+        user = await self.store.update_profile(
             user_id, shown, None, set_retention=False, group_adds=group_adds
         )
+        if before is None or (before.display_name, before.avatar_id) != (
+            user.display_name,
+            user.avatar_id,
+        ):
+            await self._announce(user)
+        return user
+
+    async def _announce(self, user: User) -> None:
+        frame = frames.profile_frame(user)
+        for watcher in {user.user_id, *await self.store.watchers(user.user_id)}:
+            self.bus.publish(watcher, frame)
 
     async def set_retention(self, user_id: int, days: float | None) -> User:
         """Keep `days` of history (None: for ever)."""

@@ -31,7 +31,7 @@ const cacheKey = () => `hubbub.${auth.user_id}.cache`;
 export const storedAuth = () => storage.get(AUTH_KEY, null);
 export function setAuth(next) { auth = next; storage.set(AUTH_KEY, auth); } // a new login here
 export function adoptAuth(next) { auth = next; } // a login in another tab (already stored)
-export function clearSession() { if (auth) storage.del(cacheKey()); auth = null; me = null; storage.del(AUTH_KEY); clearTray(); releaseMediaUrls(); }
+export function clearSession() { if (auth) storage.del(cacheKey()); auth = null; me = null; storage.del(AUTH_KEY); clearTray(); releaseMediaUrls(true); }
 // The profile and the list as last seen: shown when the server cannot be reached at load.
 export const cachedApp = () => (auth ? storage.get(cacheKey(), null) : null);
 export function saveAppCache() { if (auth && me) storage.set(cacheKey(), { me, conversations: [...convs.values()], users: [...users.values()] }); }
@@ -46,12 +46,12 @@ export function startSession(profile) {
   marks = storage.get(marksKey(), {}) || {};
   everyone = storage.get(everyoneKey(), {}) || {};
   convs.clear(); chats.clear(); counted.clear(); presence.clear(); typers.clear();
-  clearTray(); releaseMediaUrls();
+  clearTray(); releaseMediaUrls(true);
   openCid = null;
   firstReady = true;
 }
-export function updateMe(u) {
-  me.display_name = u.display_name;
+export function updateMe(u) { // a user object of mine (PATCH /me, a `profile` frame)
+  for (const k of ['display_name', 'avatar']) if (k in u) me[k] = u[k];
   users.set(me.user_id, { ...users.get(me.user_id), ...u });
 }
 export function setMySettings(s) { me.settings = { ...me.settings, ...s }; }
@@ -260,7 +260,8 @@ export function setTrayUpload(key, fields) { const x = trayItem(key); if (x) Obj
 // `<media_id>:thumb` or `<media_id>:full` -> {promise (of the URL), url once it came}.
 // Only the open chat's media are held: all are revoked when another chat opens (coming
 // back refetches them from the HTTP cache: media answers are immutable). A fetch that
-// ends after its entry was released is revoked at once (keepMediaUrl says no).
+// ends after its entry was released is revoked at once (keepMediaUrl says no). Profile
+// pictures (`avatar:<media_id>`, one each however many rows show it) stay for the session.
 const mediaUrls = new Map();
 
 export const mediaRequest = (key) => mediaUrls.get(key);
@@ -277,9 +278,8 @@ export function releaseMediaUrl(key) {
   mediaUrls.delete(key);
   if (e.url) URL.revokeObjectURL(e.url);
 }
-export function releaseMediaUrls() {
-  for (const e of mediaUrls.values()) if (e.url) URL.revokeObjectURL(e.url);
-  mediaUrls.clear();
+export function releaseMediaUrls(pictures = false) {
+  for (const [k, e] of mediaUrls) if (pictures || !k.startsWith('avatar:')) { mediaUrls.delete(k); if (e.url) URL.revokeObjectURL(e.url); }
 }
 
 // ---------- receipts: how far each member got, per conversation (persisted) ----------

@@ -16,7 +16,9 @@ reads.
 
 Why an upload attached at once cannot lose its row to `purge`: purge forgets only uploads
 older than the grace period (a day) that no message carries, and an upload may be attached
-only within 23 hours of its upload (Media.ATTACH_WITHIN_MS), so the two never meet.
+only within 23 hours of its upload (Media.ATTACH_WITHIN_MS), so the two never meet. The
+same holds for a profile picture (PostgresStore.set_avatar: an upload of the last 23
+hours); once it is someone's picture, purge skips it (`users.avatar_media_id`).
 """
 
 from __future__ import annotations
@@ -158,7 +160,8 @@ class PostgresMediaStore:
                 " WHERE m.media_id = $1 AND (m.uploader_id = $2 OR EXISTS ("
                 "  SELECT 1 FROM message_media mm JOIN members mem"
                 "  ON mem.conversation_id = mm.conversation_id AND mem.user_id = $2"
-                "  WHERE mm.media_id = m.media_id AND mm.message_id >= $3))",
+                "  WHERE mm.media_id = m.media_id AND mm.message_id >= $3)"
+                " OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id))",
                 media_id,
                 user_id,
                 not_before_id,
@@ -182,6 +185,7 @@ class PostgresMediaStore:
                     "DELETE FROM media WHERE media_id IN (SELECT media_id FROM media m"
                     " WHERE m.created_at < $1 AND NOT EXISTS"
                     " (SELECT 1 FROM message_media mm WHERE mm.media_id = m.media_id)"
+                    " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id)"
                     " LIMIT $2) RETURNING sha256, thumb_sha256",
                     now_ms - grace_ms,
                     PURGE_BATCH,

@@ -424,6 +424,20 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        8,
+        # profile pictures: the media id of one of the user's own image uploads. While it
+        # is someone's picture, an upload is readable by every user and never purged
+        # (adapters/postgres/media.py: visible, purge ask this index).
+        """
+        ALTER TABLE users ADD COLUMN avatar_media_id BIGINT;
+        CREATE INDEX users_by_avatar ON users(avatar_media_id)
+            WHERE avatar_media_id IS NOT NULL;
+        """,
+    )
+)
+
 
 async def migrate(conn: asyncpg.Connection) -> list[int]:
     """Apply every migration not applied yet, each in its own transaction; returns the

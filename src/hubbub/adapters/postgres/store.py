@@ -39,6 +39,7 @@ from hubbub.core.clock import DAY_MS, now_ms
 from hubbub.core.errors import HubbubError, bad_request, not_found
 from hubbub.core.ids import EPOCH_MS, NODE_BITS, SEQ_BITS, IdGenerator, first_id_at
 from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
+from hubbub.core.media import NOT_AVATAR_SOURCE, check_avatar_type
 from hubbub.core.membership import after_removal, group_for_change, may_add
 from hubbub.core.model import (
     Conversation,
@@ -200,6 +201,32 @@ class PostgresStore:
 
         return await self.engine.write(update, locks=[user_id])
 
+    async def set_avatar(self, user_id: int, media_id: int | None, since_ms: int) -> User:
+        async def update(c: Conn) -> User:
+            if media_id is not None:  # a plain read, no lock (as attachable): a media row
+                # this recent is never purged (the grace is longer than since_ms reaches)
+                kind = await c.fetchval(
+                    "SELECT content_type FROM media"
+                    " WHERE media_id = $1 AND uploader_id = $2 AND created_at >= $3",
+                    media_id,
+                    user_id,
+                    since_ms,
+                )
+                if kind is None:
+                    raise not_found(NOT_AVATAR_SOURCE)
+                check_avatar_type(kind)
+            row = await c.fetchrow(
+                "UPDATE users SET avatar_media_id = $2"
+                f" WHERE user_id = $1 RETURNING {USER_COLUMNS}",
+                user_id,
+                media_id,
+            )
+            if row is None:
+                raise not_found("no such user")
+            return user_from_row(row)
+
+        return await self.engine.write(update, locks=[user_id])
+
     async def create_device(
         self, user_id: int, name: str, token_hash: bytes, max_devices: int
     ) -> tuple[Device, list[int]]:
@@ -315,11 +342,12 @@ class PostgresStore:
         async def q(c: Conn) -> list[tuple[User, int]]:
             rows = await c.fetch(
                 "SELECT u.user_id, u.username, u.display_name, u.retention_days, u.group_adds,"
-                " u.last_active_at FROM contacts k JOIN users u ON u.user_id = k.contact_id"
+                " u.avatar_media_id, u.last_active_at FROM contacts k"
+                " JOIN users u ON u.user_id = k.contact_id"
                 ' WHERE k.owner_id = $1 ORDER BY u.username COLLATE "C"',
                 owner_id,
             )
-            return [(user_from_row(r[:5]), int(r[5])) for r in rows]
+            return [(user_from_row(r[:6]), int(r[6])) for r in rows]
 
         return await self.engine.read(q)
 

@@ -131,7 +131,8 @@ class SqliteMediaStore:
                 " WHERE m.media_id = ? AND (m.uploader_id = ? OR EXISTS ("
                 "  SELECT 1 FROM message_media mm JOIN members mem"
                 "  ON mem.conversation_id = mm.conversation_id AND mem.user_id = ?"
-                "  WHERE mm.media_id = m.media_id AND mm.message_id >= ?))",
+                "  WHERE mm.media_id = m.media_id AND mm.message_id >= ?)"
+                " OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id))",
                 (media_id, user_id, user_id, not_before_id),
             ).fetchone()
             return record_from_row(row) if row else None
@@ -147,7 +148,9 @@ class SqliteMediaStore:
             gone = c.execute(
                 "DELETE FROM media WHERE media_id IN (SELECT media_id FROM media m"
                 " WHERE m.created_at < ? AND NOT EXISTS"
-                " (SELECT 1 FROM message_media mm WHERE mm.media_id = m.media_id) LIMIT ?)"
+                " (SELECT 1 FROM message_media mm WHERE mm.media_id = m.media_id)"
+                " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id)"
+                " LIMIT ?)"
                 " RETURNING sha256, thumb_sha256",
                 (now_ms - grace_ms, PURGE_BATCH),
             ).fetchall()

@@ -207,6 +207,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX users_by_name_key ON users(name_key);
         """,
     ),
+    (
+        6,
+        # profile pictures: the media id of one of the user's own image uploads. While it
+        # is someone's picture, an upload is readable by every user and never purged
+        # (adapters/sqlite/media.py: visible, purge ask this index).
+        """
+        ALTER TABLE users ADD COLUMN avatar_media_id INTEGER;
+        CREATE INDEX users_by_avatar ON users(avatar_media_id) WHERE avatar_media_id IS NOT NULL;
+        """,
+    ),
 ]
 
 

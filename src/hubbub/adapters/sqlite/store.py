@@ -32,6 +32,7 @@ from hubbub.core.clock import DAY_MS, now_ms
 from hubbub.core.errors import HubbubError, bad_request, not_found
 from hubbub.core.ids import IdGenerator, first_id_at
 from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
+from hubbub.core.media import NOT_AVATAR_SOURCE, check_avatar_type
 from hubbub.core.membership import after_removal, group_for_change, may_add
 from hubbub.core.model import (
     Conversation,
@@ -209,6 +210,27 @@ class SqliteStore:
 
         return await self.engine.write(update)
 
+    async def set_avatar(self, user_id: int, media_id: int | None, since_ms: int) -> User:
+        def update(c: sqlite3.Connection) -> User:
+            if media_id is not None:
+                row = c.execute(
+                    "SELECT content_type FROM media"
+                    " WHERE media_id = ? AND uploader_id = ? AND created_at >= ?",
+                    (media_id, user_id, since_ms),
+                ).fetchone()
+                if row is None:
+                    raise not_found(NOT_AVATAR_SOURCE)
+                check_avatar_type(row[0])
+            row = c.execute(
+                f"UPDATE users SET avatar_media_id = ? WHERE user_id = ? RETURNING {USER_COLUMNS}",
+                (media_id, user_id),
+            ).fetchone()
+            if row is None:
+                raise not_found("no such user")
+            return user_from_row(row)
+
+        return await self.engine.write(update)
+
     async def create_device(
         self, user_id: int, name: str, token_hash: bytes, max_devices: int
     ) -> tuple[Device, list[int]]:
@@ -315,11 +337,12 @@ class SqliteStore:
         def q(c: sqlite3.Connection) -> list[tuple[User, int]]:
             rows = c.execute(
                 "SELECT u.user_id, u.username, u.display_name, u.retention_days, u.group_adds,"
-                " u.last_active_at FROM contacts k JOIN users u ON u.user_id = k.contact_id"
+                " u.avatar_media_id, u.last_active_at FROM contacts k"
+                " JOIN users u ON u.user_id = k.contact_id"
                 " WHERE k.owner_id = ? ORDER BY u.username",
                 (owner_id,),
             ).fetchall()
-            return [(user_from_row(r[:5]), r[5]) for r in rows]
+            return [(user_from_row(r[:6]), r[6]) for r in rows]
 
         return await self.engine.read(q)
 

@@ -6,7 +6,7 @@ import {
   openCid, myId, lastSeq, seqStored, head, firstReady, conversation, hasConversation, ingestMessage,
   confirmMessage, failMessage, removeOutgoing, setLastMessage, countUnread, recordReadUpto,
   updateGroup, setMark, setPresence, setTyping, recordSeq, rewindSeq, setHead, advanceHead,
-  setAckedSeq, setSocketReady, setFirstReady, forgetReadSent,
+  setAckedSeq, setSocketReady, setFirstReady, forgetReadSent, userById, rememberUser, updateMe,
 } from '../state.js';
 import { startHeartbeat } from './socket.js';
 import { scheduleAck, maybeSendRead, isViewing } from './acks.js';
@@ -17,6 +17,7 @@ import { dropConversation } from '../router.js';
 import { setBanner, showError } from '../views/alerts.js';
 import { redrawList, redrawConv, redrawUser, redrawChat } from '../views/render.js';
 import { refreshGroupInfo } from '../views/group-info.js';
+import { renderMe } from '../views/list.js';
 import { stopTyping } from '../features/typing.js';
 import { notify } from '../features/notifications.js';
 import { noteGroupFrame } from '../views/group-events.js';
@@ -52,6 +53,7 @@ export function onFrame(f) {
       redrawUser(f.user_id);
       break;
     }
+    case 'profile': onProfile(f); break;
     case 'typing': {
       if (f.user_id === myId()) break;
       setTyping(f.conversation_id, f.user_id, Date.now() + 5000);
@@ -137,6 +139,15 @@ function onMessage(f) {
   if (openCid === cid) { redrawChat('messages'); maybeSendRead(); }
   scheduleAck();
   advanceHead(f.seq);
+}
+
+// A display name or profile picture changed: mine (on another device), or a contact's.
+function onProfile(f) {
+  const u = { user_id: f.user_id, username: f.username, display_name: f.display_name, avatar: f.avatar || null };
+  if (f.user_id === myId()) { updateMe(u); renderMe(); refreshGroupInfo(); }
+  else if (userById(f.user_id)) { rememberUser(f.user_id, { ...userById(f.user_id), ...u }); refreshGroupInfo(); }
+  else return; // not shown here: fetched when it is
+  redrawUser(f.user_id);
 }
 
 // This user read `cid` up to `mid`, here or on another device.

@@ -60,11 +60,20 @@ const mediaPath = (att, variant) => `/media/${att.media_id}${variant === 'thumb'
 // A blob: URL of the attachment's thumbnail ('thumb') or file ('full'): one fetch per
 // media id and variant while state keeps it (every bubble showing it shares the URL).
 export function mediaUrl(att, variant) {
-  const key = `${att.media_id}:${variant}`;
+  return cachedUrl(`${att.media_id}:${variant}`, mediaPath(att, variant));
+}
+
+// A profile picture's thumbnail as a blob: URL: one fetch per media id for the session,
+// however many rows, headers and member lists show it (a list of 500 chats with one
+// person is one request). `knownAvatarUrl` is the URL if it is here already.
+export const avatarUrl = (mediaId) => cachedUrl(`avatar:${mediaId}`, `/media/${mediaId}/thumbnail`);
+export const knownAvatarUrl = (mediaId) => { const e = mediaRequest(`avatar:${mediaId}`); return e ? e.url : null; };
+
+function cachedUrl(key, path) {
   const known = mediaRequest(key);
   if (known) return known.promise;
   let entry = null;
-  const promise = fetchBlob(mediaPath(att, variant)).then((blob) => {
+  const promise = fetchBlob(path).then((blob) => {
     const url = URL.createObjectURL(blob);
     // released meanwhile (another chat opened, a logout): nobody will revoke it later
     if (!keepMediaUrl(key, entry, url)) { URL.revokeObjectURL(url); throw new ApiError(0, 'released', 'No longer shown.'); }

@@ -38,7 +38,7 @@ export async function loadContacts() {
   const d = await api('GET', '/contacts');
   for (const x of d.contacts) {
     setPresence(x.user_id, x.status, x.last_active_at);
-    rememberUser(x.user_id, { user_id: x.user_id, username: x.username, display_name: x.display_name });
+    rememberUser(x.user_id, { user_id: x.user_id, username: x.username, display_name: x.display_name, avatar: x.avatar || null });
   }
 }
 
@@ -51,6 +51,13 @@ export async function loadPresence(uid) {
 
 export async function saveDisplayName(name) {
   const u = await api('PATCH', '/me', { display_name: name });
+  updateMe(u);
+  return u;
+}
+
+// The profile picture: the media id of an image I uploaded, or null for none.
+export async function saveAvatar(mediaId) {
+  const u = await api('PATCH', '/me', { avatar: mediaId });
   updateMe(u);
   return u;
 }

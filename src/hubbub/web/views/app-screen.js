@@ -9,11 +9,13 @@ import { wireMute } from './mute.js';
 import { wireComposer } from './composer.js';
 import { wireViewer } from './viewer.js';
 import { renderMe } from './list.js';
+import { wireProfilePicture } from './profile-picture.js';
 
 export function mountAppScreen() {
   mountTemplate('tpl-app');
   wireAlerts();
   wirePanels();
+  wireProfilePicture();
   wireNotifications();
   wireChat();
   wireGroupInfo();

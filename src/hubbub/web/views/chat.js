@@ -1,6 +1,7 @@
 // The open conversation: its header, its messages (with the older pages loaded as the
 // user scrolls up), and opening / closing it.
-import { $, h, setAvatar, syncChildren, keyedChildren, resetKeyed } from '../lib/dom.js';
+import { $, h, syncChildren, keyedChildren, resetKeyed } from '../lib/dom.js';
+import { showAvatar } from './avatar.js';
 import { idGt } from '../lib/ids.js';
 import { fmtTime, relTime, nameColorFor } from '../lib/format.js';
 import {
@@ -12,7 +13,7 @@ import { addContact, loadPresence } from '../net/users.js';
 import { maybeSendRead } from '../net/acks.js';
 import { goBack } from '../router.js';
 import { renderTyping } from '../features/typing.js';
-import { nameOf, usernameOf, convTitle } from './names.js';
+import { nameOf, usernameOf, convTitle, convAvatar } from './names.js';
 import { statusOf, STATUS_ICONS } from './status.js';
 import { renderConvList } from './list.js';
 import { showDraft } from './composer.js';
@@ -103,7 +104,7 @@ export function renderChatHead() {
   const title = convTitle(c);
   $('chat-name').textContent = title;
   renderMute();
-  setAvatar($('chat-avatar'), c.kind === 'group' ? c.conversation_id : c.peer_id, title);
+  showAvatar($('chat-avatar'), c.kind === 'group' ? c.conversation_id : c.peer_id, title, convAvatar(c));
   const pres = $('chat-presence');
   const sub = $('chat-sub');
   if (c.kind === 'group') {

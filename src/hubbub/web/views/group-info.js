@@ -1,10 +1,11 @@
 // The group info panel: name and members; members add people, the owner removes them,
 // anyone leaves.
-import { $, h, setAvatar } from '../lib/dom.js';
+import { $, h } from '../lib/dom.js';
+import { showAvatar } from './avatar.js';
 import { myId, openCid, conversation } from '../state.js';
 import { refreshGroup, addGroupMember, removeGroupMember, leaveGroup } from '../net/conversations.js';
 import { dropConversation } from '../router.js';
-import { nameOf, usernameOf } from './names.js';
+import { nameOf, usernameOf, avatarOf } from './names.js';
 import { showError, clearError } from './alerts.js';
 import { askConfirm } from './confirm.js';
 import { noteOwnAction } from './group-events.js';
@@ -79,7 +80,7 @@ function renderGroupInfo() {
     const li = h('li', {},
       h('span', { class: 'avatar small', 'aria-hidden': 'true' }),
       h('span', { class: 'mname' }, h('strong', { text: nameOf(uid), dir: 'auto' }), h('span', { class: 'muted small', text: `@${usernameOf(uid)}${tags.length ? ` · ${tags.join(', ')}` : ''}` })));
-    setAvatar(li.firstChild, uid, nameOf(uid));
+    showAvatar(li.firstChild, uid, nameOf(uid), avatarOf(uid));
     if (isOwner && uid !== myId()) {
       const uname = usernameOf(uid);
       li.append(h('button', {

@@ -1,17 +1,20 @@
 // The sidebar: who is logged in, and the conversation list (newest activity first).
-import { $, h, setAvatar, svgIcon, syncChildren, keyedChildren } from '../lib/dom.js';
+import { $, h, svgIcon, syncChildren, keyedChildren } from '../lib/dom.js';
 import { idGt } from '../lib/ids.js';
 import { fmtShort } from '../lib/format.js';
 import { me, myId, openCid, socketReady, conversations, hasConversation, presenceOf, mutedUntil } from '../state.js';
 import { goChat } from '../router.js';
-import { convTitle, previewParts, previewText } from './names.js';
+import { convTitle, convAvatar, previewParts, previewText } from './names.js';
+import { showAvatar } from './avatar.js';
+import { renderMyPicture } from './profile-picture.js';
 import { statusOf, STATUS_ICONS } from './status.js';
 import { redrawList, redrawConv } from './render.js';
 
 export function renderMe() {
   $('me-name').textContent = me.display_name;
   $('me-username').textContent = me.username ? `@${me.username}` : '';
-  setAvatar($('me-avatar'), me.user_id, me.display_name);
+  showAvatar($('me-avatar'), me.user_id, me.display_name, me.avatar);
+  renderMyPicture();
 }
 
 function activity(c) {
@@ -95,11 +98,12 @@ function updateConvItem(li, c) {
   const lm = c.last_message;
   const st = lm && lm.sender_id === myId() ? statusOf(c, lm) : '';
   // what the row shows: when none of it changed, the row is not touched
-  const shown = [title, unread, time, who, text, isMuted, current, online, st].join('\u0000');
+  const picture = convAvatar(c);
+  const shown = [title, unread, time, who, text, isMuted, current, online, st, picture].join('\u0000');
   if (li._shown === shown) return;
   li._shown = shown;
   p.title.textContent = title;
-  setAvatar(p.avatar, c.kind === 'group' ? c.conversation_id : c.peer_id, title);
+  showAvatar(p.avatar, c.kind === 'group' ? c.conversation_id : c.peer_id, title, picture);
   p.time.textContent = time;
   // who wrote is isolated (<bdi>): the line's direction is the message's own
   p.prev.replaceChildren(...(who ? [h('bdi', {}, who), ': '] : []), text);

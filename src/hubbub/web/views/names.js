@@ -20,6 +20,16 @@ export function usernameOf(uid) {
   return '…';
 }
 
+// The media id of a person's profile picture, or null (initials then).
+export function avatarOf(uid) {
+  if (me && uid === me.user_id) return me.avatar || null;
+  const u = userById(uid);
+  return (u && u.avatar) || null;
+}
+
+// A conversation's picture: a direct chat's is the other person's (groups have none).
+export const convAvatar = (c) => (c && c.kind === 'direct' ? avatarOf(c.peer_id) : null);
+
 export function convTitle(c) {
   if (!c) return '';
   if (c.kind === 'group') return c.name || 'Group';
