@@ -58,10 +58,10 @@ def test_a_fresh_browser_with_500_conversations_and_5000_messages(
     expect(page).to_have_title(f"({total}) Hubbub", timeout=BIG)
     top = acct.cids[-1]  # the last conversation written to: near the top
     expect(page.locator(f'#conv-list a[href="#/c/{top}"]')).to_contain_text(acct.last_body[top])
-    # a fresh device starts at its inbox head: no backlog asked for, none replayed
+    # a fresh device starts where its list was read, the inbox head: nothing replayed
     wait_until(page, frames.caught_up, "the ready and its ack")
     hello = next(f for f in frames.sent if f["type"] == "hello")
-    assert hello["since"] > frames.last_ready()["head"] > 0  # type: ignore[index]
+    assert hello["since"] == frames.last_ready()["head"] > 0  # type: ignore[index]
     assert [f for f in frames.received if f["type"] == "message"] == []
     # the peers' names, fetched a hundred at a time, not one request each
     for name in acct.peer_names.values():
@@ -131,3 +131,40 @@ def test_the_app_as_last_seen_shows_while_the_server_is_down_at_load(
     )
     expect(page.get_by_label("Password", exact=True)).to_have_count(0)
     page.context.close()
+
+
+def test_a_fresh_login_reads_the_list_once_and_replays_what_came_after_it(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    """The list answer carries the inbox head it was read at; a fresh device says hello
+    from there, so a message stored between the list and the hello is replayed (shown
+    once, counted once), and the list is not fetched again to cover that gap."""
+    url = web_server.url
+    sara = Rest.sign_up(url, "sara")
+    bob = Rest.sign_up(url, "bob")
+    cid = sara.direct(bob.user_id)
+    sara.post(cid, "before the list")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    frames = Frames(page)
+    heads: list[int] = []
+
+    def list_then_a_message(route: Any) -> None:
+        response = route.fetch()
+        heads.append(response.json()["head"])
+        sara.post(cid, "after the list")  # stored once the list was read, before hello
+        route.fulfill(response=response)
+
+    page.route(f"{url}/v1/conversations", list_then_a_message)
+    page.goto(url)
+    page.get_by_label("Username", exact=True).fill(bob.username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(badge(page, sara.username)).to_have_text("2", timeout=T)  # the server's count
+    assert bob.unread() == {cid: 2}
+    hellos = [f for f in frames.sent if f.get("type") == "hello"]
+    assert heads and hellos[0]["since"] == heads[0] == 1, (heads, hellos)
+    open_row = conversation(page, sara.username)
+    open_row.click()
+    for body in ("before the list", "after the list"):
+        expect(message(page, body)).to_have_count(1, timeout=T)
+    page.close()

@@ -56,8 +56,8 @@ class ConversationsApi:
         self.messaging = messaging
 
     async def list(self, call: Call) -> ConversationsOut:
-        summaries = await self.conversations.summaries(call.user_id)
-        return ConversationsOut([conversation_out(call.user_id, s) for s in summaries])
+        head, summaries = await self.conversations.summaries(call.user_id)
+        return ConversationsOut([conversation_out(call.user_id, s) for s in summaries], head)
 
     async def direct(self, call: Call) -> DirectOut:
         body: UserRef = call.body

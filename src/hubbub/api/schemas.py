@@ -353,6 +353,13 @@ class ConversationOut(Struct):
 
 class ConversationsOut(Struct):
     conversations: list[ConversationOut]
+    head: Annotated[
+        int,
+        Meta(
+            description="Your inbox head, read before the list: a new device that says"
+            " hello with `since` = head misses nothing the list does not show"
+        ),
+    ]
 
 
 class MessagesOut(Struct):

@@ -18,9 +18,12 @@ class Conversations:
         self.messaging = messaging
         self.limits = limits
 
-    async def summaries(self, user_id: int) -> list[ConversationSummary]:
-        """Newest activity first."""
-        return await self.store.conversations(user_id, await self._not_before(user_id))
+    async def summaries(self, user_id: int) -> tuple[int, list[ConversationSummary]]:
+        """The user's inbox head, then the conversations, newest activity first. The head
+        is read first, so whatever the list leaves out has a seq above it (a message
+        stored in between is in both, which a client tells by its id)."""
+        head = await self.store.inbox_head(user_id)
+        return head, await self.store.conversations(user_id, await self._not_before(user_id))
 
     async def history(
         self, user_id: int, conversation_id: int, before: int | None, limit: int | None

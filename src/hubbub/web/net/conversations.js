@@ -6,7 +6,7 @@ import { createTimer } from '../lib/timer.js';
 import {
   openCid, myId, conversation, conversationIds, hasConversation, upsertConversation,
   mergeServerConversation, setMark, chatOf, ingestMessage, markChatLoaded, setChatLoading,
-  updateGroup, setMutedUntil, saveAppCache,
+  updateGroup, setMutedUntil, saveAppCache, seqStored, rewindSeq,
 } from '../state.js';
 import { getUser, findUser } from './users.js';
 import { maybeSendRead } from './acks.js';
@@ -20,6 +20,9 @@ const refreshTimer = createTimer();
 
 export async function loadConversations() {
   const data = await api('GET', '/conversations');
+  // a fresh device starts where this list was read (hello since = its head): whatever
+  // came after is replayed, so the list is fetched once (docs/protocol.md §5.6)
+  if (!seqStored() && Number.isInteger(data.head)) rewindSeq(data.head);
   const seen = new Set();
   for (const c of data.conversations) {
     const cid = c.conversation_id;

@@ -16,6 +16,8 @@ import { redrawList, redrawChat } from '../views/render.js';
 const reconnectTimer = createTimer();
 // `since` for a device with no stored position: no backlog (docs/protocol.md §6.2); the
 // list, unread counts and last messages come over REST, a chat's history when it opens.
+// Normally the list's `head` is stored first (net/conversations.js) and this is not used:
+// only when the list could not be read before the socket opened.
 const NO_BACKLOG = Number.MAX_SAFE_INTEGER;
 const heartbeat = createTimer();
 
