@@ -38,3 +38,32 @@ def test_a_tab_following_another_tabs_login_retries_until_the_server_answers(
     expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
     expect(page.get_by_label("Password", exact=True)).to_have_count(0)
     page.context.close()
+
+
+def test_a_server_that_never_answers_at_load_is_a_lost_connection_not_loading_for_ever(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    """The profile request hangs (the server took the connection and says nothing): after
+    the client's request timeout the app as last seen shows with "Connecting…" and keeps
+    retrying; the page's clock is fast-forwarded, not waited out."""
+    page, _ = person(browser, web_server.url, "alice")
+    hung: list[object] = []
+
+    def take_and_say_nothing(route: object) -> None:
+        hung.append(route)
+
+    page.route("**/v1/me", take_and_say_nothing)
+    page.clock.install()
+    page.reload()
+    expect(page.get_by_text("Loading Hubbub…")).to_be_visible(timeout=T)
+    timeout_ms = page.evaluate("import('/net/rest.js').then((m) => m.REQUEST_TIMEOUT_MS)")
+    page.clock.run_for(timeout_ms + 100)
+    connecting = page.get_by_role("status").filter(has_text="Connecting…")
+    expect(connecting).to_be_visible(timeout=T)
+    expect(page.get_by_label("Password", exact=True)).to_have_count(0)
+    assert hung  # the request was made and left hanging
+    page.unroute("**/v1/me")  # the server answers again: the next retry gets in
+    page.clock.run_for(30_000)
+    expect(connecting).to_have_count(0, timeout=T)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
+    page.context.close()

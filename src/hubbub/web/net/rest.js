@@ -8,19 +8,32 @@ export class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
 }
 
+// A server (or a proxy) that takes the connection and never answers would leave the
+// caller waiting for ever ("Loading…" at start): after this long it is a network error,
+// and the callers' retrying takes over.
+export const REQUEST_TIMEOUT_MS = 20000;
+
 export async function api(method, path, body) {
   const headers = {};
   if (auth) headers.Authorization = `Bearer ${auth.token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT_MS); // the page's clock
   let res;
-  try {
-    res = await fetch(`/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, 'network', 'Network error: could not reach the server.');
-  }
-  if (res.status === 204) return null;
   let data = null;
-  try { data = await res.json(); } catch { /* empty */ }
+  try {
+    try {
+      res = await fetch(`/v1${path}`, { method, headers, signal: abort.signal, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch {
+      throw abort.signal.aborted
+        ? new ApiError(0, 'timeout', 'The server did not answer in time.')
+        : new ApiError(0, 'network', 'Network error: could not reach the server.');
+    }
+    if (res.status === 204) return null;
+    try { data = await res.json(); } catch { /* empty, or cut off by the timeout */ }
+  } finally {
+    clearTimeout(timer);
+  }
   if (!res.ok) {
     const err = (data && data.error) || {};
     const e = new ApiError(res.status, err.code || 'error', err.message || `Request failed (${res.status})`);
