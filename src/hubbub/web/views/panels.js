@@ -12,6 +12,7 @@ import { renderConvList, renderMe } from './list.js';
 import { renderChatHead, renderMessages } from './chat.js';
 import { refreshGroupInfo, closeGroupInfo } from './group-info.js';
 import { askConfirm } from './confirm.js';
+import { wireAppearance, fillAppearance } from './appearance.js';
 
 const panels = { newchat: 'panel-newchat', newgroup: 'panel-newgroup', settings: 'panel-settings' };
 const buttons = { newchat: 'btn-newchat', newgroup: 'btn-newgroup', settings: 'btn-settings' };
@@ -37,6 +38,7 @@ function fillSettings() {
   $('set-history').value = d == null ? '' : String(d);
   $('set-group-adds').value = (me.settings && me.settings.group_adds) || 'everyone';
   $('set-push-preview').value = (me.settings && me.settings.push_preview) || 'sender';
+  fillAppearance();
   $('settings-status').textContent = '';
   renderNotifyState();
   renderDevices();
@@ -62,6 +64,7 @@ function onEscape(ev) {
 
 export function wirePanels() {
   document.addEventListener('keydown', onEscape);
+  wireAppearance();
   $('btn-logout').addEventListener('click', async (ev) => {
     const sure = await askConfirm({
       title: 'Log out?',
