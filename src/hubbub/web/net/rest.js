@@ -1,21 +1,26 @@
 // REST (docs/protocol.md): every request goes through api(), which sends the session's
 // token and turns a refusal into an ApiError. A 401 outside /sessions means the session
-// has ended: the user is sent back to the login screen.
+// has ended: the user is sent back to the login screen. A 429 carries its Retry-After
+// (`retryAfter`, seconds). `signal` (an AbortSignal) cancels the request: it then rejects
+// with the browser's AbortError, not an ApiError.
 import { auth } from '../state.js';
 import { forceLogout } from '../session.js';
 
 export class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, retryAfter = null) {
+    super(message); this.status = status; this.code = code; this.retryAfter = retryAfter;
+  }
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, { signal } = {}) {
   const headers = {};
   if (auth) headers.Authorization = `Bearer ${auth.token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
-    res = await fetch(`/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
+    res = await fetch(`/v1${path}`, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    if (signal && signal.aborted) throw e;
     throw new ApiError(0, 'network', 'Network error: could not reach the server.');
   }
   if (res.status === 204) return null;
@@ -23,7 +28,8 @@ export async function api(method, path, body) {
   try { data = await res.json(); } catch { /* empty */ }
   if (!res.ok) {
     const err = (data && data.error) || {};
-    const e = new ApiError(res.status, err.code || 'error', err.message || `Request failed (${res.status})`);
+    const wait = Number(res.headers.get('Retry-After')); // whole seconds (docs/protocol.md 7.1)
+    const e = new ApiError(res.status, err.code || 'error', err.message || `Request failed (${res.status})`, wait > 0 ? wait : null);
     if (res.status === 401 && auth && !path.startsWith('/sessions')) forceLogout('Your session has ended. Please log in again.');
     throw e;
   }
