@@ -370,7 +370,7 @@ def test_focus_never_falls_to_the_page_body(browser: Browser, web_server: Server
     expect(page.get_by_role("button", name=f"Remove {scene.carol.username}")).to_be_focused()
     page.get_by_role("button", name=f"Remove {scene.carol.username}").click()
     expect(page.locator("#gi-members li")).to_have_count(1, timeout=T)
-    expect(page.get_by_label("Add member (username)")).to_be_focused()
+    expect(page.get_by_label("Add member (name or username)")).to_be_focused()
     assert owned["conversation_id"]
     # leaving a group
     scene.open("Team")

@@ -144,7 +144,7 @@ def test_group_events_are_lines_and_a_removed_member_keeps_the_chat_read_only(
     expect(message(ben, "hi all")).to_have_count(1, timeout=T)
     # ann adds cat: each side says who did it
     ann.get_by_role("button", name="Group info").click()
-    ann.get_by_label("Add member (username)").fill(cat.username)
+    ann.get_by_label("Add member (name or username)").fill(cat.username)
     ann.get_by_role("button", name="Add member").click()
     expect(sys_line(ann, f"You added {cat.username}")).to_have_count(1, timeout=T)
     expect(sys_line(ben, f"{ann_name} added {cat.username}")).to_have_count(1, timeout=T)

@@ -196,7 +196,7 @@ def test_a_group_message_read_by_everyone_stays_read_as_members_come_and_go(
     expect(read_by_all).to_have_attribute("data-status", "read", timeout=T)
     # dan joins: he has no marks, but the message was not sent to him
     ann.get_by_role("button", name="Group info").click()
-    ann.get_by_label("Add member (username)").fill(dan.username)
+    ann.get_by_label("Add member (name or username)").fill(dan.username)
     ann.get_by_role("button", name="Add member").click()
     expect(ann.get_by_role("list", name="Members")).to_contain_text(dan.username, timeout=T)
     expect(read_by_all).to_have_attribute("data-status", "read")

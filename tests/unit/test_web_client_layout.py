@@ -38,9 +38,14 @@ def test_no_client_file_is_over_400_lines() -> None:
         assert lines <= MAX_LINES, f"{rel(path)} has {lines} lines"
 
 
-def test_index_loads_the_entry_module_only() -> None:
+def test_index_loads_the_theme_script_and_the_entry_module_only() -> None:
+    """No inline script (the CSP forbids it): theme.js, a classic script that sets the
+    colour theme before the first paint, then the entry module."""
     page = (WEB_DIR / "index.html").read_text()
-    assert re.findall(r"<script\b[^>]*>", page) == ['<script type="module" src="/app.js">']
+    assert re.findall(r"<script\b[^>]*>", page) == [
+        '<script src="/theme.js">',
+        '<script type="module" src="/app.js">',
+    ]
 
 
 def test_only_state_js_holds_mutable_state_at_top_level() -> None:
@@ -65,10 +70,14 @@ def test_state_is_changed_only_through_its_mutators() -> None:
 
 def test_only_state_js_uses_storage() -> None:
     uses = re.compile(r"\b(?:local|session)Storage\.|from\s*'[./]*lib/storage\.js'")
+    theme = WEB_DIR / "theme.js"  # reads the appearance before any module runs, never writes
     for path in modules():
-        if path not in (STATE, WEB_DIR / "lib" / "storage.js"):
+        if path not in (STATE, WEB_DIR / "lib" / "storage.js", theme):
             assert not uses.findall(path.read_text()), rel(path)
     assert uses.findall(STATE.read_text())
+    assert uses.findall(theme.read_text()) == ["localStorage."]
+    key = "'hubbub.appearance'"  # the one key both know
+    assert key in theme.read_text() and key in STATE.read_text()
 
 
 def test_user_data_enters_the_page_only_as_text() -> None:

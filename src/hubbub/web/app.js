@@ -11,6 +11,7 @@
 //   views/       draw from state: list.js (sidebar), chat.js (open chat), composer.js,
 //                tray.js (files to send), attachments.js (a bubble's media), viewer.js,
 //                panels.js, group-info.js, mute.js, auth.js, alerts.js; names.js, status.js;
+//                people-picker.js (find people as you type), appearance.js (Settings' theme);
 //                msg-access.js (messages by keys and screen reader), focus.js (never <body>)
 //                inside a chat (issue 13): message-body.js (markup, Read more), separators.js
 //                (dates, unread, Jump to latest), group-events.js, departed.js, message-menu.js,
@@ -18,6 +19,7 @@
 //   features/    notifications.js (the switch, push, the tab's own), typing.js
 //   lib/         helpers without state: dom.js, ids.js, format.js, storage.js, timer.js, base64.js, markup.js, days.js,
 //                media.js (an attachment's kind, box and label)
+//   theme.js     a classic script index.html runs first: the colour theme before the first paint
 //   sw.js        the service worker (app shell cache, push notifications; rules in sw-push.js)
 //
 // Modules only declare things when imported; what runs is started here.

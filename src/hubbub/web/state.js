@@ -3,30 +3,25 @@
 // Other modules read it through the exported `let` bindings (live, and read-only outside
 // this file: assigning to an import is a TypeError) and the getters, and change it only
 // through the named mutators below. Getters hand out the live entries (conversations,
-// messages, users): read them, never write to them. The persisted parts (the session,
-// the seq cursor, receipt marks, the outbox, the notification choice, this device's push
-// subscription, the mutes, the drafts and the app as last seen) are kept in localStorage by this module alone.
-// Attachments add the composer's tray (files picked, not yet sent) and the blob: URLs
-// of media fetched with the token (the page cannot load /v1/media by URL, see net/media.js).
+// messages, users): read them, never write to them. The persisted parts (the session, the seq cursor,
+// receipt marks, the outbox, the notification choice, this device's push subscription, the mutes, the
+// drafts, the app as last seen and the appearance) are kept in localStorage by this module alone
+// (theme.js reads the appearance before the first paint). Attachments add the composer's tray (files
+// picked, not yet sent) and the blob: URLs of media fetched with the token (see net/media.js).
 import { idGt, idMax, idLower } from './lib/ids.js';
 import { storage } from './lib/storage.js';
 
 export const AUTH_KEY = 'hubbub.auth';
 const NOTIFY_KEY = 'hubbub.notify';
+const APPEARANCE_KEY = 'hubbub.appearance'; // theme.js reads it too: keep both in step
 
 // ---------- session: who is logged in ----------
 export let auth = storage.get(AUTH_KEY, null); // {token, user_id, device_id}
 export let me = null; // {user_id, username, display_name, settings}
 export const myId = () => auth && auth.user_id;
 
-const seqKey = () => `hubbub.${auth.user_id}.seq`;
-const outboxKey = () => `hubbub.${auth.user_id}.outbox`;
-const marksKey = () => `hubbub.${auth.user_id}.marks`;
-const everyoneKey = () => `hubbub.${auth.user_id}.everyone`;
-const pushKey = () => `hubbub.${auth.user_id}.push`;
-const mutesKey = () => `hubbub.${auth.user_id}.mutes`;
-const draftsKey = () => `hubbub.${auth.user_id}.drafts`;
-const cacheKey = () => `hubbub.${auth.user_id}.cache`;
+const [seqKey, outboxKey, marksKey, everyoneKey, pushKey, mutesKey, draftsKey, cacheKey] =
+  ['seq', 'outbox', 'marks', 'everyone', 'push', 'mutes', 'drafts', 'cache'].map((k) => () => `hubbub.${auth.user_id}.${k}`); // this user's keys
 
 export const storedAuth = () => storage.get(AUTH_KEY, null);
 export function setAuth(next) { auth = next; storage.set(AUTH_KEY, auth); } // a new login here
@@ -72,6 +67,8 @@ export function setPresence(uid, status, lastActiveAt) {
 }
 // Our socket went: presence and typing heard so far are dropped (`ready` seeds presence again).
 export function forgetLive() { presence.clear(); typers.clear(); }
+export let searchesRefusedUntil = 0; // ms: the server refused people searches (429) until then, for every field
+export function refuseSearches(until) { searchesRefusedUntil = Math.max(searchesRefusedUntil, until); }
 
 // ---------- conversations (the list) ----------
 // An entry is the server's conversation summary plus `localTs` (when it was created or
@@ -347,6 +344,8 @@ export function noteReadSent(cid, mid) { readSent.set(cid, mid); }
 export function forgetReadSent() { readSent.clear(); }
 export function notifyChosen() { return storage.get(NOTIFY_KEY, false) === true; }
 export function setNotifyChosen(on) { storage.set(NOTIFY_KEY, on); }
+export const appearance = () => storage.get(APPEARANCE_KEY, 'system'); // the colour theme: 'system', 'light' or 'dark'
+export function setAppearance(choice) { storage.set(APPEARANCE_KEY, choice); }
 
 // ---------- push: this device's subscription, and muted conversations (persisted) ----------
 // The server's id and endpoint of this device's Web Push subscription, or null.

@@ -76,9 +76,11 @@ export async function fetchOlderPage(cid, initial) {
 }
 
 // The direct conversation with `username` (the server creates it if new): its id.
-export async function startDirectChat(username) {
-  const u = await findUser(username);
-  const c = await api('POST', '/conversations/direct', { user_id: u.user_id });
+export async function startDirectChat(username) { return startDirectChatWith((await findUser(username)).user_id); }
+
+// The same with the user `uid` (one found by a search).
+export async function startDirectChatWith(uid) {
+  const c = await api('POST', '/conversations/direct', { user_id: uid });
   if (!hasConversation(c.conversation_id)) {
     upsertConversation({ conversation_id: c.conversation_id, kind: 'direct', peer_id: c.peer_id, last_message: null, unread_count: 0, read_upto: null, localTs: Date.now() });
   }
@@ -116,10 +118,11 @@ export async function refreshGroup(cid) {
   }
 }
 
-export async function addGroupMember(c, username) {
-  const u = await findUser(username);
-  await api('POST', `/groups/${c.group_id}/members`, { user_id: u.user_id });
-  return u;
+export async function addGroupMember(c, username) { return addToGroup(c, await findUser(username)); }
+// Add `user` (a profile: one found by a search) to group `c`.
+export async function addToGroup(c, user) {
+  await api('POST', `/groups/${c.group_id}/members`, { user_id: user.user_id });
+  return user;
 }
 export function removeGroupMember(c, uid) { return api('DELETE', `/groups/${c.group_id || c.conversation_id}/members/${uid}`); }
 export function leaveGroup(c) { return api('DELETE', `/groups/${c.group_id}/members/${myId()}`); }

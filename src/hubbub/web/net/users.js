@@ -5,7 +5,7 @@ import { api } from './rest.js';
 import { createBatch } from '../lib/batch.js';
 import {
   userById, userRequest, setUserRequest, forgetUserRequest, rememberUser,
-  setPresence, updateMe, setMySettings,
+  setPresence, updateMe, setMySettings, myId,
 } from '../state.js';
 import { redrawUser } from '../views/render.js';
 
@@ -31,6 +31,16 @@ export async function findUser(username) {
   const u = await api('GET', `/users?username=${encodeURIComponent(username)}`);
   rememberUser(u.user_id, u);
   return u;
+}
+
+// People whose username or display name starts with `term` (GET /users/search: at most
+// 20; a 429 when searching too fast). Their profiles join the name cache, so what they are
+// called is known wherever they show next, and shows anew where they show already.
+export async function searchPeople(term, signal) {
+  const d = await api('GET', `/users/search?q=${encodeURIComponent(term)}`, undefined, { signal });
+  const found = (d && d.users) || [];
+  for (const u of found) if (u.user_id !== myId()) { rememberUser(u.user_id, u); redrawUser(u.user_id); }
+  return found;
 }
 
 // Everyone this user watches: their profiles and presence.

@@ -3,29 +3,34 @@
 import { $, h } from '../lib/dom.js';
 import { showAvatar } from './avatar.js';
 import { myId, openCid, conversation } from '../state.js';
-import { refreshGroup, addGroupMember, removeGroupMember, leaveGroup } from '../net/conversations.js';
+import { refreshGroup, addGroupMember, addToGroup, removeGroupMember, leaveGroup } from '../net/conversations.js';
 import { dropConversation } from '../router.js';
 import { nameOf, usernameOf, avatarOf } from './names.js';
 import { showError, clearError } from './alerts.js';
 import { askConfirm } from './confirm.js';
 import { noteOwnAction } from './group-events.js';
+import { attachPeoplePicker } from './people-picker.js';
 
 export function wireGroupInfo() {
   $('btn-groupinfo').addEventListener('click', () => {
     if ($('group-info').hidden) openGroupInfo(); else closeGroupInfo(true);
   });
   $('gi-close').addEventListener('click', () => closeGroupInfo(true));
-  $('gi-add').addEventListener('submit', async (ev) => {
+  // Add member: someone found by name (members are marked, not offered), or a username typed
+  const people = attachPeoplePicker($('gi-add-input'), {
+    label: 'People to add',
+    after: $('gi-add-input').parentElement,
+    offer: (u) => {
+      const c = conversation(openCid);
+      if (u.user_id === myId()) return false;
+      return c && (c.members || []).includes(u.user_id) ? 'already in the group' : true;
+    },
+    pick: (u) => addMember(people, (c) => addToGroup(c, u), u.username),
+  });
+  $('gi-add').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const c = conversation(openCid);
     const name = $('gi-add-input').value.trim().replace(/^@/, '');
-    if (!c || !name) return;
-    try {
-      noteOwnAction(c.conversation_id, (await addGroupMember(c, name)).user_id);
-      $('gi-add-input').value = '';
-      clearError();
-      await refreshGroup(c.conversation_id);
-    } catch (e) { showError(e.code === 'not_found' ? `No user called “${name}”.` : e.message); }
+    if (name) addMember(people, (c) => addGroupMember(c, name), name);
   });
   $('gi-leave').addEventListener('click', async (ev) => {
     const c = conversation(openCid);
@@ -44,6 +49,19 @@ export function wireGroupInfo() {
       clearError();
     } catch (e) { showError(e.message); }
   });
+}
+
+// Add to the open group whoever `adding` adds (it gives their profile).
+async function addMember(picker, adding, who) {
+  const c = conversation(openCid);
+  if (!c) return;
+  picker.reset();
+  try {
+    noteOwnAction(c.conversation_id, (await adding(c)).user_id);
+    $('gi-add-input').value = '';
+    clearError();
+    await refreshGroup(c.conversation_id);
+  } catch (e) { showError(e.code === 'not_found' ? `No user called “${who}”.` : e.message); }
 }
 
 function openGroupInfo() {

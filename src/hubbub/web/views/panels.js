@@ -1,7 +1,7 @@
 // The sidebar's panels (new chat, new group, settings) and the Log out button.
 import { $ } from '../lib/dom.js';
-import { me, openCid } from '../state.js';
-import { startDirectChat, createGroup } from '../net/conversations.js';
+import { me, myId, openCid } from '../state.js';
+import { startDirectChat, startDirectChatWith, createGroup } from '../net/conversations.js';
 import { saveDisplayName, saveHistoryDays, saveGroupAdds } from '../net/users.js';
 import { logOut } from '../session.js';
 import { goChat, leaveChatForNew } from '../router.js';
@@ -12,6 +12,8 @@ import { renderConvList, renderMe } from './list.js';
 import { renderChatHead, renderMessages } from './chat.js';
 import { refreshGroupInfo, closeGroupInfo } from './group-info.js';
 import { askConfirm } from './confirm.js';
+import { wireAppearance, fillAppearance } from './appearance.js';
+import { attachPeoplePicker } from './people-picker.js';
 
 const panels = { newchat: 'panel-newchat', newgroup: 'panel-newgroup', settings: 'panel-settings' };
 const buttons = { newchat: 'btn-newchat', newgroup: 'btn-newgroup', settings: 'btn-settings' };
@@ -37,6 +39,7 @@ function fillSettings() {
   $('set-history').value = d == null ? '' : String(d);
   $('set-group-adds').value = (me.settings && me.settings.group_adds) || 'everyone';
   $('set-push-preview').value = (me.settings && me.settings.push_preview) || 'sender';
+  fillAppearance();
   $('settings-status').textContent = '';
   renderNotifyState();
   renderDevices();
@@ -60,8 +63,30 @@ function onEscape(ev) {
   }
 }
 
+// The usernames in a members field ("bob, @carol dave").
+const usernames = (text) => text.split(/[\s,;]+/).map((s) => s.trim().replace(/^@/, '')).filter(Boolean);
+// Those taken already: the last part of the field is still being typed.
+const namesBeforeLastComma = () => usernames($('ng-members').value.split(/[,;]/).slice(0, -1).join(','));
+
+// Open the direct chat that `start` gives (its conversation id), the panel done.
+async function startChat(picker, start, who) {
+  picker.reset();
+  leaveChatForNew();
+  try {
+    const cid = await start();
+    $('nc-username').value = '';
+    closePanel('newchat');
+    clearError();
+    renderConvList();
+    goChat(cid);
+  } catch (e) {
+    showError(e.code === 'not_found' ? `No user called “${who}”.` : e.message);
+  }
+}
+
 export function wirePanels() {
   document.addEventListener('keydown', onEscape);
+  wireAppearance();
   $('btn-logout').addEventListener('click', async (ev) => {
     const sure = await askConfirm({
       title: 'Log out?',
@@ -80,21 +105,26 @@ export function wirePanels() {
     $(buttons[k]).focus();
   });
 
-  $('panel-newchat').addEventListener('submit', async (ev) => {
+  // New chat: someone found by name (not oneself), or a username typed in full
+  const chatPeople = attachPeoplePicker($('nc-username'), {
+    label: 'People to chat with',
+    after: $('panel-newchat').querySelector('.row'), // under the buttons: they never move
+    offer: (u) => u.user_id !== myId(),
+    pick: (u) => startChat(chatPeople, () => startDirectChatWith(u.user_id), u.username),
+  });
+  $('panel-newchat').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const name = $('nc-username').value.trim();
-    if (!name) return;
-    leaveChatForNew();
-    try {
-      const cid = await startDirectChat(name);
-      $('nc-username').value = '';
-      closePanel('newchat');
-      clearError();
-      renderConvList();
-      goChat(cid);
-    } catch (e) {
-      showError(e.code === 'not_found' ? `No user called “${name}”.` : e.message);
-    }
+    const name = $('nc-username').value.trim().replace(/^@/, '');
+    if (name) startChat(chatPeople, () => startDirectChat(name), name);
+  });
+
+  // New group: each member found by name (the username goes in) or typed
+  attachPeoplePicker($('ng-members'), {
+    label: 'People to add to the group',
+    after: $('panel-newgroup').querySelector('.row'),
+    termOf: (v) => v.split(/[,;]/).pop(),
+    offer: (u) => u.user_id !== myId() && !namesBeforeLastComma().includes(u.username),
+    pick: (u) => { $('ng-members').value = `${[...namesBeforeLastComma(), u.username].join(', ')}, `; },
   });
 
   $('panel-newgroup').addEventListener('submit', async (ev) => {
@@ -102,9 +132,8 @@ export function wirePanels() {
     const name = $('ng-name').value.trim();
     if (!name) { showError('Give the group a name.'); return; }
     leaveChatForNew();
-    const names = $('ng-members').value.split(/[\s,;]+/).map((s) => s.trim().replace(/^@/, '')).filter(Boolean);
     try {
-      const cid = await createGroup(name, names);
+      const cid = await createGroup(name, usernames($('ng-members').value));
       $('ng-name').value = ''; $('ng-members').value = '';
       closePanel('newgroup');
       clearError();
