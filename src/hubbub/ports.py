@@ -153,6 +153,10 @@ class Store(Protocol):
         removed user becomes a former member (core.membership.departure): the group's last
         message id and name at that moment are what they keep."""
 
+    async def rename_group(self, group_id: int, actor_id: int, name: str) -> Conversation:
+        """Any member may rename the group (core.membership.group_for_change); returns it
+        renamed. Former members keep the name it had when they departed."""
+
     async def former_membership(
         self, user_id: int, conversation_id: int
     ) -> FormerMembership | None:
@@ -454,8 +458,9 @@ class MediaStore(Protocol):
         self, user_id: int, media_id: int, not_before_id: int
     ) -> MediaRecord | None:
         """The upload, if the user uploaded it or is a member of a conversation holding a
-        message (id >= not_before_id, the user's retention) that carries it; else None,
-        the same as for an id that does not exist."""
+        message (id >= not_before_id, the user's retention) that carries it, or a former
+        member of one whose message carrying it they were there for (id <= their
+        departure point); else None, the same as for an id that does not exist."""
 
     async def purge(self, now_ms: int, grace_ms: int) -> list[str]:
         """Forget the shares of messages that are gone, then the uploads older than

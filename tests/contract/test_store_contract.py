@@ -462,10 +462,17 @@ def test_a_departed_member_keeps_a_former_record_until_added_back_or_deleted(
         )  # fmt: skip
         assert before - 1 <= left.departed_at <= time.time() * 1000 + 1
         m3 = await post(owner, "m3")  # after bob: not his
+        # a rename is any member's; a former member keeps the name of their time
+        await _refused("forbidden", store.rename_group(gid, bob.user_id, "mine"))
+        await _refused("not_found", store.rename_group(m3, owner.user_id, "x"))
+        renamed = await store.rename_group(gid, carol.user_id, "g2")
+        assert renamed.name == "g2" and renamed.member_ids == (owner.user_id, carol.user_id)
+        assert await store.conversation(gid) == renamed
         assert (await store.former_membership(bob.user_id, gid)) == left
         await store.remove_member(gid, owner.user_id, carol.user_id)  # carol is removed
         removed = await store.former_membership(carol.user_id, gid)
-        assert removed is not None and (removed.how, removed.upto) == ("removed", m3)
+        assert removed is not None
+        assert (removed.how, removed.upto, removed.name) == ("removed", m3, "g2")
         # only the departed have records, each their own
         assert await store.former_memberships(bob.user_id) == [left]
         assert await store.former_memberships(owner.user_id) == []

@@ -445,6 +445,17 @@ class PostgresStore:
 
         return await self.engine.write(remove, locks=[group_id, user_id])
 
+    async def rename_group(self, group_id: int, actor_id: int, name: str) -> Conversation:
+        async def rename(c: Conn) -> Conversation:
+            group = group_for_change(await sql.locked_group(c, group_id), actor_id)
+            await c.execute(
+                "UPDATE conversations SET name = $1 WHERE conversation_id = $2", name, group_id
+            )
+            return replace(group, name=name)
+
+        # the conversation's row: its key (sends to the group hold it too)
+        return await self.engine.write(rename, locks=[group_id])
+
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.engine.read(lambda c: sql.conversation(c, conversation_id), snapshot=True)
 

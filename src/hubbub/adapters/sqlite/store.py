@@ -436,6 +436,16 @@ class SqliteStore:
 
         return await self.engine.write(remove)
 
+    async def rename_group(self, group_id: int, actor_id: int, name: str) -> Conversation:
+        def rename(c: sqlite3.Connection) -> Conversation:
+            group = group_for_change(sql.conversation(c, group_id), actor_id)
+            c.execute(
+                "UPDATE conversations SET name = ? WHERE conversation_id = ?", (name, group_id)
+            )
+            return replace(group, name=name)
+
+        return await self.engine.write(rename)
+
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.engine.read(lambda c: sql.conversation(c, conversation_id))
 
