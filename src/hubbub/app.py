@@ -218,7 +218,7 @@ class Node:
         self.endpoints = endpoint_table(
             AccountsApi(accounts, people, push),
             PeopleApi(people),
-            ConversationsApi(Conversations(store, messaging, limits), messaging),
+            ConversationsApi(Conversations(store, bus, limits), messaging),
             GroupsApi(Groups(store, bus, messaging, limits, throttle)),
             OperationsApi(
                 self.discovery, hub.connection_count, metrics.render, config.allowed_hosts

@@ -37,6 +37,7 @@ from hubbub.core.model import (
     Conversation,
     ConversationSummary,
     Device,
+    FormerMembership,
     GroupAdds,
     InboxEntry,
     Message,
@@ -152,11 +153,31 @@ class Store(Protocol):
         self, group_id: int, actor_id: int, user_id: int, max_members: int
     ) -> Conversation:
         """Applies core.membership's rules inside the transaction (membership changes of
-        one group are serialized, so the limit holds under concurrent adds)."""
+        one group are serialized, so the limit holds under concurrent adds). A former
+        member who is added back is a member again: their former record goes."""
 
     async def remove_member(self, group_id: int, actor_id: int, user_id: int) -> Conversation:
         """Applies core.membership.after_removal inside the transaction; returns the group
-        as it is afterwards (the heir as owner if the owner left)."""
+        as it is afterwards (the heir as owner if the owner left). In the same commit the
+        removed user becomes a former member (core.membership.departure): the group's last
+        message id and name at that moment are what they keep."""
+
+    async def rename_group(self, group_id: int, actor_id: int, name: str) -> Conversation:
+        """Any member may rename the group (core.membership.group_for_change); returns it
+        renamed. Former members keep the name it had when they departed."""
+
+    async def former_membership(
+        self, user_id: int, conversation_id: int
+    ) -> FormerMembership | None:
+        """The user's record of a group they left or were removed from, if they have one
+        (none once they are added back or delete the chat)."""
+
+    async def former_memberships(self, user_id: int) -> list[FormerMembership]:
+        """All of them, in no particular order."""
+
+    async def forget_former(self, user_id: int, conversation_id: int) -> bool:
+        """Delete the user's record of a group they are no longer in (the chat goes from
+        their list); False if there is none."""
 
     async def conversation(self, conversation_id: int) -> Conversation | None: ...
     async def conversations(
@@ -446,8 +467,9 @@ class MediaStore(Protocol):
         self, user_id: int, media_id: int, not_before_id: int
     ) -> MediaRecord | None:
         """The upload, if the user uploaded it or is a member of a conversation holding a
-        message (id >= not_before_id, the user's retention) that carries it; else None,
-        the same as for an id that does not exist."""
+        message (id >= not_before_id, the user's retention) that carries it, or a former
+        member of one whose message carrying it they were there for (id <= their
+        departure point); else None, the same as for an id that does not exist."""
 
     async def purge(self, now_ms: int, grace_ms: int) -> list[str]:
         """Forget the shares of messages that are gone, then the uploads older than

@@ -182,7 +182,7 @@ def test_a_message_carries_only_its_senders_recent_uploads(backend: Backend) -> 
     asyncio.run(body())
 
 
-def test_group_members_see_shared_media_and_a_removed_member_does_not(
+def test_group_members_see_shared_media_and_a_removed_member_only_what_they_were_there_for(
     backend: Backend,  # noqa: F811
 ) -> None:
     async def body() -> None:
@@ -199,6 +199,17 @@ def test_group_members_see_shared_media_and_a_removed_member_does_not(
             )  # fmt: skip
             assert await store.media.visible(cy.user_id, shared.media_id, 0) is not None
             await store.remove_member(group.conversation_id, ann.user_id, cy.user_id)
+            # a former member: what their read-only history shows, not what came after
+            assert await store.media.visible(cy.user_id, shared.media_id, 0) is not None
+            later = _media(ann, "4" * 64, "4" * 64 + "-k")
+            await store.media.add(later)
+            sent = await store.append_message(
+                ann.user_id, "g2", "", to_user=None, conversation_id=group.conversation_id,
+                media_ids=[later.media_id], media_since_ms=0,
+            )  # fmt: skip
+            assert await store.media.visible(cy.user_id, later.media_id, 0) is None
+            assert await store.media.visible(cy.user_id, shared.media_id, sent.message_id) is None
+            await store.forget_former(cy.user_id, group.conversation_id)  # chat deleted
             assert await store.media.visible(cy.user_id, shared.media_id, 0) is None
             # a later member sees what the history shows them (all of it)
             await store.add_member(group.conversation_id, ann.user_id, dee.user_id, 100)

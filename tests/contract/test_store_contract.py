@@ -430,6 +430,81 @@ def test_group_membership_rules_and_owner_hand_over(backend: Backend) -> None:
     asyncio.run(body())
 
 
+def test_a_departed_member_keeps_a_former_record_until_added_back_or_deleted(
+    backend: Backend,
+) -> None:
+    """Leaving or being removed records, in the same commit, how and up to which message
+    the user may still read the group and under which name; being added back clears it,
+    and so does deleting the chat. Records survive a restart."""
+
+    async def body() -> None:
+        store = await backend.open()
+        owner, bob, carol, eve = await _users(store, "owner", "bob", "carol", "eve")
+        group = await store.create_group(
+            owner.user_id, "g", [owner.user_id, bob.user_id, carol.user_id]
+        )
+        gid = group.conversation_id
+
+        async def post(sender: User, key: str) -> int:
+            sent = await store.append_message(
+                sender.user_id, key, key, to_user=None, conversation_id=gid
+            )
+            return sent.message_id
+
+        await post(owner, "m1")
+        m2 = await post(bob, "m2")
+        before = time.time() * 1000
+        await store.remove_member(gid, bob.user_id, bob.user_id)  # bob leaves
+        left = await store.former_membership(bob.user_id, gid)
+        assert left is not None
+        assert (left.conversation_id, left.user_id, left.how, left.upto, left.name) == (
+            gid, bob.user_id, "left", m2, "g",
+        )  # fmt: skip
+        assert before - 1 <= left.departed_at <= time.time() * 1000 + 1
+        m3 = await post(owner, "m3")  # after bob: not his
+        # a rename is any member's; a former member keeps the name of their time
+        await _refused("forbidden", store.rename_group(gid, bob.user_id, "mine"))
+        await _refused("not_found", store.rename_group(m3, owner.user_id, "x"))
+        renamed = await store.rename_group(gid, carol.user_id, "g2")
+        assert renamed.name == "g2" and renamed.member_ids == (owner.user_id, carol.user_id)
+        assert await store.conversation(gid) == renamed
+        assert (await store.former_membership(bob.user_id, gid)) == left
+        await store.remove_member(gid, owner.user_id, carol.user_id)  # carol is removed
+        removed = await store.former_membership(carol.user_id, gid)
+        assert removed is not None
+        assert (removed.how, removed.upto, removed.name) == ("removed", m3, "g2")
+        # only the departed have records, each their own
+        assert await store.former_memberships(bob.user_id) == [left]
+        assert await store.former_memberships(owner.user_id) == []
+        assert await store.former_membership(eve.user_id, gid) is None
+        assert await store.former_membership(owner.user_id, gid) is None
+        await store.close()
+        store = await backend.open()  # durable
+        assert await store.former_membership(carol.user_id, gid) == removed
+        # added back: a member again, no record; leaving again records the new point
+        back = await store.add_member(gid, owner.user_id, bob.user_id, 10)
+        assert bob.user_id in back.member_ids
+        assert await store.former_membership(bob.user_id, gid) is None
+        m4 = await post(bob, "m4")
+        await store.remove_member(gid, bob.user_id, bob.user_id)
+        again = await store.former_membership(bob.user_id, gid)
+        assert again is not None and (again.how, again.upto) == ("left", m4)
+        # deleting the chat: the record goes, once; strangers have nothing to delete
+        assert await store.forget_former(carol.user_id, gid) is True
+        assert await store.forget_former(carol.user_id, gid) is False
+        assert await store.former_membership(carol.user_id, gid) is None
+        assert await store.forget_former(eve.user_id, gid) is False
+        assert (await store.conversation(gid)) is not None  # the group itself goes on
+        # the last member leaves a group with no messages: nothing to read
+        solo = await store.create_group(eve.user_id, "solo", [eve.user_id])
+        await store.remove_member(solo.conversation_id, eve.user_id, eve.user_id)
+        empty = await store.former_membership(eve.user_id, solo.conversation_id)
+        assert empty is not None and (empty.upto, empty.name) == (0, "solo")
+        await store.close()
+
+    asyncio.run(body())
+
+
 # -- the message path -----------------------------------------------------------------------
 
 
@@ -829,6 +904,8 @@ def test_three_nodes_sending_acking_reading_and_regrouping_never_deadlock(
                 else:
                     with contextlib.suppress(HubbubError):
                         await store.remove_member(group.conversation_id, who.user_id, who.user_id)
+                    if k % 3 == 0:  # and the chat deleted (its keys: the group's and the user's)
+                        await store.forget_former(who.user_id, group.conversation_id)
 
         await asyncio.gather(
             *(sender(n, u) for n, u in enumerate(users)),

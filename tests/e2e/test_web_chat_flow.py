@@ -1,6 +1,7 @@
 """Finding one's way in an open chat (issue 13): date lines, the chat opening at its first
 unread message under an "N unread messages" line, a "Jump to latest" button that counts
-what came while scrolled up (and never yanks the view), and a group's events as lines."""
+what came while scrolled up (and never yanks the view), a group's events as lines, and a
+group one left staying read only (across reloads and devices) until one deletes it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.e2e.test_web_client import (
     person,
     send,
 )
+from tests.e2e.test_web_client_devices import log_in
 from tests.e2e.test_web_defects import Rest, create_group
 from tests.support import ServerProcess
 
@@ -176,4 +178,46 @@ def test_group_events_are_lines_and_a_removed_member_keeps_the_chat_read_only(
     expect(sys_line(ann, "You left")).to_have_count(1)
     expect(ann.get_by_role("button", name="Leave group")).to_be_hidden()
     for page in (ann, ben):
+        page.context.close()
+
+
+def test_a_group_one_left_stays_read_only_across_reloads_and_devices_until_deleted(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    url = web_server.url
+    ben, ben_name = person(browser, url, "ben")
+    ben2 = log_in(browser, url, ben_name)  # his second device
+    ann = Rest.sign_up(url, "ann")
+    ben_id = Rest.of(ben, url).user_id
+    group = ann.call("POST", "/groups", {"name": "reading", "members": [ben_id]})
+    cid = group["conversation_id"]
+    ann.post(cid, "chapter one")
+    open_conversation(ben, "reading")
+    expect(message(ben, "chapter one")).to_have_count(1, timeout=T)
+    ben.get_by_role("button", name="Group info").click()
+    ben.get_by_role("button", name="Leave group").click()
+    ben.get_by_role("dialog").get_by_role("button", name="Leave group").click()
+    left = "You left this group."
+    expect(ben.get_by_role("status").filter(has_text=left)).to_be_visible(timeout=T)
+    # the group goes on without him: a message and a new name he must not see
+    ann.post(cid, "chapter two")
+    ann.call("PATCH", f"/groups/{cid}", {"name": "secret"})
+    ben.reload()
+    for page in (ben, ben2):  # after a reload, and on his other device: the same chat
+        conversation(page, "reading").click()
+        expect(page.get_by_role("status").filter(has_text=left)).to_be_visible(timeout=T)
+        expect(message(page, "chapter one")).to_have_count(1, timeout=T)
+        expect(message(page, "chapter two")).to_have_count(0)
+        expect(page.get_by_label("Message", exact=True)).to_be_hidden()
+        expect(conversation(page, "secret")).to_have_count(0)
+    # he deletes it: gone here, from his other device, and after a reload
+    ben.get_by_role("button", name="Delete chat").click()
+    ben.get_by_role("dialog").get_by_role("button", name="Delete chat").click()
+    expect(conversation(ben, "reading")).to_have_count(0, timeout=T)
+    expect(conversation(ben2, "reading")).to_have_count(0, timeout=T)
+    expect(ben2.get_by_role("status").filter(has_text=left)).to_be_hidden()
+    ben.reload()
+    expect(ben.get_by_role("button", name="Log out")).to_be_visible(timeout=T)
+    expect(conversation(ben, "reading")).to_have_count(0)
+    for page in (ben, ben2):
         page.context.close()

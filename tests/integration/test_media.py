@@ -139,6 +139,9 @@ def test_who_may_fetch_a_file(server: ServerProcess) -> None:
             assert r.status_code == 200
             assert r.headers["content-disposition"].startswith("attachment;")
         await ann.remove_member(group["conversation_id"], cy.user_id or "")
+        # a former member still sees what her read-only history shows, until she deletes it
+        assert (await cy.download(up["media_id"])).status_code == 200
+        await cy.request("DELETE", f"/v1/conversations/{group['conversation_id']}")
         await ann.add_member(group["conversation_id"], late.user_id or "")
         assert (await late.download(up["media_id"])).status_code == 200  # history shows it
         answers = []
@@ -148,7 +151,7 @@ def test_who_may_fetch_a_file(server: ServerProcess) -> None:
                 f"/v1/media/{media_id}", headers={"Authorization": f"Bearer {who.token}"}
             )
             answers.append((r.status_code, r.json()))
-        assert answers[0] == answers[1] == answers[2]  # removed, stranger, unknown: alike
+        assert answers[0] == answers[1] == answers[2]  # deleted, stranger, unknown: alike
         assert answers[0][0] == 404 and answers[0][1]["error"]["code"] == "not_found"
         anonymous = await ann._http.get(f"/v1/media/{up['media_id']}")
         assert anonymous.status_code == 401

@@ -7,8 +7,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hubbub.core.errors import HubbubError
-from hubbub.core.membership import after_removal, founding_members, group_for_change, may_add
-from hubbub.core.model import Conversation
+from hubbub.core.membership import (
+    after_removal,
+    deletable,
+    departure,
+    former_activity,
+    former_view,
+    founding_members,
+    group_for_change,
+    may_add,
+    page_before,
+    reading_ceiling,
+)
+from hubbub.core.model import Conversation, FormerMembership
 
 OWNER, BOB, CAROL, DAVE, EVE = 1, 2, 3, 4, 5
 
@@ -74,3 +85,57 @@ def test_after_any_removal_the_owner_is_a_member_or_there_is_none(
     assert leaving not in after.member_ids
     assert after.owner_id in after.member_ids or (not after.member_ids and after.owner_id is None)
     assert list(after.member_ids) == [m for m in members if m != leaving]  # join order kept
+
+
+# -- former members ----------------------------------------------------------------------
+
+
+def test_a_departure_keeps_the_last_message_and_name_then_and_says_how() -> None:
+    g = group(OWNER, BOB, CAROL)
+    left = departure(g, BOB, BOB, 900, 1234)
+    assert left == FormerMembership(100, BOB, "left", 900, "g", 1234)
+    assert departure(g, OWNER, CAROL, 0, 5).how == "removed"
+
+
+def test_a_former_member_reads_up_to_the_departure_and_a_stranger_reads_nothing() -> None:
+    g = group(OWNER, CAROL)
+    former = FormerMembership(100, BOB, "removed", 900, "g", 1)
+    assert reading_ceiling(g, None, OWNER) is None  # a member: everything
+    assert reading_ceiling(g, former, BOB) == 900
+    refused("not_found", reading_ceiling, g, None, BOB)
+    refused("not_found", reading_ceiling, g, former, EVE)  # someone else's record
+    refused("not_found", reading_ceiling, None, former, BOB)  # no such conversation
+    other = FormerMembership(101, BOB, "left", 900, "h", 1)
+    refused("not_found", reading_ceiling, g, other, BOB)  # a record of another group
+
+
+@given(
+    before=st.none() | st.integers(min_value=1, max_value=1 << 62),
+    ceiling=st.none() | st.integers(min_value=0, max_value=1 << 62),
+)
+def test_a_page_never_reaches_past_the_ceiling(before: int | None, ceiling: int | None) -> None:
+    bound = page_before(before, ceiling)
+    if ceiling is None:
+        assert bound == before
+    else:
+        assert bound is not None and bound <= ceiling + 1  # ids below it: at most the ceiling
+        assert before is None or bound <= before
+
+
+def test_a_former_member_sees_the_name_then_and_no_members() -> None:
+    former = FormerMembership(100, BOB, "left", 900, "old name", 1)
+    view = former_view(former)
+    assert (view.conversation_id, view.kind, view.name) == (100, "group", "old name")
+    assert view.member_ids == () and view.owner_id is None
+    assert former_activity(former) >= 900
+
+
+def test_only_a_group_one_is_no_longer_in_can_be_deleted() -> None:
+    g = group(OWNER, CAROL)
+    former = FormerMembership(100, BOB, "left", 900, "g", 1)
+    assert deletable(g, former, BOB) is former
+    assert deletable(None, former, BOB) is former
+    refused("conflict", deletable, g, None, OWNER)  # still in it: leave first
+    refused("conflict", deletable, Conversation(7, "direct", (OWNER, BOB)), None, BOB)
+    refused("not_found", deletable, g, None, EVE)
+    refused("not_found", deletable, g, former, EVE)

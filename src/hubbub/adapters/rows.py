@@ -7,7 +7,7 @@ from typing import Any
 
 from hubbub.adapters.media_rows import decode_attachments
 from hubbub.core.ids import id_time_ms
-from hubbub.core.model import Message, StoredMessage, User
+from hubbub.core.model import FormerMembership, Message, StoredMessage, User
 
 # m = messages, c = conversations (the message's kind lives on its conversation)
 MESSAGE_COLUMNS = (
@@ -16,6 +16,7 @@ MESSAGE_COLUMNS = (
 )
 USER_COLUMNS = "user_id, username, display_name, retention_days, group_adds, avatar_media_id"
 DEVICE_COLUMNS = "device_id, user_id, name, created_at, last_used_at"  # Device(*row)
+FORMER_COLUMNS = "conversation_id, user_id, how, upto_message_id, name, departed_at"
 
 
 def message_from_row(row: Sequence[Any]) -> Message:
@@ -38,6 +39,11 @@ def folded_name(display_name: str) -> str:
     """users.name_key: what the people directory matches a prefix against (Unicode case
     folding, which neither SQLite's lower() nor a C-locale PostgreSQL does)."""
     return display_name.casefold()
+
+
+def former_from_row(row: Sequence[Any]) -> FormerMembership:
+    """FORMER_COLUMNS -> FormerMembership"""
+    return FormerMembership(int(row[0]), int(row[1]), row[2], int(row[3]), row[4], int(row[5]))
 
 
 def user_from_row(row: Sequence[Any]) -> User:

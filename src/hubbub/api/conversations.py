@@ -1,5 +1,6 @@
-"""REST handlers for conversations: the list, direct conversations, history pages, and
-posting a message (the same use case as the WebSocket `send`)."""
+"""REST handlers for conversations: the list, direct conversations, history pages,
+posting a message (the same use case as the WebSocket `send`), and deleting a group one
+is no longer in from the list."""
 
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ def conversation_out(user_id: int, s: ConversationSummary) -> ConversationOut:
         out.group_id = str(conv.conversation_id)
         out.name = conv.name
         out.members = [str(m) for m in conv.member_ids]
+    if s.former is not None:  # (core.membership.former_view: no members, the name then)
+        out.membership = s.former.how
+        out.departed_at = s.former.departed_at
     return out
 
 
@@ -76,6 +80,9 @@ class ConversationsApi:
             int(raw_limit) if raw_limit is not None else None,
         )
         return MessagesOut(messages)
+
+    async def delete(self, call: Call) -> None:
+        await self.conversations.delete(call.user_id, call.path_id("conversation_id"))
 
     async def post_message(self, call: Call) -> PostedOut:
         body: NewMessage = call.body

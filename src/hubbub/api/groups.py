@@ -1,9 +1,9 @@
-"""REST handlers for groups: create, look up, add and remove members."""
+"""REST handlers for groups: create, look up, rename, add and remove members."""
 
 from __future__ import annotations
 
 from hubbub.api.http import Call
-from hubbub.api.schemas import GroupOut, NewGroup, UserRef
+from hubbub.api.schemas import GroupChange, GroupOut, NewGroup, UserRef
 from hubbub.core.frames import parse_id
 from hubbub.core.model import Conversation
 from hubbub.services.groups import Groups
@@ -30,6 +30,11 @@ class GroupsApi:
 
     async def get(self, call: Call) -> GroupOut:
         return group_out(await self.groups.get(call.user_id, call.path_id("group_id")))
+
+    async def rename(self, call: Call) -> GroupOut:
+        body: GroupChange = call.body
+        group_id = call.path_id("group_id")
+        return group_out(await self.groups.rename(call.user_id, group_id, body.name))
 
     async def add_member(self, call: Call) -> None:
         body: UserRef = call.body

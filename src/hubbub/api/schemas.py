@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from hubbub.core.errors import ErrorCode
-from hubbub.core.model import GroupAdds, Message
+from hubbub.core.model import Departure, GroupAdds, Message
 from hubbub.core.push import MAX_ENDPOINT_CHARS, MAX_FCM_TOKEN_CHARS, PreviewLevel, PushKind
 
 
@@ -127,6 +127,12 @@ class NewGroup(Struct):
         str, Meta(extra_json_schema={"minLength": 1, "maxLength": 128, "pattern": NOT_BLANK})
     ]
     members: list[Id] = []
+
+
+class GroupChange(Struct):
+    name: Annotated[
+        str, Meta(extra_json_schema={"minLength": 1, "maxLength": 128, "pattern": NO_NUL})
+    ]
 
 
 class UserRef(Struct):
@@ -349,6 +355,17 @@ class ConversationOut(Struct):
     read_upto: Id | None = None
     receipts: list[ReceiptMarks] = []
     muted_until: int | None = None  # your mute: ms, -1 for ever; null when not muted
+    membership: Annotated[
+        Departure | UnsetType,
+        Meta(
+            description='A group you are no longer in: "left" or "removed" (absent: you take'
+            " part). It is read only: its name is the one it had then, `members` and"
+            " `receipts` are empty, `last_message` is the newest you were there for"
+        ),
+    ] = UNSET
+    departed_at: Annotated[
+        int | UnsetType, Meta(description="When you left or were removed (ms)")
+    ] = UNSET
 
 
 class ConversationsOut(Struct):

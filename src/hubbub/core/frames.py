@@ -241,6 +241,12 @@ def profile_frame(user: User) -> bytes:
     return encode({"type": "profile", **user.public()})
 
 
+def conversation_deleted_frame(conversation_id: int) -> bytes:
+    """To the user's own devices when one of them deleted a chat from the list (a group
+    the user is no longer in; an addition to protocol v1)."""
+    return encode({"type": "conversation_deleted", "conversation_id": str(conversation_id)})
+
+
 def presence_frame(user_id: int, online: bool, last_active_at: int) -> bytes:
     return encode(
         {

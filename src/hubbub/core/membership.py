@@ -7,6 +7,11 @@ its transaction, asks these, and writes what they decide with its own SQL and lo
   have added as a contact (docs/security.md says why that is a choice, not the default).
 - When the owner leaves, the longest-standing member (join order, then user id)
   inherits the group; a group left empty has no owner.
+- A member who leaves or is removed becomes a former member (`departure`): the chat stays
+  theirs to read, up to the group's last message at that moment and under its name then,
+  and never anything later (no message, member, name or receipt); being added back makes
+  them a member again, deleting the chat makes them a stranger. A stranger gets what a
+  conversation that does not exist gets (not_found).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from hubbub.core.errors import HubbubError, forbidden, not_found
-from hubbub.core.model import Conversation
+from hubbub.core.ids import first_id_at
+from hubbub.core.model import Conversation, Departure, FormerMembership
 
 
 def group_full(max_members: int) -> HubbubError:
@@ -75,3 +81,67 @@ def check_consent(actor_id: int, newcomers: Sequence[tuple[int, str, bool]]) -> 
         raise forbidden(
             "only their contacts may add these users to a group: " + ", ".join(map(str, refused))
         )
+
+
+def departure(
+    group: Conversation, actor_id: int, user_id: int, last_message_id: int, now_ms: int
+) -> FormerMembership:
+    """What `user_id` keeps of `group` (as it was before the change) once `actor_id` has
+    removed them (after_removal allowed it): the messages up to `last_message_id`, the
+    group's newest at that moment, under the name it had then."""
+    how: Departure = "left" if actor_id == user_id else "removed"
+    return FormerMembership(
+        group.conversation_id, user_id, how, last_message_id, group.name, now_ms
+    )
+
+
+def reading_ceiling(
+    conv: Conversation | None, former: FormerMembership | None, user_id: int
+) -> int | None:
+    """How far `user_id` may read `conv`: None for a participant (all of it), the newest
+    message id they were there for if they are a former member; not_found for anyone
+    else, the same answer as for a conversation that does not exist."""
+    if conv is not None and user_id in conv.member_ids:
+        return None
+    if (
+        conv is not None
+        and former is not None
+        and (former.conversation_id, former.user_id) == (conv.conversation_id, user_id)
+    ):
+        return former.upto
+    raise not_found("no such conversation")
+
+
+def page_before(before: int | None, ceiling: int | None) -> int | None:
+    """The `before` of a history page (ids below it) for a reader whose ceiling it is:
+    theirs, lowered to just above the ceiling."""
+    if ceiling is None:
+        return before
+    return ceiling + 1 if before is None else min(before, ceiling + 1)
+
+
+def former_view(former: FormerMembership) -> Conversation:
+    """The group as its former member sees it: the name it had then, no members, no
+    owner (who is in it now is not theirs to know)."""
+    return Conversation(former.conversation_id, "group", (), former.name, None)
+
+
+def former_activity(former: FormerMembership) -> int:
+    """Where a former group sorts in the conversation list (which orders by the newest
+    message id): its departure counts as its last activity."""
+    return max(former.upto, first_id_at(former.departed_at), former.conversation_id)
+
+
+def deletable(
+    conv: Conversation | None, former: FormerMembership | None, user_id: int
+) -> FormerMembership:
+    """The chat `user_id` may delete from their list: a group they are no longer in.
+    conflict for a conversation they take part in (leave the group first); not_found for
+    anything else."""
+    if conv is not None and user_id in conv.member_ids:
+        raise HubbubError(
+            "conflict", "you take part in this conversation: only a group you left can be deleted"
+        )
+    if former is None or former.user_id != user_id:
+        raise not_found("no such conversation")
+    return former

@@ -11,6 +11,7 @@ from hubbub.core.media import Attachment
 
 ConversationKind = Literal["direct", "group"]
 GroupAdds = Literal["everyone", "contacts"]
+Departure = Literal["left", "removed"]  # how a member stopped being one
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,19 @@ class Conversation:
         """The other participant of a direct conversation (oneself for a note to self)."""
         others = [m for m in self.member_ids if m != user_id]
         return others[0] if others else user_id
+
+
+@dataclass(frozen=True, slots=True)
+class FormerMembership:
+    """A group `user_id` left or was removed from (core.membership.departure made it):
+    what they may still read of it. Kept until they delete the chat or are added back."""
+
+    conversation_id: int
+    user_id: int
+    how: Departure
+    upto: int  # the newest message id they may read: the group's last message then (0: none)
+    name: str | None  # the group's name when they departed (later renames are not theirs)
+    departed_at: int  # ms
 
 
 class Message(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -113,3 +127,4 @@ class ConversationSummary:
     # each other member's watermarks: (user_id, delivered_upto, read_upto), 0 = none yet
     receipts: tuple[tuple[int, int, int], ...] = ()
     muted_until: int = 0  # the user's mute: 0 none, -1 for ever, else until that ms
+    former: FormerMembership | None = None  # a group the user is no longer in (read only)

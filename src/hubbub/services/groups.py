@@ -1,6 +1,7 @@
-"""Groups: create, look up, add and remove members (core.membership has the rules; the
-store applies them inside its transaction). Every change is announced with a `group`
-frame to each member, and to a member who was just removed."""
+"""Groups: create, look up, rename, add and remove members (core.membership has the
+rules; the store applies them inside its transaction). Every change is announced with a
+`group` frame to each member, and to a member who was just removed (and to no one who
+was removed before: a former member learns nothing of the group after their departure)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ class Groups:
         if conv.kind != "group":
             raise not_found("no such group")
         return conv
+
+    async def rename(self, actor_id: int, group_id: int, name: str) -> Conversation:
+        """Any member renames the group; its members hear it (`group` frame), its former
+        members do not (they keep the name of their time)."""
+        check_text(name, "name", MAX_GROUP_NAME_CHARS)
+        group = await self.store.rename_group(group_id, actor_id, name)
+        self._announce(group, actor_id)
+        return group
 
     async def add_member(self, actor_id: int, group_id: int, user_id: int) -> Conversation:
         await self.throttle.everywhere(self.throttle.rules.group_adds_per_user, f"u{actor_id}")

@@ -32,7 +32,18 @@ export function leaveChatForNew() {
   closeChat();
 }
 
-// A conversation we are no longer in (left, removed, or gone from the server's list).
+// A conversation gone from this user's list: a former group deleted (here or on another
+// device), or one the server no longer lists. Nothing is said: the user asked for it.
+export function forgetConversation(cid) {
+  removeConversation(cid);
+  if (openCid === cid) {
+    history.replaceState(null, '', location.pathname);
+    closeChat();
+  }
+  renderConvList();
+}
+
+// A conversation we are no longer in (left or removed: a group stays, read only).
 export function dropConversation(cid, quiet) {
   if (keepDeparted(cid)) { // a group: kept read only (views/departed.js)
     if (openCid === cid) { renderChatHead(); renderMessages(); }

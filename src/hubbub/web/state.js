@@ -71,8 +71,7 @@ export let searchesRefusedUntil = 0; // ms: the server refused people searches (
 export function refuseSearches(until) { searchesRefusedUntil = Math.max(searchesRefusedUntil, until); }
 
 // ---------- conversations (the list) ----------
-// An entry is the server's conversation summary plus `localTs` (when it was created or
-// last sent to here) and, for groups, `members`, `owner_id` and `name` as last heard.
+// An entry: the server's summary, `localTs` (made or last sent to here); groups' `members`, `owner_id`, `name`, `departed`.
 const convs = new Map(); // cid -> entry
 
 export const conversation = (cid) => convs.get(cid);
@@ -95,6 +94,7 @@ export function mergeServerConversation(c) {
   const local = convs.get(cid);
   raiseEveryone(cid); // with the members as last heard, before the server's replace them
   const next = { ...c, localTs: local ? local.localTs : 0, owner_id: local ? local.owner_id : undefined };
+  next.departed = ['left', 'removed'].includes(c.membership) ? c.membership : undefined; // views/departed.js
   if (local) {
     next.read_upto = idMax(local.read_upto, c.read_upto);
     const ll = local.last_message;

@@ -160,7 +160,11 @@ class PostgresMediaStore:
                 " WHERE m.media_id = $1 AND (m.uploader_id = $2 OR EXISTS ("
                 "  SELECT 1 FROM message_media mm JOIN members mem"
                 "  ON mem.conversation_id = mm.conversation_id AND mem.user_id = $2"
-                "  WHERE mm.media_id = m.media_id AND mm.message_id >= $3)"
+                "  WHERE mm.media_id = m.media_id AND mm.message_id >= $3) OR EXISTS ("
+                "  SELECT 1 FROM message_media mm JOIN former_members f"
+                "  ON f.conversation_id = mm.conversation_id AND f.user_id = $2"
+                "  WHERE mm.media_id = m.media_id AND mm.message_id >= $3"
+                "  AND mm.message_id <= f.upto_message_id)"
                 " OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id))",
                 media_id,
                 user_id,

@@ -438,6 +438,29 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        9,
+        # former members (core.membership.departure): who left or was removed from a
+        # group, how, the newest message id they may still read, and the group's name
+        # then. Keyed like `members` (by conversation, for partitioning), and written only
+        # by jobs that hold the advisory locks of both the conversation and the user
+        # (remove_member, add_member, forget_former), so it adds no lock of its own.
+        """
+        CREATE TABLE former_members (
+            conversation_id BIGINT NOT NULL,
+            user_id         BIGINT NOT NULL,
+            how             TEXT   NOT NULL CHECK (how IN ('left', 'removed')),
+            upto_message_id BIGINT NOT NULL,
+            name            TEXT,
+            departed_at     BIGINT NOT NULL,
+            PRIMARY KEY (conversation_id, user_id)
+        );
+        CREATE INDEX former_members_by_user ON former_members(user_id, conversation_id);
+        """,
+    )
+)
+
 
 async def migrate(conn: asyncpg.Connection) -> list[int]:
     """Apply every migration not applied yet, each in its own transaction; returns the

@@ -28,9 +28,11 @@ from hubbub.adapters.postgres.migrations import migrate
 from hubbub.adapters.postgres.push import PostgresPushStore, forget_devices, queue_read_clears
 from hubbub.adapters.rows import (
     DEVICE_COLUMNS,
+    FORMER_COLUMNS,
     MESSAGE_COLUMNS,
     USER_COLUMNS,
     folded_name,
+    former_from_row,
     message_from_row,
     repeated_send,
     user_from_row,
@@ -40,11 +42,12 @@ from hubbub.core.errors import HubbubError, bad_request, not_found
 from hubbub.core.ids import EPOCH_MS, NODE_BITS, SEQ_BITS, IdGenerator, first_id_at
 from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
 from hubbub.core.media import NOT_AVATAR_SOURCE, check_avatar_type
-from hubbub.core.membership import after_removal, group_for_change, may_add
+from hubbub.core.membership import after_removal, departure, group_for_change, may_add
 from hubbub.core.model import (
     Conversation,
     ConversationSummary,
     Device,
+    FormerMembership,
     GroupAdds,
     InboxEntry,
     Message,
@@ -424,6 +427,11 @@ class PostgresStore:
                 user_id,
                 now_ms(),
             )
+            await c.execute(  # back in: a member again, not a former one
+                "DELETE FROM former_members WHERE conversation_id = $1 AND user_id = $2",
+                group_id,
+                user_id,
+            )
             return await sql.conversation(c, group_id) or group
 
         return await self.engine.write(add, locks=[group_id, user_id])
@@ -432,10 +440,28 @@ class PostgresStore:
         async def remove(c: Conn) -> Conversation:
             before = group_for_change(await sql.locked_group(c, group_id), actor_id)
             after = after_removal(before, actor_id, user_id)
+            # stable while the batch runs: every send to the group holds its key too
+            last_message_id = await c.fetchval(
+                "SELECT last_message_id FROM conversations WHERE conversation_id = $1",
+                group_id,
+            )
+            former = departure(before, actor_id, user_id, int(last_message_id), now_ms())
             await c.execute(
                 "DELETE FROM members WHERE conversation_id = $1 AND user_id = $2",
                 group_id,
                 user_id,
+            )
+            await c.execute(
+                f"INSERT INTO former_members ({FORMER_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (conversation_id, user_id)"
+                " DO UPDATE SET how = excluded.how, upto_message_id = excluded.upto_message_id,"
+                " name = excluded.name, departed_at = excluded.departed_at",
+                former.conversation_id,
+                former.user_id,
+                former.how,
+                former.upto,
+                former.name,
+                former.departed_at,
             )
             if after.owner_id != before.owner_id:
                 await c.execute(
@@ -447,8 +473,54 @@ class PostgresStore:
 
         return await self.engine.write(remove, locks=[group_id, user_id])
 
+    async def rename_group(self, group_id: int, actor_id: int, name: str) -> Conversation:
+        async def rename(c: Conn) -> Conversation:
+            group = group_for_change(await sql.locked_group(c, group_id), actor_id)
+            await c.execute(
+                "UPDATE conversations SET name = $1 WHERE conversation_id = $2", name, group_id
+            )
+            return replace(group, name=name)
+
+        # the conversation's row: its key (sends to the group hold it too)
+        return await self.engine.write(rename, locks=[group_id])
+
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.engine.read(lambda c: sql.conversation(c, conversation_id), snapshot=True)
+
+    async def former_membership(
+        self, user_id: int, conversation_id: int
+    ) -> FormerMembership | None:
+        async def q(c: Conn) -> FormerMembership | None:
+            row = await c.fetchrow(
+                f"SELECT {FORMER_COLUMNS} FROM former_members"
+                " WHERE conversation_id = $1 AND user_id = $2",
+                conversation_id,
+                user_id,
+            )
+            return former_from_row(tuple(row)) if row else None
+
+        return await self.engine.read(q)
+
+    async def former_memberships(self, user_id: int) -> list[FormerMembership]:
+        async def q(c: Conn) -> list[FormerMembership]:
+            rows = await c.fetch(
+                f"SELECT {FORMER_COLUMNS} FROM former_members WHERE user_id = $1", user_id
+            )
+            return [former_from_row(tuple(r)) for r in rows]
+
+        return await self.engine.read(q)
+
+    async def forget_former(self, user_id: int, conversation_id: int) -> bool:
+        async def forget(c: Conn) -> bool:
+            status = await c.execute(
+                "DELETE FROM former_members WHERE conversation_id = $1 AND user_id = $2",
+                conversation_id,
+                user_id,
+            )
+            return sql.rowcount(status) == 1
+
+        # the keys of every writer of the row (remove_member, add_member hold both)
+        return await self.engine.write(forget, locks=[conversation_id, user_id])
 
     async def conversations(
         self, user_id: int, not_before_ms: int = 0

@@ -131,9 +131,13 @@ class SqliteMediaStore:
                 " WHERE m.media_id = ? AND (m.uploader_id = ? OR EXISTS ("
                 "  SELECT 1 FROM message_media mm JOIN members mem"
                 "  ON mem.conversation_id = mm.conversation_id AND mem.user_id = ?"
-                "  WHERE mm.media_id = m.media_id AND mm.message_id >= ?)"
+                "  WHERE mm.media_id = m.media_id AND mm.message_id >= ?) OR EXISTS ("
+                "  SELECT 1 FROM message_media mm JOIN former_members f"
+                "  ON f.conversation_id = mm.conversation_id AND f.user_id = ?"
+                "  WHERE mm.media_id = m.media_id AND mm.message_id >= ?"
+                "  AND mm.message_id <= f.upto_message_id)"
                 " OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id))",
-                (media_id, user_id, user_id, not_before_id),
+                (media_id, user_id, user_id, not_before_id, user_id, not_before_id),
             ).fetchone()
             return record_from_row(row) if row else None
 

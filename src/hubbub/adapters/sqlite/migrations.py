@@ -217,6 +217,25 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX users_by_avatar ON users(avatar_media_id) WHERE avatar_media_id IS NOT NULL;
         """,
     ),
+    (
+        7,
+        # former members (core.membership.departure): who left or was removed from a
+        # group, how, the newest message id they may still read, and the group's name
+        # then. Written with the members row's delete; gone when they are added back or
+        # delete the chat.
+        """
+        CREATE TABLE former_members (
+            conversation_id INTEGER NOT NULL,
+            user_id         INTEGER NOT NULL,
+            how             TEXT    NOT NULL CHECK (how IN ('left', 'removed')),
+            upto_message_id INTEGER NOT NULL,
+            name            TEXT,
+            departed_at     INTEGER NOT NULL,
+            PRIMARY KEY (conversation_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX former_members_by_user ON former_members(user_id, conversation_id);
+        """,
+    ),
 ]
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 from hubbub.adapters.media_rows import encode_attachments
 from hubbub.adapters.rows import (
     DEVICE_COLUMNS,
+    FORMER_COLUMNS,
     MESSAGE_COLUMNS,
     USER_COLUMNS,
     folded_name,
+    former_from_row,
     message_from_row,
     user_from_row,
 )
@@ -33,11 +35,12 @@ from hubbub.core.errors import HubbubError, bad_request, not_found
 from hubbub.core.ids import IdGenerator, first_id_at
 from hubbub.core.limits import UNDELIVERED_KEEP_DAYS
 from hubbub.core.media import NOT_AVATAR_SOURCE, check_avatar_type
-from hubbub.core.membership import after_removal, group_for_change, may_add
+from hubbub.core.membership import after_removal, departure, group_for_change, may_add
 from hubbub.core.model import (
     Conversation,
     ConversationSummary,
     Device,
+    FormerMembership,
     GroupAdds,
     InboxEntry,
     Message,
@@ -421,6 +424,10 @@ class SqliteStore:
                 "INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?, ?, ?)",
                 (group_id, user_id, now_ms()),
             )
+            c.execute(  # back in: a member again, not a former one
+                "DELETE FROM former_members WHERE conversation_id = ? AND user_id = ?",
+                (group_id, user_id),
+            )
             return sql.conversation(c, group_id) or group
 
         return await self.engine.write(add)
@@ -429,9 +436,20 @@ class SqliteStore:
         def remove(c: sqlite3.Connection) -> Conversation:
             before = group_for_change(sql.conversation(c, group_id), actor_id)
             after = after_removal(before, actor_id, user_id)
+            (last_message_id,) = c.execute(
+                "SELECT last_message_id FROM conversations WHERE conversation_id = ?",
+                (group_id,),
+            ).fetchone()
+            former = departure(before, actor_id, user_id, last_message_id, now_ms())
             c.execute(
                 "DELETE FROM members WHERE conversation_id = ? AND user_id = ?", (group_id, user_id)
             )
+            c.execute(
+                f"INSERT OR REPLACE INTO former_members ({FORMER_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (former.conversation_id, former.user_id, former.how, former.upto, former.name,
+                 former.departed_at),
+            )  # fmt: skip
             if after.owner_id != before.owner_id:
                 c.execute(
                     "UPDATE conversations SET owner_id = ? WHERE conversation_id = ?",
@@ -441,8 +459,52 @@ class SqliteStore:
 
         return await self.engine.write(remove)
 
+    async def rename_group(self, group_id: int, actor_id: int, name: str) -> Conversation:
+        def rename(c: sqlite3.Connection) -> Conversation:
+            group = group_for_change(sql.conversation(c, group_id), actor_id)
+            c.execute(
+                "UPDATE conversations SET name = ? WHERE conversation_id = ?", (name, group_id)
+            )
+            return replace(group, name=name)
+
+        return await self.engine.write(rename)
+
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self.engine.read(lambda c: sql.conversation(c, conversation_id))
+
+    async def former_membership(
+        self, user_id: int, conversation_id: int
+    ) -> FormerMembership | None:
+        def q(c: sqlite3.Connection) -> FormerMembership | None:
+            row = c.execute(
+                f"SELECT {FORMER_COLUMNS} FROM former_members"
+                " WHERE conversation_id = ? AND user_id = ?",
+                (conversation_id, user_id),
+            ).fetchone()
+            return former_from_row(row) if row else None
+
+        return await self.engine.read(q)
+
+    async def former_memberships(self, user_id: int) -> list[FormerMembership]:
+        def q(c: sqlite3.Connection) -> list[FormerMembership]:
+            rows = c.execute(
+                f"SELECT {FORMER_COLUMNS} FROM former_members WHERE user_id = ?", (user_id,)
+            ).fetchall()
+            return [former_from_row(r) for r in rows]
+
+        return await self.engine.read(q)
+
+    async def forget_former(self, user_id: int, conversation_id: int) -> bool:
+        def forget(c: sqlite3.Connection) -> bool:
+            return (
+                c.execute(
+                    "DELETE FROM former_members WHERE conversation_id = ? AND user_id = ?",
+                    (conversation_id, user_id),
+                ).rowcount
+                == 1
+            )
+
+        return await self.engine.write(forget)
 
     async def conversations(
         self, user_id: int, not_before_ms: int = 0

@@ -10,7 +10,7 @@ import {
 } from '../state.js';
 import { getUser, findUser } from './users.js';
 import { maybeSendRead } from './acks.js';
-import { dropConversation } from '../router.js';
+import { dropConversation, forgetConversation } from '../router.js';
 import { showError } from '../views/alerts.js';
 import { redrawList, redrawConv, redrawChat } from '../views/render.js';
 import { refreshGroupInfo } from '../views/group-info.js';
@@ -37,11 +37,12 @@ export async function loadConversations() {
     }
     if (c.kind === 'direct') getUser(c.peer_id);
   }
+  // the server lists the groups this user left too (marked): what it does not list is gone
   for (const cid of conversationIds()) {
     if (!seen.has(cid)) {
       const c = conversation(cid);
       if (c.localTs && Date.now() - c.localTs < 5000) continue; // just created here
-      dropConversation(cid, true);
+      forgetConversation(cid);
     }
   }
   saveAppCache(); // shown at the next load if the server cannot be reached then
@@ -67,7 +68,13 @@ export async function fetchOlderPage(cid, initial) {
     for (const m of data.messages) ingestMessage(m);
     markChatLoaded(cid, data.messages.length < PAGE);
   } catch (e) {
-    if (e.status === 404) { setChatLoading(cid, false); dropConversation(cid); return false; }
+    if (e.status === 404) {
+      setChatLoading(cid, false);
+      const c = conversation(cid);
+      if (c && c.departed) forgetConversation(cid); // a former group, deleted meanwhile
+      else dropConversation(cid);
+      return false;
+    }
     showError(e.message);
   } finally {
     setChatLoading(cid, false);
@@ -106,7 +113,7 @@ export async function createGroup(name, usernames) {
 // Fetch a group's name, members and owner again; a group we are no longer in is dropped.
 export async function refreshGroup(cid) {
   const c = conversation(cid);
-  if (!c || c.kind !== 'group') return;
+  if (!c || c.kind !== 'group' || c.departed) return; // a former member: nothing to learn
   try {
     const g = await api('GET', `/groups/${c.group_id || cid}`);
     updateGroup(cid, { members: g.members, owner_id: g.owner_id, name: g.name });
@@ -125,4 +132,14 @@ export async function addToGroup(c, user) {
   return user;
 }
 export function removeGroupMember(c, uid) { return api('DELETE', `/groups/${c.group_id || c.conversation_id}/members/${uid}`); }
+// Delete a group this user is no longer in from the list, here and (by the server's
+// `conversation_deleted` frame) on their other devices. Gone already (404): gone here too.
+export async function deleteChat(cid) {
+  try {
+    await api('DELETE', `/conversations/${cid}`);
+  } catch (e) {
+    if (e.status !== 404) throw e;
+  }
+  forgetConversation(cid);
+}
 export function leaveGroup(c) { return api('DELETE', `/groups/${c.group_id}/members/${myId()}`); }

@@ -13,7 +13,7 @@ import { scheduleAck, maybeSendRead, isViewing } from './acks.js';
 import { flushOutbox, resendLater } from './outbox.js';
 import { loadContacts } from './users.js';
 import { scheduleConvRefresh } from './conversations.js';
-import { dropConversation } from '../router.js';
+import { dropConversation, forgetConversation } from '../router.js';
 import { setBanner, showError } from '../views/alerts.js';
 import { redrawList, redrawConv, redrawUser, redrawChat } from '../views/render.js';
 import { refreshGroupInfo } from '../views/group-info.js';
@@ -91,6 +91,10 @@ export function onFrame(f) {
         if (openCid === cid) { redrawChat('head', 'messages'); refreshGroupInfo(); }
       }
       scheduleConvRefresh();
+      break;
+    }
+    case 'conversation_deleted': { // this user deleted a former group on one of their devices
+      if (hasConversation(f.conversation_id)) forgetConversation(f.conversation_id);
       break;
     }
     default: break; // pong and unknown frames

@@ -111,7 +111,7 @@ export function renderChatHead() {
     pres.hidden = true; pres.textContent = '';
     const names = (c.members || []).map((u) => (u === myId() ? 'You' : nameOf(u)));
     sub.textContent = names.join(', ');
-    sub.hidden = false;
+    sub.hidden = !names.length; // (a group this user left: who is in it is not theirs to know)
     $('btn-groupinfo').hidden = false;
   } else {
     $('btn-groupinfo').hidden = true;
