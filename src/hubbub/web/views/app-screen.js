@@ -9,12 +9,14 @@ import { wireMute } from './mute.js';
 import { wireComposer } from './composer.js';
 import { wireViewer } from './viewer.js';
 import { renderMe } from './list.js';
+import { wireListFilter } from './list-filter.js';
 import { wireProfilePicture } from './profile-picture.js';
 
 export function mountAppScreen() {
   mountTemplate('tpl-app');
   wireAlerts();
   wirePanels();
+  wireListFilter();
   wireProfilePicture();
   wireNotifications();
   wireChat();
