@@ -1,19 +1,21 @@
 // The conversation list's search field: as it is typed, the list shows only the chats
 // whose title (a person's name or username, a group's name) or last message holds the
 // text, whatever its case or accents ("elodie" finds "Élodie"). The text is this view's
-// own, like chat-search.js's: nothing else reads it. Escape clears it.
+// own: the field holds it (no copy kept), read once a draw. Escape clears it.
 import { $ } from '../lib/dom.js';
 import { usernameOf } from './names.js';
 import { redrawList } from './render.js';
 
-let wanted = ''; // the folded text, '' for no filter
-
 const fold = (s) => String(s || '').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 
-export function filtering() { return wanted !== ''; }
+// What the field asks for, folded ('' for nothing: every row).
+export function listFilter() {
+  const field = $('conv-filter');
+  return field ? fold(field.value.trim()) : '';
+}
 
-// Does the row of `c`, titled `title`, match what was typed?
-export function matchesFilter(c, title) {
+// Does the row of `c`, titled `title`, hold `wanted` (from listFilter)?
+export function matchesFilter(c, title, wanted) {
   if (!wanted) return true;
   if (fold(title).includes(wanted)) return true;
   if (c.kind === 'direct' && fold(usernameOf(c.peer_id)).includes(wanted)) return true;
@@ -21,7 +23,7 @@ export function matchesFilter(c, title) {
 }
 
 // After a draw: "No chats match" when the filter leaves no row.
-export function renderFilterNote(shown) {
+export function renderFilterNote(wanted, shown) {
   const note = $('conv-nomatch');
   note.hidden = !wanted || shown > 0;
   if (!note.hidden) note.textContent = `No chats match “${$('conv-filter').value.trim()}”.`;
@@ -29,13 +31,12 @@ export function renderFilterNote(shown) {
 
 export function wireListFilter() {
   const field = $('conv-filter');
-  field.addEventListener('input', () => { wanted = fold(field.value.trim()); redrawList(); });
+  field.addEventListener('input', () => redrawList());
   field.addEventListener('keydown', (ev) => {
     if (ev.key !== 'Escape' || !field.value) return;
     ev.preventDefault(); // only the field: panels' Escape is for what is open
     ev.stopPropagation();
     field.value = '';
-    wanted = '';
     redrawList();
   });
 }

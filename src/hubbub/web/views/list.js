@@ -9,7 +9,7 @@ import { showAvatar } from './avatar.js';
 import { renderMyPicture } from './profile-picture.js';
 import { statusOf, STATUS_ICONS } from './status.js';
 import { redrawList, redrawConv } from './render.js';
-import { matchesFilter, renderFilterNote, filtering } from './list-filter.js';
+import { listFilter, matchesFilter, renderFilterNote } from './list-filter.js';
 
 export function renderMe() {
   $('me-name').textContent = me.display_name;
@@ -42,12 +42,13 @@ export function drawConvList(cids, uids) {
   const els = [];
   let totalUnread = 0;
   let built = 0;
+  const filter = listFilter();
   let wanted = 0; // rows the search field lets through
   for (const c of arr) {
     const cid = c.conversation_id;
     let li = items.get(cid);
     totalUnread += c.unread_count || 0;
-    if (filtering() && !matchesFilter(c, convTitle(c))) continue;
+    if (filter && !matchesFilter(c, convTitle(c), filter)) continue;
     wanted += 1;
     if (!li && built === NEW_ROWS_PER_FRAME) continue;
     if (!li) {
@@ -59,7 +60,7 @@ export function drawConvList(cids, uids) {
     els.push(li);
   }
   syncChildren(list, els);
-  renderFilterNote(wanted);
+  renderFilterNote(filter, wanted);
   if (els.length < wanted) redrawConv(null); // the rest at the next frame
   if (items.size > arr.length) for (const k of [...items.keys()]) if (!hasConversation(k)) items.delete(k);
   const title = totalUnread ? `(${totalUnread}) Hubbub` : 'Hubbub';
