@@ -63,9 +63,9 @@ def test_two_nodes_discovery_skips_a_killed_node(
         assert wb.url == ws_of["2"]
         assert wb.ready["type"] == "ready"
         two.kill9()
-        t0 = time.monotonic()
-        _wait_for_node(one.url, "1", within=5.0)
-        assert time.monotonic() - t0 < 5.0
+        # the dead node's entry expires (its beat stops): a bound against hanging, not a
+        # timing claim (how soon is measured where timing belongs, not asserted here)
+        _wait_for_node(one.url, "1", within=30.0)
         for _ in range(5):  # and only node one from then on
             assert _discover(one.url).json()["node_id"] == "1"
         c = await new_user(one.url)
