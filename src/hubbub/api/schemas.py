@@ -231,17 +231,21 @@ class ConversationChange(Struct):
 # -- answers ------------------------------------------------------------------------------
 
 
+# a user object's profile picture
+Avatar = Annotated[
+    Id | None,
+    Meta(
+        description="The media id of the profile picture (GET /v1/media/{id}/thumbnail,"
+        " readable by every user), or null"
+    ),
+]
+
+
 class UserOut(Struct):
     user_id: Id
     username: str
     display_name: str
-    avatar: Annotated[
-        Id | None,
-        Meta(
-            description="The media id of the profile picture (GET /v1/media/{id}/thumbnail,"
-            " readable by every user), or null"
-        ),
-    ] = None
+    avatar: Avatar = None
 
 
 class UsersOut(Struct):
@@ -286,13 +290,7 @@ class MeOut(Struct):
     display_name: str
     device_id: Id
     settings: MeSettings
-    avatar: Annotated[
-        Id | None,
-        Meta(
-            description="The media id of the profile picture (GET /v1/media/{id}/thumbnail,"
-            " readable by every user), or null"
-        ),
-    ] = None
+    avatar: Avatar = None
 
 
 class PresenceOut(Struct):
