@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -210,6 +211,9 @@ def main() -> int:
     p.add_argument("--pg-stats", action="store_true", help="report pg_stat_statements per run")
     p.add_argument("scenario", nargs=argparse.REMAINDER, help="-- SCENARIO [options]")
     a = p.parse_args()
+    # SIGTERM (a `timeout`, a kill) unwinds like Ctrl-C, so the `finally` below stops
+    # the cluster instead of leaving PostgreSQL, Redis, the nodes and nginx running
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     scenario = [x for x in a.scenario if x != "--"]
     if not a.idle and (not scenario or scenario[0].startswith("-")):
         scenario = ["one-to-one", *scenario]
