@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.test_web_client import T, message, open_conversation, person
+from tests.e2e.test_web_client import T, conversation, message, open_conversation, person
 from tests.e2e.test_web_defects import Rest
 from tests.support import ServerProcess
 
@@ -142,4 +142,16 @@ def test_a_long_message_folds_with_read_more(browser: Browser, web_server: Serve
     expect(long_msg.get_by_role("button", name="Read more")).to_be_focused()
     # twenty short lines fold too
     expect(message(bob, "line 20").get_by_role("button", name="Read more")).to_be_visible()
+    bob.context.close()
+
+
+def test_the_list_preview_reads_as_the_chat_shows_it(
+    browser: Browser, web_server: ServerProcess
+) -> None:
+    """A preview is one line of what the reader sees: formatting markers gone, nothing
+    interpreted ("<b>" stays those characters)."""
+    bob, sara = chat_with_sara(browser, web_server.url, "*bold* and _it_ with `<b>code</b>`")
+    preview = conversation(bob, sara.username).locator(".conv-preview")
+    expect(preview).to_have_text("bold and it with <b>code</b>", timeout=T)
+    expect(conversation(bob, sara.username).locator("b, strong")).to_have_count(0)
     bob.context.close()

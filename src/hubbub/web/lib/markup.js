@@ -147,3 +147,9 @@ export function renderMarkup(body) {
   inline(src.slice(last), frag);
   return frag;
 }
+
+// The text a reader sees, markers gone ("*bold*" reads "bold"): for one-line previews.
+// Only the first `max` characters are read (a preview shows fewer).
+export function plainText(body, max = 400) {
+  return renderMarkup(String(body || '').slice(0, max)).textContent;
+}

@@ -1,6 +1,7 @@
 // What a person or a conversation is called on screen. A profile not known yet shows
 // "…" and is fetched; whatever shows it is drawn again when it arrives.
 import { me, myId, userById } from '../state.js';
+import { plainText } from '../lib/markup.js';
 import { getUser } from '../net/users.js';
 import { attachmentsLabel } from '../lib/media.js';
 
@@ -42,7 +43,7 @@ export function previewParts(c) {
   const m = c.last_message;
   if (!m) return [null, c.kind === 'group' ? 'New group' : 'No messages yet'];
   // a message with attachments: "📷 Photo" alone, or before its caption
-  const text = m.body.replace(/\s+/g, ' ').slice(0, 120);
+  const text = plainText(m.body).replace(/\s+/g, ' ').slice(0, 120); // as the chat shows it
   const label = attachmentsLabel(m.attachments);
   const body = label ? (text.trim() ? `${label.split(' ')[0]} ${text}` : label) : text;
   if (m.sender_id === myId()) return ['You', body];
