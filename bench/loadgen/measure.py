@@ -54,6 +54,18 @@ def tree_cpu_s(pid: int | None) -> float:
     return sum(proc_cpu_s(p) for p in proc_tree(pid))
 
 
+def proc_written_bytes(pid: int | None) -> int:
+    """Bytes the process tree caused to be written to disk (/proc/PID/io write_bytes: the
+    WAL, the checkpoint's database pages, logs); 0 if unreadable."""
+    total = 0
+    for p in proc_tree(pid) if pid is not None else []:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{p}/io").read_text().splitlines():
+                if line.startswith("write_bytes:"):
+                    total += int(line.split()[1])
+    return total
+
+
 def own_cpu_s() -> float:
     t = os.times()
     return t.user + t.system
@@ -115,6 +127,7 @@ class Meter:
     srv: float  # server CPU s
     own: float  # load generator CPU s
     parts: dict[str, float]  # CPU s of each of PARTS
+    written: int = 0  # bytes the server wrote to disk
 
 
 # --part NAME=PID: more processes (trees) to meter beside the server, each reported on its
@@ -124,7 +137,9 @@ PARTS: dict[str, int] = {}
 
 def meter(pid: int | None) -> Meter:
     parts = {name: tree_cpu_s(p) for name, p in PARTS.items()}
-    return Meter(time.monotonic(), tree_cpu_s(pid), own_cpu_s(), parts)
+    return Meter(
+        time.monotonic(), tree_cpu_s(pid), own_cpu_s(), parts, proc_written_bytes(pid)
+    )
 
 
 def cpu_pct(a: Meter, b: Meter) -> tuple[float, float]:
@@ -142,6 +157,9 @@ def cpu_report(pid: int | None, start: Meter, end: Meter, work: float, unit: str
         "server_cpu_s": round(srv, 2) if have else None,
         "server_cpu_pct": round(srv_pct, 1) if have else None,
         f"server_cpu_us_per_{unit}": round(srv * 1e6 / work, 1) if have and work else None,
+        f"server_disk_kb_per_{unit}": (
+            round((end.written - start.written) / 1024 / work, 2) if have and work else None
+        ),
         "loadgen_cpu_pct": round(own_pct, 1),
         "loadgen_saturated": own_pct > SATURATED_PCT,
     }

@@ -200,9 +200,18 @@ def test_local_cluster_script_starts_and_stops(nginx: str, tmp_path: Path) -> No
     base = Path(tempfile.mkdtemp(prefix="hubbub-local-cluster-test-"))
     port = free_port()
     script = [sys.executable, str(LOCAL_CLUSTER)]
+    boot = tmp_path / "boot.py"  # what bench/cluster.py's cheap password hash rides on
+    boot.write_text(
+        "import sys\n"
+        "print('started by --node-boot', sys.argv[1:3], file=sys.stderr, flush=True)\n"
+        "from hubbub.cli import main\n"
+        "sys.argv[0] = 'hubbub'\n"
+        "main()\n"
+    )
+    start = [*script, "start", "--dir", str(base), "--port", str(port), "--nodes", "2"]
     try:
         started = subprocess.run(
-            [*script, "start", "--dir", str(base), "--port", str(port), "--nodes", "2"],
+            [*start, "--node-boot", str(boot)],
             capture_output=True,
             text=True,
             timeout=180,
@@ -214,6 +223,8 @@ def test_local_cluster_script_starts_and_stops(nginx: str, tmp_path: Path) -> No
             assert r.status == 200
         state = json.loads((base / "cluster.json").read_text())
         assert len(state["nodes"]) == 2
+        for node in state["nodes"]:
+            assert "started by --node-boot ['serve', '--host']" in Path(node["log"]).read_text()
 
         async def body() -> None:
             url = f"http://127.0.0.1:{port}"
