@@ -21,7 +21,7 @@ from hubbub.adapters.sqlite import SqliteStore
 from hubbub.core.errors import HubbubError
 from hubbub.core.ids import IdGenerator
 from hubbub.core.membership import founding_members
-from hubbub.core.model import StoredMessage, User
+from hubbub.core.model import Receipt, StoredMessage, User
 from tests.pg_server import PostgresServer, create_database
 
 DAY_MS = 86_400_000
@@ -976,6 +976,129 @@ def test_a_batch_runs_its_sends_and_acks_in_a_few_round_trips_in_queue_order(
         assert {int(r.message_id) for rs in receipts for r in rs} == earlier
         assert len(statements) < len(done) / 4, statements
         await store.close()
+
+    asyncio.run(body())
+
+
+def test_a_batch_runs_its_reads_last_seen_and_touches_in_a_few_round_trips(
+    pg_backend: Backend,
+) -> None:
+    """Reads, last-seen times and device touches queued at once run as one statement per
+    kind (hubbub_read_many, last_active_many, touch_many), in queue order: a later read
+    of the same user sees the earlier one, a refused read fails alone, a user's or a
+    device's stamps named twice keep the later."""
+
+    async def body() -> None:
+        store = await pg_backend.open()
+        assert isinstance(store, PostgresStore)
+        alice, bob, carol = await _users(store, "alice", "bob", "carol")
+        outsider = await store.create_user("dave", "h", "D")
+        device, _ = await store.create_device(alice.user_id, "phone", b"\x01" * 32, 5)
+        group = await store.create_group(
+            alice.user_id, "g", [alice.user_id, bob.user_id, carol.user_id]
+        )
+        gid = group.conversation_id
+        sent = [
+            await store.append_message(s.user_id, f"k{i}", "x", to_user=None, conversation_id=gid)
+            for i, s in enumerate([alice, carol, alice])
+        ]
+        ids = [m.message_id for m in sent]
+        direct = await _send(store, alice, "d1", bob)
+        writer = store.engine._conn
+        assert writer is not None
+        statements: list[str] = []
+
+        def logged(query: asyncpg.connection.LoggedQuery) -> None:
+            statements.append(query.query)
+
+        writer.add_query_logger(logged)
+        done = await asyncio.gather(
+            store.mark_read(bob.user_id, gid, ids[1]),  # alice and carol sent up to it
+            store.mark_read(bob.user_id, gid, ids[0]),  # behind the read before it: None
+            store.mark_read(carol.user_id, gid, ids[2]),
+            store.mark_read(outsider.user_id, gid, ids[2]),  # not a member
+            store.mark_read(bob.user_id, gid, direct),  # not in that conversation
+            store.set_last_active(bob.user_id, 5000),
+            store.set_last_active(bob.user_id, 7000),
+            store.set_last_active(bob.user_id, 6000),
+            store.touch_device(alice.user_id, device.device_id, device.created_at + 9000),
+            store.touch_device(alice.user_id, device.device_id, device.created_at + 3000),
+            return_exceptions=True,
+        )
+        writer.remove_query_logger(logged)
+        bob_read, behind, carol_read = done[:3]
+        assert isinstance(bob_read, Receipt) and isinstance(carol_read, Receipt), done
+        assert bob_read.notify == frozenset({alice.user_id, carol.user_id})
+        assert carol_read.notify == frozenset({alice.user_id})  # her own is not notified
+        assert behind is None
+        refused = [e.code if isinstance(e, HubbubError) else e for e in done[3:5]]
+        assert refused == ["not_found", "not_found"]
+        assert done[5:] == [None] * 5
+        assert await store.last_active(bob.user_id) == 7000
+        (touched,) = await store.devices(alice.user_id)
+        assert touched.last_used_at == device.created_at + 9000
+        assert await store.mark_read(bob.user_id, gid, ids[1]) is None  # it was stored
+        # BEGIN, the locks, one statement per kind, COMMIT: not ten jobs' worth of them
+        assert len(statements) <= 6, statements
+        await store.close()
+
+    asyncio.run(body())
+
+
+def test_a_send_that_needs_more_locks_waits_alone_with_its_senders_later_sends(
+    pg_backend: Backend,
+) -> None:
+    """A node that has not seen a group's members sends to it without their keys:
+    hubbub_append answers needs_locks and writes nothing, the sender's later sends of the
+    batch are answered 'deferred', and those jobs run in the next batch, in their order,
+    with the keys; the rest of the batch commits as it was (no batch-wide redo)."""
+
+    async def body() -> None:
+        one = await pg_backend.open(1)
+        two = await pg_backend.open(2)
+        assert isinstance(two, PostgresStore)
+        alice, bob, carol = await _users(one, "alice", "bob", "carol")
+        group = await one.create_group(alice.user_id, "g", [u.user_id for u in (alice, bob, carol)])
+        gid = group.conversation_id
+        warm = await _send(two, bob, "warm", carol)  # acked below
+        carol_head = await two.inbox_head(carol.user_id)
+        bob_head = await two.inbox_head(bob.user_id)
+        writer = two.engine._conn
+        assert writer is not None
+        statements: list[str] = []
+
+        def logged(query: asyncpg.connection.LoggedQuery) -> None:
+            statements.append(query.query)
+
+        writer.add_query_logger(logged)
+        done = await asyncio.gather(
+            *(
+                two.append_message(alice.user_id, f"g{i}", f"m{i}", to_user=None,
+                                   conversation_id=gid)
+                for i in range(3)
+            ),
+            two.append_message(bob.user_id, "direct", "hi", to_user=carol.user_id,
+                               conversation_id=None),
+            two.ack(carol.user_id, 0, carol_head),
+        )  # fmt: skip
+        writer.remove_query_logger(logged)
+        to_group, direct, receipts = done[:3], done[3], done[4]
+        assert all(isinstance(m, StoredMessage) for m in (*to_group, direct)), done
+        assert [m.message.body for m in to_group] == ["m0", "m1", "m2"]
+        ids = [m.message_id for m in to_group]
+        assert ids == sorted(ids)  # queue order is commit order, deferral or not
+        # bob's direct send, queued after them, committed in the first batch: before them
+        assert direct.inbox[bob.user_id] == bob_head + 1
+        assert direct.inbox[carol.user_id] == carol_head + 1
+        assert [m.inbox[bob.user_id] for m in to_group] == [bob_head + i for i in (2, 3, 4)]
+        assert {u for m in to_group for u in m.inbox} == {alice.user_id, bob.user_id, carol.user_id}
+        assert warm in {int(r.message_id) for r in receipts}
+        assert not [q for q in statements if "SAVEPOINT" in q], statements  # no redo
+        assert sum(q.startswith("COMMIT") for q in statements) == 2  # the batch, the retry
+        history = await one.history(gid, None, 10, 0)
+        assert [m.body for m in history] == ["m2", "m1", "m0"]
+        await one.close()
+        await two.close()
 
     asyncio.run(body())
 

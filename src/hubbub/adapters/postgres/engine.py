@@ -21,18 +21,22 @@ is undone and run in the next batch with those keys, and so are the later jobs o
 `order` (a device's sends stay in order).
 
 Bulk: a job that is one call of a function other jobs of its batch also call (a send's
-hubbub_append, an ack's hubbub_ack) carries a `Bulk`. The fast pass runs each run of such
+hubbub_append, an ack's hubbub_ack, a read's hubbub_read, a last-seen or a device-touch
+update) carries a `Bulk`. The fast pass runs each run of such
 jobs as one round trip per statement (hubbub_append_many: the same function in a loop, in
 queue order), so a batch of a hundred sends and acks is a handful of round trips, not two
 hundred, and holds its locks for that much less time. Sends keep their order among
 themselves; an ack is moved before or after the sends around it, which no one can tell
 apart (the entries an ack covers were committed before the device saw them). A job with
-no Bulk ends a run: the jobs around it keep their order with it.
+no Bulk ends a run: the jobs around it keep their order with it. A send that finds it
+needs more keys (needs_locks) wrote nothing, and hubbub_append_many answers the sender's
+later sends of the call 'deferred' without running them: those jobs go to the next batch
+with the keys, the rest of the batch commits (no redo).
 
 Savepoints: a job that is one statement of a function that never fails for a refusal
-(hubbub_append, hubbub_ack: they answer a status instead) runs without one. Any job that
-raises makes the writer roll the whole batch back and run it again with a SAVEPOINT per
-job, so a bad job is undone alone and the rest of the batch commits.
+(hubbub_append, hubbub_ack, hubbub_read: they answer a status instead) runs without
+one. Any job that raises makes the writer roll the whole batch back and run it again
+with a SAVEPOINT per job, so a bad job is undone alone and the rest of the batch commits.
 """
 
 from __future__ import annotations
@@ -96,6 +100,31 @@ class _Job:
     bulk: Bulk | None = None
     attempts: int = 0
     extra: set[int] = field(default_factory=set)
+
+
+_Outcome = tuple[_Job, Any, BaseException | None]
+
+
+@dataclass(slots=True)
+class _Pass:
+    """What one transaction's jobs came to: outcomes, and the jobs for the next batch (a
+    job that needs more keys, and every later job of its order)."""
+
+    outcomes: list[_Outcome] = field(default_factory=list)
+    later: list[_Job] = field(default_factory=list)
+    waiting: set[int] = field(default_factory=set)  # orders with a job in `later`
+
+    def waits(self, job: _Job) -> bool:
+        return job.order is not None and job.order in self.waiting
+
+    def record(self, results: list[tuple[_Job, _Outcome | None]]) -> None:
+        for job, outcome in results:
+            if outcome is not None:
+                self.outcomes.append(outcome)
+                continue
+            self.later.append(job)
+            if job.order is not None:
+                self.waiting.add(job.order)
 
 
 class _Redo(Exception):
@@ -221,7 +250,8 @@ class PostgresEngine:
         try:
             try:
                 outcomes, later = await self._attempt(batch, careful=False)
-            except _Redo:  # a job failed without a savepoint: again, a savepoint each
+            except _Redo as redo:  # a job failed without a savepoint: again, a savepoint each
+                log.debug("batch of %d jobs redone carefully: %r", len(batch), redo.__cause__)
                 outcomes, later = await self._attempt(batch, careful=True)
         except Exception as error:  # the commit failed or the connection is gone
             outcomes, later = self._failed(batch, error), []
@@ -238,9 +268,7 @@ class PostgresEngine:
             else:
                 job.future.set_exception(err)
 
-    def _failed(
-        self, batch: list[_Job], error: Exception
-    ) -> list[tuple[_Job, Any, BaseException | None]]:
+    def _failed(self, batch: list[_Job], error: Exception) -> list[_Outcome]:
         log.error("commit of %d jobs failed: %s", len(batch), error)
         failure = HubbubError("unavailable", "storage failed to commit; nothing was stored")
         failure.__cause__ = error
@@ -248,14 +276,12 @@ class PostgresEngine:
 
     async def _attempt(
         self, batch: list[_Job], *, careful: bool
-    ) -> tuple[list[tuple[_Job, Any, BaseException | None]], list[_Job]]:
+    ) -> tuple[list[_Outcome], list[_Job]]:
         """One transaction for the batch: its outcomes, and the jobs for the next batch."""
         if self._conn is None or self._conn.is_closed():
             self._conn = await self.connect()
         conn = self._conn
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
-        later: list[_Job] = []
-        deferred_orders: set[int] = set()
+        done = _Pass()
         try:
             await conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             keys = sorted({k for job in batch for k in (*job.locks, *job.extra)})
@@ -263,24 +289,19 @@ class PostgresEngine:
                 await conn.execute(_LOCK_SQL, keys)
             run: list[_Job] = []  # bulk jobs gathered, not run yet (fast pass only)
             for job in batch:
-                if not careful and not job.careful and job.bulk is not None:
+                if not done.waits(job) and not careful and not job.careful and job.bulk:
                     run.append(job)
                     continue
                 if run:
-                    outcomes.extend(await self._run_bulk(conn, run, keys))
+                    done.record(await self._run_bulk(conn, run, keys))
                     run = []
-                if job.order is not None and job.order in deferred_orders:
-                    later.append(job)  # an earlier job of its order waits: so does it
+                if done.waits(job):
+                    done.later.append(job)  # an earlier job of its order waits: so does it
                     continue
                 outcome = await self._run_job(conn, job, careful or job.careful)
-                if outcome is None:
-                    later.append(job)
-                    if job.order is not None:
-                        deferred_orders.add(job.order)
-                else:
-                    outcomes.append(outcome)
+                done.record([(job, outcome)])
             if run:
-                outcomes.extend(await self._run_bulk(conn, run, keys))
+                done.record(await self._run_bulk(conn, run, keys))
             started = time.perf_counter()
             await conn.execute("COMMIT")
             elapsed = time.perf_counter() - started
@@ -289,13 +310,16 @@ class PostgresEngine:
             raise
         if self.on_commit:
             self.on_commit(len(batch), elapsed)
-        return outcomes, later
+        return done.outcomes, done.later
 
     async def _run_bulk(
         self, conn: asyncpg.Connection, run: list[_Job], keys: list[int]
-    ) -> list[tuple[_Job, Any, BaseException | None]]:
+    ) -> list[tuple[_Job, _Outcome | None]]:
         """A run of bulk jobs, one round trip per statement (in the order each statement
-        first appears); their outcomes in queue order. Any error: the batch is redone."""
+        first appears); each job with its outcome, in queue order, or with None when its
+        statement answered that it needs more keys (NeedsLocks from `finish`: the
+        statement wrote nothing for it, nor for the later jobs of its order, which it
+        answers the same way). Any other error: the batch is redone."""
         by_statement: dict[BulkStatement, list[_Job]] = {}
         for job in run:
             assert job.bulk is not None
@@ -306,17 +330,21 @@ class PostgresEngine:
                 rows = [job.bulk.args() for job in jobs if job.bulk is not None]
                 for record in await statement(conn, rows, keys):
                     records[id(jobs[record[0] - 1])].append(record)
-            return [
-                (job, job.bulk.finish(records[id(job)]), None)
-                for job in run
-                if job.bulk is not None
-            ]
+            done: list[tuple[_Job, _Outcome | None]] = []
+            for job in run:
+                assert job.bulk is not None
+                try:
+                    done.append((job, (job, job.bulk.finish(records[id(job)]), None)))
+                except NeedsLocks as more:
+                    job.extra.update(more.keys)
+                    done.append((job, None))
+            return done
         except Exception as error:
             raise _Redo from error
 
     async def _run_job(
         self, conn: asyncpg.Connection, job: _Job, savepoint: bool
-    ) -> tuple[_Job, Any, BaseException | None] | None:
+    ) -> _Outcome | None:
         """Run one job: its outcome, or None to run it in the next batch. Without a
         savepoint, an error makes the whole batch run again carefully (_Redo)."""
         if not savepoint:

@@ -461,6 +461,127 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        10,
+        # A read (mark_read) as one statement that answers a status instead of raising,
+        # like hubbub_append and hubbub_ack, and a batch's reads in one round trip. Before
+        # this a read was five statements and a savepoint, each a round trip, while its
+        # batch held its advisory locks: a wave of reads after a reconnect held the other
+        # node's writer at its lock statement for a second. The caller holds the user's
+        # key (members row of the reader, the reader's push_shown and push_outbox rows).
+        """
+        CREATE FUNCTION hubbub_read(p_user bigint, p_conv bigint, p_message bigint,
+                                    p_now bigint)
+        RETURNS TABLE (status text, senders bigint[], cleared integer)
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            v_upto bigint;
+            v_senders bigint[];
+            v_cleared integer;
+        BEGIN
+            SELECT m.read_upto INTO v_upto FROM members m
+                WHERE m.conversation_id = p_conv AND m.user_id = p_user;
+            IF NOT FOUND THEN
+                RETURN QUERY SELECT 'no_conversation'::text, NULL::bigint[], 0;
+                RETURN;
+            END IF;
+            IF NOT EXISTS (SELECT 1 FROM messages m
+                           WHERE m.conversation_id = p_conv AND m.message_id = p_message) THEN
+                RETURN QUERY SELECT 'no_message'::text, NULL::bigint[], 0;
+                RETURN;
+            END IF;
+            IF p_message <= v_upto THEN
+                RETURN QUERY SELECT 'old'::text, NULL::bigint[], 0;
+                RETURN;
+            END IF;
+            v_senders := ARRAY(
+                SELECT DISTINCT m.sender_id FROM messages m
+                WHERE m.conversation_id = p_conv AND m.message_id > v_upto
+                  AND m.message_id <= p_message AND m.sender_id <> p_user);
+            UPDATE members m SET read_upto = p_message
+                WHERE m.conversation_id = p_conv AND m.user_id = p_user;
+            -- each subscription that was shown a push for the conversation gets a `read`
+            -- job, so the notification is cleared there too
+            WITH shown AS (
+                DELETE FROM push_shown ps WHERE ps.user_id = p_user
+                    AND ps.conversation_id = p_conv RETURNING ps.subscription_id
+            ), queued AS (
+                INSERT INTO push_outbox AS o (subscription_id, conversation_id, kind,
+                    user_id, device_id, message_id, seq, created_at, due_at)
+                SELECT s.subscription_id, p_conv, 'read', s.user_id, s.device_id,
+                       p_message, 0, p_now, p_now
+                FROM shown JOIN push_subscriptions s USING (subscription_id)
+                ON CONFLICT (subscription_id, conversation_id, kind) DO UPDATE SET
+                    message_id = excluded.message_id, created_at = excluded.created_at,
+                    due_at = greatest(o.due_at, excluded.due_at), version = o.version + 1
+                RETURNING 1
+            ) SELECT count(*) INTO v_cleared FROM queued;
+            RETURN QUERY SELECT 'read'::text, v_senders, v_cleared;
+        END
+        $fn$;
+        CREATE FUNCTION hubbub_read_many(p_user bigint[], p_conv bigint[],
+                                         p_message bigint[], p_now bigint)
+        RETURNS TABLE (n integer, status text, senders bigint[], cleared integer)
+        LANGUAGE plpgsql AS $fn$
+        BEGIN
+            FOR i IN 1 .. coalesce(array_length(p_user, 1), 0) LOOP
+                RETURN QUERY SELECT i, r.* FROM hubbub_read(p_user[i], p_conv[i],
+                    p_message[i], p_now) r;
+            END LOOP;
+        END
+        $fn$;
+        """,
+    )
+)
+
+MIGRATIONS.append(
+    (
+        11,
+        # A send that answers needs_locks (a group whose members this node did not know)
+        # wrote nothing; the sender's later sends in the same call are answered 'deferred'
+        # and not run, so the caller runs them all in the next batch, in order, with the
+        # keys it lacked. Before this, one needs_locks made the writer undo its whole
+        # batch and run it again with a savepoint and a round trip per job (while holding
+        # every key of the batch): after a node's start, that was each group's first send.
+        """
+        CREATE OR REPLACE FUNCTION hubbub_append_many(
+            p_sender bigint[], p_cmid text[], p_body text[], p_to bigint[], p_conv bigint[],
+            p_message_id bigint[], p_new_conv bigint[], p_now bigint, p_locked bigint[]
+        ) RETURNS TABLE (n integer, status text, message_id bigint, conversation_id bigint,
+                         kind text, members bigint[], seqs bigint[], body text,
+                         pushes integer)
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            v_waiting bigint[] := '{}';  -- senders whose earlier send needs more locks
+            r record;
+        BEGIN
+            FOR i IN 1 .. coalesce(array_length(p_sender, 1), 0) LOOP
+                n := i;
+                IF p_sender[i] = ANY (v_waiting) THEN
+                    status := 'deferred'; message_id := NULL; conversation_id := NULL;
+                    kind := NULL; members := NULL; seqs := NULL; body := NULL; pushes := 0;
+                    RETURN NEXT;
+                    CONTINUE;
+                END IF;
+                FOR r IN SELECT * FROM hubbub_append(p_sender[i], p_cmid[i], p_body[i],
+                        p_to[i], p_conv[i], p_message_id[i], p_new_conv[i], p_now,
+                        p_locked) LOOP
+                    status := r.status; message_id := r.message_id;
+                    conversation_id := r.conversation_id; kind := r.kind;
+                    members := r.members; seqs := r.seqs; body := r.body; pushes := r.pushes;
+                    RETURN NEXT;
+                    IF r.status = 'needs_locks' THEN
+                        v_waiting := v_waiting || p_sender[i];
+                    END IF;
+                END LOOP;
+            END LOOP;
+        END
+        $fn$;
+        """,
+    )
+)
+
 
 async def migrate(conn: asyncpg.Connection) -> list[int]:
     """Apply every migration not applied yet, each in its own transaction; returns the

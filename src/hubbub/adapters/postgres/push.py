@@ -70,29 +70,6 @@ SELECT count(*) FROM gone
 """
 
 
-async def queue_read_clears(c: Conn, user_id: int, conversation_id: int, message_id: int) -> int:
-    """Inside the read's batch (under the user's lock): a `read` job for each subscription
-    of the user that was shown a push for the conversation (and those forgotten)."""
-    value = await c.fetchval(
-        "WITH shown AS (DELETE FROM push_shown WHERE user_id = $1"
-        " AND conversation_id = $2 RETURNING subscription_id), queued AS ("
-        " INSERT INTO push_outbox (subscription_id, conversation_id, kind, user_id,"
-        " device_id, message_id, seq, created_at, due_at)"
-        " SELECT s.subscription_id, $2, 'read', s.user_id, s.device_id, $3, 0, $4, $4"
-        " FROM shown JOIN push_subscriptions s USING (subscription_id)"
-        " ON CONFLICT (subscription_id, conversation_id, kind) DO UPDATE SET"
-        " message_id = excluded.message_id, created_at = excluded.created_at,"
-        " due_at = greatest(push_outbox.due_at, excluded.due_at),"
-        " version = push_outbox.version + 1 RETURNING 1)"
-        " SELECT count(*) FROM queued",
-        user_id,
-        conversation_id,
-        message_id,
-        now_ms(),
-    )
-    return int(value)
-
-
 async def forget_devices(c: Conn, device_ids: list[int]) -> None:
     """Logged-out devices lose their subscriptions and pending pushes (same batch; the
     caller holds the user's lock)."""

@@ -207,3 +207,42 @@ async def ack_many(c: Conn, rows: list[tuple[Any, ...]], keys: list[int]) -> lis
             *zip(*rows, strict=True),
         )
     )
+
+
+async def read_many(c: Conn, rows: list[tuple[Any, ...]], keys: list[int]) -> list[asyncpg.Record]:
+    """Reads (user, conversation, message), in order, in one round trip."""
+    del keys  # each read's user is locked by the batch; hubbub_read writes only its rows
+    return list(
+        await c.fetch(
+            "SELECT * FROM hubbub_read_many($1::bigint[], $2::bigint[], $3::bigint[], $4)",
+            *zip(*rows, strict=True),
+            now_ms(),
+        )
+    )
+
+
+async def last_active_many(
+    c: Conn, rows: list[tuple[Any, ...]], keys: list[int]
+) -> list[asyncpg.Record]:
+    """Last-seen times (user, ms) in one statement; a user named twice keeps the later."""
+    del keys  # each row's user is locked by the batch
+    await c.execute(
+        "UPDATE users u SET last_active_at = greatest(u.last_active_at, x.ts)"
+        " FROM (SELECT user_id, max(ts) AS ts FROM unnest($1::bigint[], $2::bigint[])"
+        " AS r(user_id, ts) GROUP BY user_id) x WHERE u.user_id = x.user_id",
+        *zip(*rows, strict=True),
+    )
+    return []
+
+
+async def touch_many(c: Conn, rows: list[tuple[Any, ...]], keys: list[int]) -> list[asyncpg.Record]:
+    """Devices' last use (device, ms) in one statement; a device named twice keeps the
+    later."""
+    del keys  # each device's user is locked by the batch
+    await c.execute(
+        "UPDATE devices d SET last_used_at = greatest(d.last_used_at, x.ts)"
+        " FROM (SELECT device_id, max(ts) AS ts FROM unnest($1::bigint[], $2::bigint[])"
+        " AS r(device_id, ts) GROUP BY device_id) x WHERE d.device_id = x.device_id",
+        *zip(*rows, strict=True),
+    )
+    return []

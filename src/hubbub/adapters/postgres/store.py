@@ -25,7 +25,7 @@ from hubbub.adapters.postgres import sql
 from hubbub.adapters.postgres.engine import Bulk, NeedsLocks, PostgresEngine
 from hubbub.adapters.postgres.media import PostgresMediaStore, attachable, share
 from hubbub.adapters.postgres.migrations import migrate
-from hubbub.adapters.postgres.push import PostgresPushStore, forget_devices, queue_read_clears
+from hubbub.adapters.postgres.push import PostgresPushStore, forget_devices
 from hubbub.adapters.rows import (
     DEVICE_COLUMNS,
     FORMER_COLUMNS,
@@ -286,13 +286,10 @@ class PostgresStore:
 
     async def touch_device(self, user_id: int, device_id: int, now_ms: int) -> None:
         async def touch(c: Conn) -> None:
-            await c.execute(
-                "UPDATE devices SET last_used_at = greatest(last_used_at, $1) WHERE device_id = $2",
-                now_ms,
-                device_id,
-            )
+            await sql.touch_many(c, [(device_id, now_ms)], [])
 
-        await self.engine.write(touch, locks=[user_id])
+        bulk = Bulk(sql.touch_many, lambda: (device_id, now_ms), list)
+        await self.engine.write(touch, locks=[user_id], savepoint=False, bulk=bulk)
 
     async def replace_token(self, user_id: int, device_id: int, token_hash: bytes) -> bool:
         async def replace(c: Conn) -> bool:
@@ -370,13 +367,11 @@ class PostgresStore:
 
     async def set_last_active(self, user_id: int, ts: int) -> None:
         async def update(c: Conn) -> None:
-            await c.execute(
-                "UPDATE users SET last_active_at = greatest(last_active_at, $1) WHERE user_id = $2",
-                ts,
-                user_id,
-            )
+            await sql.last_active_many(c, [(user_id, ts)], [])
 
-        await self.engine.write(update, locks=[user_id])
+        # a wave of people coming and going is a batch of these: one statement for all
+        bulk = Bulk(sql.last_active_many, lambda: (user_id, ts), list)
+        await self.engine.write(update, locks=[user_id], savepoint=False, bulk=bulk)
 
     # -- conversations and groups --------------------------------------------------------
 
@@ -578,6 +573,8 @@ class PostgresStore:
             return sender_id, client_msg_id, body, to_user, conversation_id, *new_ids
 
         def checked(row: Any) -> Any:
+            if row["status"] == "deferred":  # an earlier send of the sender needs_locks
+                raise NeedsLocks(())
             if row["status"] == "needs_locks":  # the members changed since we looked
                 self._remember(row["conversation_id"], row["members"])
                 more = [row["conversation_id"], *row["members"]]
@@ -701,43 +698,23 @@ class PostgresStore:
     async def mark_read(
         self, user_id: int, conversation_id: int, message_id: int
     ) -> Receipt | None:
-        async def read(c: Conn) -> Receipt | None:
-            read_upto = await c.fetchval(
-                "SELECT read_upto FROM members WHERE conversation_id = $1 AND user_id = $2",
-                conversation_id,
-                user_id,
-            )
-            if read_upto is None:
-                raise not_found("no such conversation")
-            if not await c.fetchval(
-                "SELECT 1 FROM messages WHERE conversation_id = $1 AND message_id = $2",
-                conversation_id,
-                message_id,
-            ):
-                raise not_found("no such message in that conversation")
-            if message_id <= read_upto:
-                return None
-            senders = await c.fetch(
-                "SELECT DISTINCT sender_id FROM messages WHERE conversation_id = $1"
-                " AND message_id > $2 AND message_id <= $3 AND sender_id != $4",
-                conversation_id,
-                read_upto,
-                message_id,
-                user_id,
-            )
-            await c.execute(
-                "UPDATE members SET read_upto = $1 WHERE conversation_id = $2 AND user_id = $3",
-                message_id,
-                conversation_id,
-                user_id,
-            )
-            receipt = read_receipt(
-                user_id, conversation_id, message_id, (int(s[0]) for s in senders), now_ms()
-            )
-            cleared = await queue_read_clears(c, user_id, conversation_id, message_id)
-            return replace(receipt, pushes=cleared) if cleared else receipt
+        async def read(c: Conn) -> list[asyncpg.Record]:
+            return await sql.read_many(c, [(user_id, conversation_id, message_id)], [])
 
-        return await self.engine.write(read, locks=[user_id])
+        # hubbub_read answers a status, never raises for a refusal: no savepoint needed
+        bulk = Bulk(sql.read_many, lambda: (user_id, conversation_id, message_id), list)
+        rows = await self.engine.write(read, locks=[user_id], savepoint=False, bulk=bulk)
+        status, senders, cleared = rows[0]["status"], rows[0]["senders"], rows[0]["cleared"]
+        if status == "no_conversation":
+            raise not_found("no such conversation")
+        if status == "no_message":
+            raise not_found("no such message in that conversation")
+        if status == "old":
+            return None
+        receipt = read_receipt(
+            user_id, conversation_id, message_id, (int(s) for s in senders), now_ms()
+        )
+        return replace(receipt, pushes=cleared) if cleared else receipt
 
     # -- retention -------------------------------------------------------------------------
 
