@@ -240,7 +240,7 @@ def main() -> int:
         boot = []
         if not a.real_argon2:  # as the embedded runs: cheap hashes for sign-ups and log-ins
             (Path(tmp) / "boot.py").write_text(CHEAP_ARGON2_BOOT)
-            boot = ["--node-boot", str(Path(tmp) / "boot.py")]
+            boot = ["--python-boot", str(Path(tmp) / "boot.py")]
         subprocess.run(
             [sys.executable, str(CLUSTER), "start", "--dir", tmp, "--port", str(a.port),
              "--nodes", str(a.nodes), "--serve-arg=--rate-limits", "--serve-arg=off",

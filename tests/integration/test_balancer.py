@@ -203,7 +203,7 @@ def test_local_cluster_script_starts_and_stops(nginx: str, tmp_path: Path) -> No
     boot = tmp_path / "boot.py"  # what bench/cluster.py's cheap password hash rides on
     boot.write_text(
         "import sys\n"
-        "print('started by --node-boot', sys.argv[1:3], file=sys.stderr, flush=True)\n"
+        "print('started by --python-boot', sys.argv[1:3], file=sys.stderr, flush=True)\n"
         "from hubbub.cli import main\n"
         "sys.argv[0] = 'hubbub'\n"
         "main()\n"
@@ -211,7 +211,7 @@ def test_local_cluster_script_starts_and_stops(nginx: str, tmp_path: Path) -> No
     start = [*script, "start", "--dir", str(base), "--port", str(port), "--nodes", "2"]
     try:
         started = subprocess.run(
-            [*start, "--node-boot", str(boot)],
+            [*start, "--python-boot", str(boot)],
             capture_output=True,
             text=True,
             timeout=180,
@@ -224,7 +224,7 @@ def test_local_cluster_script_starts_and_stops(nginx: str, tmp_path: Path) -> No
         state = json.loads((base / "cluster.json").read_text())
         assert len(state["nodes"]) == 2
         for node in state["nodes"]:
-            assert "started by --node-boot ['serve', '--host']" in Path(node["log"]).read_text()
+            assert "started by --python-boot ['serve', '--host']" in Path(node["log"]).read_text()
 
         async def body() -> None:
             url = f"http://127.0.0.1:{port}"
