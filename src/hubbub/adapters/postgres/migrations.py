@@ -557,24 +557,23 @@ MIGRATIONS.append(
             r record;
         BEGIN
             FOR i IN 1 .. coalesce(array_length(p_sender, 1), 0) LOOP
-                n := i;
                 IF p_sender[i] = ANY (v_waiting) THEN
-                    status := 'deferred'; message_id := NULL; conversation_id := NULL;
-                    kind := NULL; members := NULL; seqs := NULL; body := NULL; pushes := 0;
-                    RETURN NEXT;
-                    CONTINUE;
-                END IF;
-                FOR r IN SELECT * FROM hubbub_append(p_sender[i], p_cmid[i], p_body[i],
+                    RETURN QUERY SELECT i, 'deferred'::text, NULL::bigint, NULL::bigint,
+                        NULL::text, NULL::bigint[], NULL::bigint[], NULL::text, 0;
+                ELSIF p_to[i] IS NOT NULL THEN  -- direct: its two users are always locked
+                    RETURN QUERY SELECT i, a.* FROM hubbub_append(p_sender[i], p_cmid[i],
+                        p_body[i], p_to[i], p_conv[i], p_message_id[i], p_new_conv[i],
+                        p_now, p_locked) a;
+                ELSE  -- a group send may answer needs_locks: look at its answer
+                    SELECT * INTO r FROM hubbub_append(p_sender[i], p_cmid[i], p_body[i],
                         p_to[i], p_conv[i], p_message_id[i], p_new_conv[i], p_now,
-                        p_locked) LOOP
-                    status := r.status; message_id := r.message_id;
-                    conversation_id := r.conversation_id; kind := r.kind;
-                    members := r.members; seqs := r.seqs; body := r.body; pushes := r.pushes;
-                    RETURN NEXT;
+                        p_locked);
                     IF r.status = 'needs_locks' THEN
                         v_waiting := v_waiting || p_sender[i];
                     END IF;
-                END LOOP;
+                    RETURN QUERY SELECT i, r.status, r.message_id, r.conversation_id,
+                        r.kind, r.members, r.seqs, r.body, r.pushes;
+                END IF;
             END LOOP;
         END
         $fn$;
