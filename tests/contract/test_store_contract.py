@@ -86,6 +86,24 @@ async def _refused(code: str, awaitable: object) -> None:
     assert e.value.code == code, e.value
 
 
+@contextlib.contextmanager
+def _writer_statements(store: PostgresStore) -> Iterator[list[str]]:
+    """The statements the store's writer connection runs inside the block (every batch
+    runs on it)."""
+    writer = store.engine._conn
+    assert writer is not None
+    statements: list[str] = []
+
+    def logged(query: asyncpg.connection.LoggedQuery) -> None:
+        statements.append(query.query)
+
+    writer.add_query_logger(logged)
+    try:
+        yield statements
+    finally:
+        writer.remove_query_logger(logged)
+
+
 # -- retention, batches, restarts (ported from the SQLite suite) ---------------------------
 
 
@@ -942,27 +960,19 @@ def test_a_batch_runs_its_sends_and_acks_in_a_few_round_trips_in_queue_order(
         alice, bob, carol = await _users(store, "alice", "bob", "carol")
         earlier = {await _send(store, alice, f"warm{i}", bob) for i in range(3)}
         earlier.add(await _send(store, carol, "warm", bob))  # bob's seqs 1..4
-        writer = store.engine._conn  # the writer's own connection: every batch runs on it
-        assert writer is not None
-        statements: list[str] = []
-
-        def logged(query: asyncpg.connection.LoggedQuery) -> None:
-            statements.append(query.query)
-
-        writer.add_query_logger(logged)
-        sends = [
-            store.append_message(a.user_id, f"k{i}", f"m{i}", to_user=bob.user_id,
-                                 conversation_id=None)
-            for i in range(25)
-            for a in (alice, carol)
-        ]  # fmt: skip
-        acks = [store.ack(bob.user_id, 0, seq) for seq in (1, 2, 3, 4)]
-        past_head = store.ack(bob.user_id, 0, 10**6)
-        no_user = store.append_message(
-            alice.user_id, "nobody", "x", to_user=10**12, conversation_id=None
-        )
-        done = await asyncio.gather(*sends, *acks, past_head, no_user, return_exceptions=True)
-        writer.remove_query_logger(logged)
+        with _writer_statements(store) as statements:
+            sends = [
+                store.append_message(a.user_id, f"k{i}", f"m{i}", to_user=bob.user_id,
+                                     conversation_id=None)
+                for i in range(25)
+                for a in (alice, carol)
+            ]  # fmt: skip
+            acks = [store.ack(bob.user_id, 0, seq) for seq in (1, 2, 3, 4)]
+            past_head = store.ack(bob.user_id, 0, 10**6)
+            no_user = store.append_message(
+                alice.user_id, "nobody", "x", to_user=10**12, conversation_id=None
+            )
+            done = await asyncio.gather(*sends, *acks, past_head, no_user, return_exceptions=True)
         messages, receipts = done[: len(sends)], done[len(sends) : len(sends) + len(acks)]
         refused = [e.code if isinstance(e, HubbubError) else e for e in done[-2:]]
         assert refused == ["bad_request", "not_found"]
@@ -1004,28 +1014,20 @@ def test_a_batch_runs_its_reads_last_seen_and_touches_in_a_few_round_trips(
         ]
         ids = [m.message_id for m in sent]
         direct = await _send(store, alice, "d1", bob)
-        writer = store.engine._conn
-        assert writer is not None
-        statements: list[str] = []
-
-        def logged(query: asyncpg.connection.LoggedQuery) -> None:
-            statements.append(query.query)
-
-        writer.add_query_logger(logged)
-        done = await asyncio.gather(
-            store.mark_read(bob.user_id, gid, ids[1]),  # alice and carol sent up to it
-            store.mark_read(bob.user_id, gid, ids[0]),  # behind the read before it: None
-            store.mark_read(carol.user_id, gid, ids[2]),
-            store.mark_read(outsider.user_id, gid, ids[2]),  # not a member
-            store.mark_read(bob.user_id, gid, direct),  # not in that conversation
-            store.set_last_active(bob.user_id, 5000),
-            store.set_last_active(bob.user_id, 7000),
-            store.set_last_active(bob.user_id, 6000),
-            store.touch_device(alice.user_id, device.device_id, device.created_at + 9000),
-            store.touch_device(alice.user_id, device.device_id, device.created_at + 3000),
-            return_exceptions=True,
-        )
-        writer.remove_query_logger(logged)
+        with _writer_statements(store) as statements:
+            done = await asyncio.gather(
+                store.mark_read(bob.user_id, gid, ids[1]),  # alice and carol sent up to it
+                store.mark_read(bob.user_id, gid, ids[0]),  # behind the read before it: None
+                store.mark_read(carol.user_id, gid, ids[2]),
+                store.mark_read(outsider.user_id, gid, ids[2]),  # not a member
+                store.mark_read(bob.user_id, gid, direct),  # not in that conversation
+                store.set_last_active(bob.user_id, 5000),
+                store.set_last_active(bob.user_id, 7000),
+                store.set_last_active(bob.user_id, 6000),
+                store.touch_device(alice.user_id, device.device_id, device.created_at + 9000),
+                store.touch_device(alice.user_id, device.device_id, device.created_at + 3000),
+                return_exceptions=True,
+            )
         bob_read, behind, carol_read = done[:3]
         assert isinstance(bob_read, Receipt) and isinstance(carol_read, Receipt), done
         assert bob_read.notify == frozenset({alice.user_id, carol.user_id})
@@ -1063,25 +1065,17 @@ def test_a_send_that_needs_more_locks_waits_alone_with_its_senders_later_sends(
         warm = await _send(two, bob, "warm", carol)  # acked below
         carol_head = await two.inbox_head(carol.user_id)
         bob_head = await two.inbox_head(bob.user_id)
-        writer = two.engine._conn
-        assert writer is not None
-        statements: list[str] = []
-
-        def logged(query: asyncpg.connection.LoggedQuery) -> None:
-            statements.append(query.query)
-
-        writer.add_query_logger(logged)
-        done = await asyncio.gather(
-            *(
-                two.append_message(alice.user_id, f"g{i}", f"m{i}", to_user=None,
-                                   conversation_id=gid)
-                for i in range(3)
-            ),
-            two.append_message(bob.user_id, "direct", "hi", to_user=carol.user_id,
-                               conversation_id=None),
-            two.ack(carol.user_id, 0, carol_head),
-        )  # fmt: skip
-        writer.remove_query_logger(logged)
+        with _writer_statements(two) as statements:
+            done = await asyncio.gather(
+                *(
+                    two.append_message(alice.user_id, f"g{i}", f"m{i}", to_user=None,
+                                       conversation_id=gid)
+                    for i in range(3)
+                ),
+                two.append_message(bob.user_id, "direct", "hi", to_user=carol.user_id,
+                                   conversation_id=None),
+                two.ack(carol.user_id, 0, carol_head),
+            )  # fmt: skip
         to_group, direct, receipts = done[:3], done[3], done[4]
         assert all(isinstance(m, StoredMessage) for m in (*to_group, direct)), done
         assert [m.message.body for m in to_group] == ["m0", "m1", "m2"]

@@ -226,12 +226,7 @@ async def last_active_many(
 ) -> list[asyncpg.Record]:
     """Last-seen times (user, ms) in one statement; a user named twice keeps the later."""
     del keys  # each row's user is locked by the batch
-    await c.execute(
-        "UPDATE users u SET last_active_at = greatest(u.last_active_at, x.ts)"
-        " FROM (SELECT user_id, max(ts) AS ts FROM unnest($1::bigint[], $2::bigint[])"
-        " AS r(user_id, ts) GROUP BY user_id) x WHERE u.user_id = x.user_id",
-        *zip(*rows, strict=True),
-    )
+    await _keep_latest(c, "users", "user_id", "last_active_at", rows)
     return []
 
 
@@ -239,10 +234,18 @@ async def touch_many(c: Conn, rows: list[tuple[Any, ...]], keys: list[int]) -> l
     """Devices' last use (device, ms) in one statement; a device named twice keeps the
     later."""
     del keys  # each device's user is locked by the batch
+    await _keep_latest(c, "devices", "device_id", "last_used_at", rows)
+    return []
+
+
+async def _keep_latest(
+    c: Conn, table: str, key: str, column: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """column = the greatest of itself and the rows' (key, ms) stamps, one statement
+    (table, key and column are this module's constants, never input)."""
     await c.execute(
-        "UPDATE devices d SET last_used_at = greatest(d.last_used_at, x.ts)"
-        " FROM (SELECT device_id, max(ts) AS ts FROM unnest($1::bigint[], $2::bigint[])"
-        " AS r(device_id, ts) GROUP BY device_id) x WHERE d.device_id = x.device_id",
+        f"UPDATE {table} t SET {column} = greatest(t.{column}, x.ts)"
+        " FROM (SELECT id, max(ts) AS ts FROM unnest($1::bigint[], $2::bigint[])"
+        f" AS r(id, ts) GROUP BY id) x WHERE t.{key} = x.id",
         *zip(*rows, strict=True),
     )
-    return []
