@@ -22,7 +22,7 @@ import asyncpg
 
 from hubbub.adapters.media_rows import encode_attachments
 from hubbub.adapters.postgres import sql
-from hubbub.adapters.postgres.engine import Bulk, NeedsLocks, PostgresEngine
+from hubbub.adapters.postgres.engine import Bulk, BulkStatement, NeedsLocks, PostgresEngine
 from hubbub.adapters.postgres.media import PostgresMediaStore, attachable, share
 from hubbub.adapters.postgres.migrations import migrate
 from hubbub.adapters.postgres.push import PostgresPushStore, forget_devices
@@ -284,12 +284,22 @@ class PostgresStore:
 
         return await self.engine.read(q)
 
-    async def touch_device(self, user_id: int, device_id: int, now_ms: int) -> None:
-        async def touch(c: Conn) -> None:
-            await sql.touch_many(c, [(device_id, now_ms)], [])
+    async def _write_row(
+        self, statement: BulkStatement, row: tuple[Any, ...], locks: list[int]
+    ) -> list[asyncpg.Record]:
+        """A job that is one row of a bulk statement, whose functions answer a status and
+        never raise for a refusal (so no savepoint): in the fast pass it joins the batch's
+        other rows of that statement; run alone (a careful pass), it is the statement
+        with this one row."""
 
-        bulk = Bulk(sql.touch_many, lambda: (device_id, now_ms), list)
-        await self.engine.write(touch, locks=[user_id], savepoint=False, bulk=bulk)
+        async def alone(c: Conn) -> list[asyncpg.Record]:
+            return await statement(c, [row], [])
+
+        bulk = Bulk(statement, lambda: row, list)
+        return await self.engine.write(alone, locks=locks, savepoint=False, bulk=bulk)
+
+    async def touch_device(self, user_id: int, device_id: int, now_ms: int) -> None:
+        await self._write_row(sql.touch_many, (device_id, now_ms), [user_id])
 
     async def replace_token(self, user_id: int, device_id: int, token_hash: bytes) -> bool:
         async def replace(c: Conn) -> bool:
@@ -366,12 +376,8 @@ class PostgresStore:
         return await self.engine.read(q)
 
     async def set_last_active(self, user_id: int, ts: int) -> None:
-        async def update(c: Conn) -> None:
-            await sql.last_active_many(c, [(user_id, ts)], [])
-
         # a wave of people coming and going is a batch of these: one statement for all
-        bulk = Bulk(sql.last_active_many, lambda: (user_id, ts), list)
-        await self.engine.write(update, locks=[user_id], savepoint=False, bulk=bulk)
+        await self._write_row(sql.last_active_many, (user_id, ts), [user_id])
 
     # -- conversations and groups --------------------------------------------------------
 
@@ -681,13 +687,7 @@ class PostgresStore:
         return await self.engine.read(q)
 
     async def ack(self, user_id: int, device_id: int, seq: int) -> list[Receipt]:
-        async def ack(c: Conn) -> list[Any]:
-            return list(
-                await c.fetch("SELECT * FROM hubbub_ack($1, $2, $3)", user_id, device_id, seq)
-            )
-
-        bulk = Bulk(sql.ack_many, lambda: (user_id, device_id, seq), list)
-        rows = await self.engine.write(ack, locks=[user_id], savepoint=False, bulk=bulk)
+        rows = await self._write_row(sql.ack_many, (user_id, device_id, seq), [user_id])
         if rows and rows[0]["status"] == "past_head":
             raise bad_request(f"ack {seq} is past the inbox head {rows[0]['head']}")
         covered = [
@@ -698,12 +698,8 @@ class PostgresStore:
     async def mark_read(
         self, user_id: int, conversation_id: int, message_id: int
     ) -> Receipt | None:
-        async def read(c: Conn) -> list[asyncpg.Record]:
-            return await sql.read_many(c, [(user_id, conversation_id, message_id)], [])
-
-        # hubbub_read answers a status, never raises for a refusal: no savepoint needed
-        bulk = Bulk(sql.read_many, lambda: (user_id, conversation_id, message_id), list)
-        rows = await self.engine.write(read, locks=[user_id], savepoint=False, bulk=bulk)
+        row = (user_id, conversation_id, message_id)
+        rows = await self._write_row(sql.read_many, row, [user_id])
         status, senders, cleared = rows[0]["status"], rows[0]["senders"], rows[0]["cleared"]
         if status == "no_conversation":
             raise not_found("no such conversation")
