@@ -54,3 +54,20 @@ def test_day_in_the_life_smoke() -> None:
     received = result["frames"]["received"]
     for kind in ("message", "receipt", "presence", "read_state", "sent"):
         assert received.get(kind), (kind, received)
+
+
+def test_sqlite_write_path_runs_both_parts() -> None:
+    """The store part drives the real SqliteStore; the shapes part writes a batch both
+    ways on the real schema (it checks itself that per_kind's RETURNING saw every send)."""
+
+    def lines(*args: str) -> list[dict[str, Any]]:
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "sqlite_write_path.py"), *args],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout  # fmt: skip
+        return [json.loads(line) for line in out.strip().splitlines()]
+
+    store = lines("store", "--pairs", "3", "--runs", "1", "--duration", "0.5")
+    assert store[0]["messages"] > 0 and store[0]["disk_kb_per_msg"] > 0, store
+    shapes = lines("shapes", "--pairs", "3", "--rounds", "1", "--sync", "full")
+    assert [s["shape"] for s in shapes] == ["per_job", "per_kind"], shapes
