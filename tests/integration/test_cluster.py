@@ -5,8 +5,13 @@ balancer (test_balancer.py), which also covers what a single node on PostgreSQL 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import threading
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from hubbub.client import HubbubClient
 from tests.bus_fixtures import redis_server, redis_url  # noqa: F401 - fixtures
@@ -155,6 +160,102 @@ def test_any_node_serves_any_file_with_media_on_s3(
     try:
         run(body())
     finally:
+        one.stop()
+        two.stop()
+    for node in (one, two):
+        assert "Traceback" not in node.log(), node.log()[-3000:]
+
+
+class _SubscribeHold:
+    """A TCP relay in front of Redis that can hold back a node's SUBSCRIBE: while holding,
+    a connection that sends one has it and what follows kept until release() (the other
+    connections, publishes included, flow). A subscription taking long to confirm, on
+    demand."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.holding = False
+        self.held: dict[socket.socket, list[bytes]] = {}
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, to_redis: bool) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                with self.lock:
+                    if to_redis and (sink in self.held or (self.holding and b"SUBSCRIBE" in chunk)):
+                        self.held.setdefault(sink, []).append(chunk)
+                    else:
+                        sink.sendall(chunk)
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def release(self) -> None:
+        with self.lock:
+            self.holding = False
+            for sink, chunks in self.held.items():
+                with contextlib.suppress(OSError):
+                    sink.sendall(b"".join(chunks))
+            self.held.clear()
+
+    def close(self) -> None:
+        self.release()
+        self.listener.close()
+
+
+def test_ready_means_live_frames_reach_the_device_across_nodes(
+    postgres_server: PostgresServer,
+    redis_url: str,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    """After `ready`, a typing frame from a device on another node reaches this device,
+    even when this node's bus subscription is slow to confirm (the contract: `ready`,
+    the replay, then live frames; typing is never stored, so one published before the
+    subscription is lost). The relay holds node two's SUBSCRIBE for a second after the
+    hello: a node that answers `ready` before its subscription is confirmed loses the
+    typing sent right after it."""
+    dsn = _database(postgres_server)
+    parsed = urlsplit(redis_url)
+    relay = _SubscribeHold((parsed.hostname or "127.0.0.1", parsed.port or 6379))
+    one = ServerProcess(
+        tmp_path / "one", 2.0, "--database-url", dsn, "--redis-url", redis_url, "--node-id", "1"
+    ).start()
+    two = ServerProcess(
+        tmp_path / "two", 2.0, "--database-url", dsn,
+        "--redis-url", f"redis://127.0.0.1:{relay.port}/0", "--node-id", "2",
+    ).start()  # fmt: skip
+
+    async def body() -> None:
+        a, b = await new_user(one.url), await new_user(two.url)
+        conversation = await a.direct(b.user_id or "")
+        wa = await a.connect(discover=False)
+        relay.holding = True
+        release = asyncio.get_running_loop().call_later(1.0, relay.release)
+        wb = await b.connect(discover=False)  # `ready` received
+        await wa.typing(conversation["conversation_id"])
+        typing = await wb.expect("typing", timeout=10)
+        assert typing["user_id"] == a.user_id
+        release.cancel()
+        for ws in (wa, wb):
+            await ws.close()
+
+    try:
+        run(body())
+    finally:
+        relay.close()
         one.stop()
         two.stop()
     for node in (one, two):

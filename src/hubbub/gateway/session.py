@@ -187,6 +187,21 @@ class DeviceSession:
         head = await self.d.sync.head(device.user_id)
         if self.closed:
             return
+        # subscribe before `ready`: a client may count on live frames from `ready` on (a
+        # peer's typing sent right after it is never stored, so a node still waiting for
+        # its bus to confirm would lose it); frames published meanwhile find no
+        # connection here, and what they carried of the inbox is in the store for the
+        # replay below (services/sync.py)
+        try:
+            await self.d.sync.subscribe(device)
+        except TimeoutError:
+            log.warning("bus subscription for device %s timed out", device.device_id)
+            self.outlet.close(CLOSE_SERVER_ERROR, "server busy: reconnect")
+            return
+        if self.closed:  # the socket went away while we subscribed
+            self.d.sync.unsubscribe(device)
+            return
+        self._subscribed = True
         # a device that claims more than exists (say, a restored backup) starts from head
         conn = DeviceConnection(
             device, min(hello.since, head), self.outlet, on_gap=self._start_catch_up
@@ -197,6 +212,9 @@ class DeviceSession:
                 device.user_id, device.device_id, head, self.d.presence.heartbeat_interval
             )
         )
+        # registered in the same step as `ready` (no await between): every frame the bus
+        # brings from now on reaches the connection
+        self.d.hub.register(conn)
         self.conn = conn
         self.d.presence.connected(device.user_id)
         log.info(
@@ -209,21 +227,7 @@ class DeviceSession:
         early, self._early = self._early or [], None
         for frame in early:
             self.on_frame(conn, frame)
-        # register, then subscribe, then replay (services/sync.py says why this order);
-        # frames handled meanwhile are safe: what they cause is in the store, and the
-        # replay below starts after the subscription
-        self.d.hub.register(conn)
         self.d.presence.devices_changed(device.user_id, self.d.hub.devices_of(device.user_id))
-        try:
-            await self.d.sync.subscribe(device)
-        except TimeoutError:
-            log.warning("bus subscription for device %s timed out", device.device_id)
-            conn.request_close(CLOSE_SERVER_ERROR, "server busy: reconnect")
-            return
-        if self.closed:  # the socket went away while we subscribed
-            self.d.sync.unsubscribe(device)
-            return
-        self._subscribed = True
         self._start_catch_up(conn)
 
     def _start_catch_up(self, conn: DeviceConnection) -> None:

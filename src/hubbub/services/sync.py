@@ -1,11 +1,13 @@
 """Keeping a connected device in sync: its place in the inbox, the bus subscriptions that
 bring it live frames, and the inbox replayed from the store as frames.
 
-The order that misses nothing (gateway/session.py follows it): the connection is
-registered with the node's hub, then `subscribe` (every frame published after it returns
-reaches this node), then `replay` pages from the store: a frame published before the
-subscription is in the store already, one published after reaches the hub, and the
-connection drops what it was given twice by `seq`.
+The order that misses nothing (gateway/session.py follows it): `subscribe` (every frame
+published after it returns reaches this node), then in one step with no await between,
+`ready` to the client and the connection registered with the node's hub, then `replay`
+pages from the store: a message published before the registration is in the store
+already, one published after reaches the connection, and the connection drops what it
+was given twice by `seq`. Frames that are never stored (typing, presence) reach the
+device from `ready` on, which is what a client may count on.
 """
 
 from __future__ import annotations
