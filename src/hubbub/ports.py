@@ -269,9 +269,11 @@ class Bus(Protocol):
     async def watch_user(self, user_id: int) -> None:
         """This node has a connected device of the user. When the awaitable completes, the
         subscription is active: every frame published for the user after that, on any
-        node, reaches this node's receiver (so register, then watch, then replay the
-        store: the union misses nothing). While the bus's server is unreachable it waits
-        for the reconnect; callers that must not wait wrap it in a timeout."""
+        node, reaches this node's receiver (so watch, then register the device, then
+        replay the store: the union misses nothing). While the bus's server is unreachable
+        it waits for the reconnect; callers that must not wait wrap it in a timeout. The
+        interest counts from the call, even when the caller gives up waiting: one that
+        does calls unwatch_user."""
 
     def unwatch_user(self, user_id: int) -> None:
         """One device of the user has gone; when the last one has, frames for the user stop

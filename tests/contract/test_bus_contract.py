@@ -15,13 +15,21 @@ import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from hubbub.adapters.memory_bus import InProcessBus
 from hubbub.adapters.redis_bus import RedisBus
+from hubbub.adapters.sqlite import SqliteStore
+from hubbub.core.ids import IdGenerator
+from hubbub.core.model import Device
 from hubbub.ports import Bus
+from hubbub.services import sync as sync_service
+from hubbub.services.sync import Sync
 from tests.bus_fixtures import redis_server, redis_url  # noqa: F401
+from tests.redis_relay import SubscribeHold
 from tests.redis_server import RedisServer
 
 
@@ -273,3 +281,37 @@ def test_the_bus_reconnects_and_resubscribes_after_redis_restarts(
             assert a.reconnects >= 1 and b.reconnects >= 1
 
     asyncio.run(body())
+
+
+def test_a_subscription_given_up_is_taken_back(
+    redis_url: str,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """services/sync.py's subscribe gives up after its timeout (a Redis that does not
+    confirm); the interests it registered are taken back, so the node does not stay
+    subscribed to a user and a device it has no connection for. The relay holds the
+    SUBSCRIBE until after the timeout."""
+    monkeypatch.setattr(sync_service, "SUBSCRIBE_TIMEOUT_S", 0.5)
+    parsed = urlsplit(redis_url)
+    relay = SubscribeHold((parsed.hostname or "127.0.0.1", parsed.port or 6379))
+
+    async def body() -> None:
+        bus = RedisBus(f"redis://127.0.0.1:{relay.port}/0", 1, backoff_max=0.2)
+        async with running(bus) as rec:
+            sync = Sync(SqliteStore(tmp_path, IdGenerator(1)), bus)  # the store is unused
+            relay.holding = True
+            with pytest.raises(TimeoutError):
+                await sync.subscribe(Device(device_id=70, user_id=7, name="phone"))
+            relay.release()
+            await bus.watch_user(8)  # every earlier change is in effect after this
+            bus.publish(7, b"after giving up", 1)
+            bus.publish_close(70, 4001, "bye")
+            bus.publish(8, b"marker", 0)  # the same path, after them: they were handled
+            await wait_until(lambda: len(rec.frames[8]) >= 1, "the marker")
+            assert rec.frames[7] == [] and rec.closes == []
+
+    try:
+        asyncio.run(body())
+    finally:
+        relay.close()

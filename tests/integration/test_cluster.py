@@ -6,9 +6,6 @@ balancer (test_balancer.py), which also covers what a single node on PostgreSQL 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import threading
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +13,7 @@ from urllib.parse import urlsplit
 from hubbub.client import HubbubClient
 from tests.bus_fixtures import redis_server, redis_url  # noqa: F401 - fixtures
 from tests.pg_server import PostgresServer, create_database
+from tests.redis_relay import SubscribeHold
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, S3Server
 from tests.support import PASSWORD, ServerProcess, another_device, new_user, run
 
@@ -166,56 +164,6 @@ def test_any_node_serves_any_file_with_media_on_s3(
         assert "Traceback" not in node.log(), node.log()[-3000:]
 
 
-class _SubscribeHold:
-    """A TCP relay in front of Redis that can hold back a node's SUBSCRIBE: while holding,
-    a connection that sends one has it and what follows kept until release() (the other
-    connections, publishes included, flow). A subscription taking long to confirm, on
-    demand."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.lock = threading.Lock()
-        self.holding = False
-        self.held: dict[socket.socket, list[bytes]] = {}
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.upstream)
-            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket, to_redis: bool) -> None:
-        with contextlib.suppress(OSError):
-            while chunk := source.recv(65536):
-                with self.lock:
-                    if to_redis and (sink in self.held or (self.holding and b"SUBSCRIBE" in chunk)):
-                        self.held.setdefault(sink, []).append(chunk)
-                    else:
-                        sink.sendall(chunk)
-        for s in (source, sink):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-    def release(self) -> None:
-        with self.lock:
-            self.holding = False
-            for sink, chunks in self.held.items():
-                with contextlib.suppress(OSError):
-                    sink.sendall(b"".join(chunks))
-            self.held.clear()
-
-    def close(self) -> None:
-        self.release()
-        self.listener.close()
-
-
 def test_ready_means_live_frames_reach_the_device_across_nodes(
     postgres_server: PostgresServer,
     redis_url: str,  # noqa: F811 - the fixture
@@ -229,7 +177,7 @@ def test_ready_means_live_frames_reach_the_device_across_nodes(
     typing sent right after it."""
     dsn = _database(postgres_server)
     parsed = urlsplit(redis_url)
-    relay = _SubscribeHold((parsed.hostname or "127.0.0.1", parsed.port or 6379))
+    relay = SubscribeHold((parsed.hostname or "127.0.0.1", parsed.port or 6379))
     one = ServerProcess(
         tmp_path / "one", 2.0, "--database-url", dsn, "--redis-url", redis_url, "--node-id", "1"
     ).start()

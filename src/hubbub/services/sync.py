@@ -33,11 +33,18 @@ class Sync:
     async def subscribe(self, device: Device) -> None:
         """Live frames for the device's user, and close requests for the device, reach
         this node from when this returns (TimeoutError after SUBSCRIBE_TIMEOUT_S)."""
+        # an interest counts from the call, even one given up (the timeout) before it was
+        # confirmed: each is taken back, or the node stays subscribed to a device it has not
         async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
-            await self.bus.watch_user(device.user_id)
+            try:
+                await self.bus.watch_user(device.user_id)
+            except BaseException:
+                self.bus.unwatch_user(device.user_id)
+                raise
             try:
                 await self.bus.watch_device(device.device_id)
             except BaseException:
+                self.bus.unwatch_device(device.device_id)
                 self.bus.unwatch_user(device.user_id)
                 raise
 
