@@ -378,12 +378,12 @@ async def run_harness(
         result["acked_before_kills"] = harness.acked
         result["attempted"] = sum(len(s.attempts) for s in harness.senders)
         result["victims"] = victims
-        if result.get("failed") and keep is not None:
-            _keep_logs(target, keep)
         crashes = [
             log for log in target.logs() if "Traceback" in log and "Exception in ASGI" in log
         ]
         result["server_crashes"] = len(crashes)
+        if (result.get("failed") or crashes) and keep is not None:
+            _keep_logs(target, keep)
         await asyncio.to_thread(target.close)
     return result
 

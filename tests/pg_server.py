@@ -128,6 +128,11 @@ class PostgresServer:
                 )
             self.started = False
 
+    def begin_smart_shutdown(self) -> None:
+        """pg_ctl stop -m smart without waiting: the open sessions go on, every new one is
+        refused (57P03, "the database system is shutting down"); halt() then ends it."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "smart", "-W", "stop")
+
     def restart(self, timeout: float = 60.0) -> PostgresServer:
         self.halt()
         return self.start(timeout)

@@ -22,7 +22,7 @@ from hubbub.core.errors import HubbubError
 from hubbub.core.ids import IdGenerator
 from hubbub.core.membership import founding_members
 from hubbub.core.model import Receipt, StoredMessage, User
-from tests.pg_server import PostgresServer, create_database
+from tests.pg_server import PostgresServer, create_database, find_bindir
 
 DAY_MS = 86_400_000
 AnyStore = SqliteStore | PostgresStore
@@ -857,6 +857,36 @@ def test_the_writer_recovers_from_a_lost_connection(pg_backend: Backend) -> None
         await store.close()
 
     asyncio.run(body())
+
+
+def test_a_read_the_server_refuses_a_connection_for_is_unavailable(tmp_path: Path) -> None:
+    """A PostgreSQL that refuses new sessions while it shuts down or starts after a crash
+    (57P03, "the database system is shutting down / starting up": the window after a
+    kill -9) is `unavailable` to the caller, never a raw driver error (the REST edge would
+    answer it 500). Made to happen on a server of its own: a smart shutdown waits for the
+    open sessions and refuses new ones, and a second read at once needs a new one."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed")
+    server = PostgresServer(bindir).start()
+
+    async def body() -> None:
+        store = PostgresStore(create_database(server, "refusing"), IdGenerator(1))
+        await store.open()
+        (alice,) = await _users(store, "alice")
+        held = asyncio.ensure_future(store.engine.read(lambda c: c.fetchval("SELECT pg_sleep(2)")))
+        await asyncio.sleep(0.2)  # the pool's one connection is busy with it
+        await asyncio.to_thread(server.begin_smart_shutdown)
+        with pytest.raises(HubbubError) as refused:
+            await store.user_by_id(alice.user_id)
+        assert refused.value.code == "unavailable"
+        await held  # the open session finishes its work
+        await store.close()
+
+    try:
+        asyncio.run(body())
+    finally:
+        server.stop()  # -m fast ends the smart shutdown if it still waits
 
 
 def test_three_nodes_sending_acking_reading_and_regrouping_never_deadlock(

@@ -64,6 +64,16 @@ MAX_RETRIES = 5
 # by design these do not happen (see above); if one does, the job is retried, not lost
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k"
+# a read that meets these is answered `unavailable` (the caller retries later): the socket
+# or the server gone, the server shutting down or still starting after a crash (57P0x:
+# "the database system is starting up" after a kill -9), or out of connections or disk
+_UNREACHABLE = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
 
 
 class NeedsLocks(Exception):
@@ -215,7 +225,7 @@ class PostgresEngine:
                     return await fn(conn)
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
                     return await fn(conn)
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as error:
+        except _UNREACHABLE as error:
             raise HubbubError("unavailable", "storage is unreachable") from error
 
     # -- the writer task ---------------------------------------------------------------
