@@ -292,6 +292,9 @@ class Connection:
             code = e.rcvd.code if e.rcvd else None
             if code == 4001:
                 raise ApiError(401, "unauthorized", "unknown or logged-out token") from e
+            if code in (1011, 1013):  # the server is busy or its storage away: retry later
+                why = f"closed with {code} before ready: {e.rcvd.reason if e.rcvd else ''}"
+                raise ApiError(503, "unavailable", why) from e
             raise ApiError(400, "bad_request", f"closed with {code} before ready") from e
         if first.get("type") != "ready":
             await ws.close()

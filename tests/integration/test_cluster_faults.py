@@ -360,6 +360,12 @@ def test_postgres_down_sends_fail_fast_and_recover(
                 await asyncio.wait_for(call, 15)
             assert 400 <= refused.value.status < 600, refused.value
             assert refused.value.code == "unavailable", refused.value
+        # a device saying hello meanwhile is closed with 1011 (reconnect later), and the
+        # node logs a warning, not a traceback
+        ws_url = one.url.replace("http", "ws", 1) + "/v1/ws"
+        with pytest.raises(ApiError) as busy:
+            await asyncio.wait_for(Connection.open(ws_url, a.token or "", 0), 15)
+        assert busy.value.code == "unavailable" and "1011" in str(busy.value), busy.value
 
         pg.start()  # same port, same data dir
 
@@ -396,3 +402,5 @@ def test_postgres_down_sends_fail_fast_and_recover(
         two.stop()
     for node in (one, two):
         _assert_no_crash(node)
+    assert "hello refused: unavailable" in one.log()
+    assert "hello failed" not in one.log()

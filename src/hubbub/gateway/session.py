@@ -165,6 +165,9 @@ class DeviceSession:
     async def _hello_guarded(self, raw: bytes) -> None:
         try:
             await self._hello(raw)
+        except HubbubError as e:  # storage away (an outage): the client reconnects later
+            log.warning("hello refused: %s (%s)", e.code, e.message)
+            self.close(CLOSE_SERVER_ERROR, "server busy: reconnect")
         except Exception:
             log.exception("hello failed")
             self.close(CLOSE_SERVER_ERROR, "server error")
